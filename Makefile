@@ -1,0 +1,65 @@
+# A thin wrapper around Meson. `make run` and `make check` are the quick start.
+BUILD      ?= build
+SANBUILD   ?= build-san
+RELBUILD   ?= build-release
+FUZZBUILD  ?= build-fuzz
+FUZZ_SECONDS ?= 60
+MESON_TEST ?= meson test --print-errorlogs --num-processes 2
+
+.PHONY: all build run check test test-san interop fuzz bench release stress models clean
+
+all: build
+
+deps-%:
+	@scripts/deps.sh $*
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) -Dfault_points=true
+
+build: deps-build $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+# The main job: format a region, let two host processes use it, show the result.
+run: build
+	@scripts/demo.sh $(BUILD)
+
+$(SANBUILD)/build.ninja:
+	meson setup $(SANBUILD) -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false
+
+test: build deps-check
+	$(MESON_TEST) -C $(BUILD) --no-suite interop
+
+test-san: deps-build deps-check $(SANBUILD)/build.ninja
+	ninja -C $(SANBUILD)
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+		$(MESON_TEST) -C $(SANBUILD) --no-suite interop
+
+interop: build
+	@scripts/deps.sh interop
+	$(MESON_TEST) -C $(BUILD) --suite interop
+
+# Every test: unit, multi-process, fuzz replay, in a normal and a sanitizer
+# build, then the real Linux driver under QEMU.
+check: test test-san interop
+	@echo "make check: all suites passed"
+
+$(FUZZBUILD)/build.ninja:
+	CC=clang meson setup $(FUZZBUILD) -Dlibfuzzer=true -Db_sanitize=address,undefined \
+		-Db_lundef=false -Dbench=false
+
+# Run every libFuzzer target for FUZZ_SECONDS, growing the corpora in fuzz/corpus/.
+fuzz: deps-build deps-fuzz $(FUZZBUILD)/build.ninja
+	ninja -C $(FUZZBUILD)
+	@scripts/fuzz.sh $(FUZZBUILD) $(FUZZ_SECONDS)
+
+$(RELBUILD)/build.ninja:
+	meson setup $(RELBUILD) --buildtype=release -Dfault_points=false -Dtests=false
+
+release: deps-build $(RELBUILD)/build.ninja
+	ninja -C $(RELBUILD)
+
+bench: release deps-bench
+	@scripts/bench.sh $(RELBUILD)
+
+clean:
+	rm -rf $(BUILD) $(SANBUILD) $(RELBUILD) $(FUZZBUILD)
