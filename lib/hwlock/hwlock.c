@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Owner-tagged spinlocks in shared memory (the TCSR mutex model).
+ *
+ * Word i of the bank, at i * stride, is 0 when lock i is free and host + 1 while
+ * host holds it. The hardware latches the first non-zero value written to a free
+ * register; a compare-and-swap from 0 is the shared-memory equivalent, and its
+ * success is the "read back my own value" of the hardware protocol.
+ *
+ * Waiting. A waiter spins for a few microseconds (a hand-off between two running
+ * CPUs is far cheaper than a sleep), then sleeps on the lock word with FUTEX_WAIT
+ * in slices of at most 2 ms, so a lost wake-up costs a slice, never a hang. When
+ * the stride leaves room, the word after the lock word counts sleepers so that an
+ * unlock makes the FUTEX_WAKE system call only when someone sleeps.
+ *
+ * Crash story: a holder that dies leaves its host + 1 in the word; bust() clears
+ * it with a compare-and-swap against exactly that value, so it can never release
+ * a lock that a live host took after the dead one. A sleeper that dies leaves the
+ * sleeper count too high, which costs later unlocks a needless wake call and
+ * nothing else.
+ */
+#include "smemkit/hwlock.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/fault.h"
+#include "core/util.h"
+#include "smemkit/region.h"
+
+struct smem_hwlock {
+	struct smem_region *region; /* NULL when borrowed */
+	uint8_t *base;
+	unsigned stride;
+};
+
+#define SPIN_TRIES     2000u
+#define SLEEP_SLICE_NS 2000000L
+
+static _Atomic uint32_t *lock_word(const struct smem_hwlock *h, unsigned id)
+{
+	return (_Atomic uint32_t *)(h->base + (size_t)id * h->stride);
+}
+
+/* The sleeper count, or NULL when the stride leaves no room for it. */
+static _Atomic uint32_t *sleepers(const struct smem_hwlock *h, unsigned id)
+{
+	return h->stride >= 8 ? lock_word(h, id) + 1 : NULL;
+}
+
+static bool stride_ok(uint64_t stride)
+{
+	return stride >= 4 && stride <= SMEM_HWLOCK_MAX_STRIDE && stride % 4 == 0;
+}
+
+static int bank_new(struct smem_region *r, bool own, struct smem_hwlock **ret)
+{
+	size_t size = smem_region_size(r);
+	struct smem_hwlock *h;
+
+	if (size % SMEM_HWLOCK_COUNT || !stride_ok(size / SMEM_HWLOCK_COUNT))
+		return -EBADMSG;
+	h = malloc(sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	*h = (struct smem_hwlock){
+		.region = own ? r : NULL,
+		.base = smem_region_base(r),
+		.stride = (unsigned)(size / SMEM_HWLOCK_COUNT),
+	};
+	*ret = h;
+	return 0;
+}
+
+int smem_hwlock_create(const char *path, unsigned stride, struct smem_hwlock **ret)
+{
+	struct smem_region *r;
+	int err;
+
+	if (!ret || !stride_ok(stride))
+		return -EINVAL;
+	err = smem_region_open(path, (size_t)stride * SMEM_HWLOCK_COUNT, SMEM_REGION_CREATE, &r);
+	if (err < 0)
+		return err;
+	for (unsigned i = 0; i < SMEM_HWLOCK_COUNT; i++) {
+		uint8_t *w = (uint8_t *)smem_region_base(r) + (size_t)i * stride;
+
+		/* Reset before anyone can use the bank: ordered by the caller's hand-off. */
+		atomic_store_explicit((_Atomic uint32_t *)w, 0, memory_order_relaxed);
+		if (stride >= 8)
+			atomic_store_explicit((_Atomic uint32_t *)w + 1, 0, memory_order_relaxed);
+	}
+	err = bank_new(r, true, ret);
+	if (err < 0)
+		smem_region_close(r);
+	return err;
+}
+
+int smem_hwlock_open(const char *path, struct smem_hwlock **ret)
+{
+	struct smem_region *r;
+	int err;
+
+	if (!ret)
+		return -EINVAL;
+	err = smem_region_open(path, 0, 0, &r);
+	if (err < 0)
+		return err;
+	err = bank_new(r, true, ret);
+	if (err < 0)
+		smem_region_close(r);
+	return err;
+}
+
+int smem_hwlock_open_region(struct smem_region *r, struct smem_hwlock **ret)
+{
+	if (!r || !ret || !smem_region_writable(r))
+		return -EINVAL;
+	return bank_new(r, false, ret);
+}
+
+void smem_hwlock_close(struct smem_hwlock *h)
+{
+	if (!h)
+		return;
+	smem_region_close(h->region);
+	free(h);
+}
+
+unsigned smem_hwlock_stride(const struct smem_hwlock *h)
+{
+	return h->stride;
+}
+
+static bool args_ok(const struct smem_hwlock *h, unsigned id, unsigned host)
+{
+	return h && id < SMEM_HWLOCK_COUNT && host <= SMEM_HWLOCK_MAX_HOST;
+}
+
+int smem_hwlock_trylock(struct smem_hwlock *h, unsigned id, unsigned host)
+{
+	uint32_t expected = 0;
+
+	if (!args_ok(h, id, host))
+		return -EINVAL;
+	/*
+	 * L1: take the lock; acquire pairs with the release in U1 (unlock) and B1
+	 * (bust), so the new holder sees every store made under the lock before.
+	 */
+	if (atomic_compare_exchange_strong_explicit(lock_word(h, id), &expected, host + 1,
+						    memory_order_acquire, memory_order_relaxed))
+		return 0;
+	return -EBUSY;
+}
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void futex_wait(_Atomic uint32_t *word, uint32_t seen, long ns)
+{
+	struct timespec ts = { .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
+
+	/* Shared futex (not FUTEX_PRIVATE): the word is mapped by other processes. */
+	syscall(SYS_futex, word, FUTEX_WAIT, seen, &ts, NULL, 0);
+}
+
+static void futex_wake_all(_Atomic uint32_t *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+int smem_hwlock_lock(struct smem_hwlock *h, unsigned id, unsigned host, unsigned timeout_ms)
+{
+	_Atomic uint32_t *w, *s;
+	int64_t deadline;
+	int r;
+
+	r = smem_hwlock_trylock(h, id, host);
+	if (r != -EBUSY)
+		return r;
+	w = lock_word(h, id);
+	s = sleepers(h, id);
+	deadline = now_ns() + (int64_t)timeout_ms * 1000000;
+
+	for (unsigned i = 0; i < SPIN_TRIES; i++) {
+		cpu_relax();
+		/* L2: a plain look first, to keep the line shared while it is held. */
+		if (atomic_load_explicit(w, memory_order_relaxed) == 0 &&
+		    smem_hwlock_trylock(h, id, host) == 0)
+			return 0;
+		if ((i & 63) == 63 && now_ns() >= deadline)
+			return -ETIMEDOUT;
+	}
+
+	for (;;) {
+		int64_t left = deadline - now_ns();
+		uint32_t seen;
+
+		if (smem_hwlock_trylock(h, id, host) == 0)
+			return 0;
+		if (left <= 0)
+			return -ETIMEDOUT;
+		/*
+		 * L3: announce the sleeper, then look at the word again. Sequentially
+		 * consistent with U2 in unlock (store 0, then read the count): either
+		 * the unlocker sees this sleeper and wakes it, or this load sees 0.
+		 */
+		if (s)
+			atomic_fetch_add_explicit(s, 1, memory_order_seq_cst);
+		seen = atomic_load_explicit(w, memory_order_seq_cst);
+		if (seen != 0)
+			futex_wait(w, seen, left < SLEEP_SLICE_NS ? (long)left : SLEEP_SLICE_NS);
+		if (s)
+			atomic_fetch_sub_explicit(s, 1, memory_order_relaxed);
+	}
+}
+
+static void wake_sleepers(struct smem_hwlock *h, unsigned id)
+{
+	_Atomic uint32_t *s = sleepers(h, id);
+
+	/* U2: read the count after the releasing store; pairs with L3 in lock(). */
+	if (s && atomic_load_explicit(s, memory_order_seq_cst) != 0)
+		futex_wake_all(lock_word(h, id));
+}
+
+int smem_hwlock_unlock(struct smem_hwlock *h, unsigned id, unsigned host)
+{
+	uint32_t was;
+
+	if (!args_ok(h, id, host))
+		return -EINVAL;
+	/*
+	 * U1: release every store made under the lock before the word reads 0;
+	 * pairs with the acquire in L1. The exchange returns the owner it replaced,
+	 * so a non-owner unlock is reported, while the lock is released all the same
+	 * as the hardware does.
+	 */
+	was = atomic_exchange_explicit(lock_word(h, id), 0, memory_order_seq_cst);
+	FAULT_POINT("hwlock.unlock.after_release");
+	wake_sleepers(h, id);
+	return was == host + 1 ? 0 : -EPERM;
+}
+
+int smem_hwlock_bust(struct smem_hwlock *h, unsigned id, unsigned owner)
+{
+	uint32_t expected = owner + 1;
+
+	if (!args_ok(h, id, owner))
+		return -EINVAL;
+	/*
+	 * B1: release the lock only if the dead owner's value is still there;
+	 * pairs with the acquire in L1 of the next holder.
+	 */
+	if (!atomic_compare_exchange_strong_explicit(lock_word(h, id), &expected, 0,
+						     memory_order_seq_cst, memory_order_relaxed))
+		return 0;
+	wake_sleepers(h, id);
+	return 1;
+}
+
+int smem_hwlock_owner(struct smem_hwlock *h, unsigned id, unsigned *ret_value)
+{
+	if (!h || id >= SMEM_HWLOCK_COUNT || !ret_value)
+		return -EINVAL;
+	/* O1: an observation only; nothing is read under it. */
+	*ret_value = atomic_load_explicit(lock_word(h, id), memory_order_relaxed);
+	return 0;
+}
