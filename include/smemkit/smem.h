@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * smemkit SMEM: a heap of numbered items in memory shared by every host, in the
+ * byte format of the Linux qcom_smem driver (versions 11 and 12).
+ *
+ * Items are allocated once and never freed. An item lives in the private
+ * partition of the two hosts that use it, in the global partition (version 12)
+ * or in the global heap (version 11). Allocation takes hardware spinlock 3 of the
+ * lock bank; lookups take no lock and make no system call. Every value read from
+ * the image is checked before use, so a corrupt or hostile image gives -EBADMSG,
+ * never a read outside the region.
+ */
+#ifndef SMEMKIT_SMEM_H
+#define SMEMKIT_SMEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct smem_region;
+struct smem_hwlock;
+struct smem;
+
+#define SMEM_HOST_ANY          0xffffffffu /* Linux QCOM_SMEM_HOST_ANY: global partition or heap */
+#define SMEM_HOST_APPS         0u
+#define SMEM_HOST_COUNT        25u     /* remote host ids below this; Linux SMEM_HOST_COUNT */
+#define SMEM_GLOBAL_HOST       0xfffeu /* both hosts of the global partition */
+#define SMEM_ITEM_COUNT        512u    /* version-11 table size and default item limit */
+#define SMEM_ITEM_LAST_FIXED   8u      /* items below this belong to the bootloader */
+#define SMEM_HWLOCK_ID         3u      /* the lock every allocator takes */
+#define SMEM_HWLOCK_TIMEOUT_MS 1000u
+#define SMEM_DEFAULT_SIZE      ((size_t)2 << 20)
+#define SMEM_DEFAULT_CACHELINE 64u
+
+/* One private partition to create: the two hosts and its size (0: an equal share). */
+struct smem_pair {
+	unsigned host0;
+	unsigned host1;
+	size_t size;
+};
+
+struct smem_format_opts {
+	unsigned version;              /* 11 or 12 */
+	unsigned item_count;           /* version 12: the limit written to the SIII block */
+	unsigned cacheline;            /* alignment of cached entry headers, in every partition */
+	const struct smem_pair *pairs; /* private partitions */
+	size_t n_pairs;
+	size_t global_size;            /* version 12: size of the global partition; 0: an equal share */
+	uint64_t phys_base;            /* physical base recorded in the SIII block */
+};
+
+/**
+ * smem_format_opts_init() - the defaults: version 12, 512 items, cacheline 64, and
+ * private partitions for host 0 (apps) with 1 (modem), 2 (adsp) and 5 (cdsp)
+ * @o: options to fill
+ */
+void smem_format_opts_init(struct smem_format_opts *o);
+
+/**
+ * smem_format() - write an empty SMEM image, as the bootloader does
+ * @base: memory to format, all of it overwritten; NULL only checks @size and @o
+ * @size: its size, a multiple of 4096 of at least 16 KiB and at most 4 GiB
+ * @o: options, or NULL for the defaults
+ *
+ * Version 11: the header with its 512-entry table of contents and a global heap
+ * after it; with pairs, a partition table in the last 4 KiB and the partitions
+ * after the heap. Version 12: the header, a global partition (hosts 0xfffe) and
+ * the private partitions, with the partition table and SIII block in the last
+ * 4 KiB. Partitions are 4 KiB aligned.
+ *
+ * Context: nobody may use the memory while it is formatted.
+ * Return: 0; -EINVAL for a bad option (version, cacheline not a power of two from
+ * 16 to 4096, item count, a host id of SMEM_HOST_COUNT or more, a pair of one
+ * host, a repeated pair, more than 83 pairs); -ENOSPC if the sizes do not fit.
+ */
+int smem_format(void *base, size_t size, const struct smem_format_opts *o);
+
+/**
+ * smem_create() - create the region file and its lock bank, and format it
+ * @path: a path or bare name of the region; the lock bank is PATH.hwlock
+ * @size: the region's size
+ * @o: format options, or NULL for the defaults
+ *
+ * Context: process context. An existing region of that name is overwritten.
+ * Return: 0; an error of smem_format(), smem_region_open() or smem_hwlock_create().
+ */
+int smem_create(const char *path, size_t size, const struct smem_format_opts *o);
+
+enum smem_open_flags {
+	SMEM_OPEN_RDONLY = 1u << 0, /* read a private snapshot of the image; no lock bank */
+};
+
+struct smem_open_opts {
+	unsigned flags;             /* enum smem_open_flags */
+	struct smem_hwlock *hwlock; /* the lock bank, borrowed; NULL: no allocation */
+	unsigned hwlock_id;         /* lock taken by allocators; default SMEM_HWLOCK_ID */
+	uint64_t phys_base;         /* physical address of the region's first byte */
+	char *errbuf;               /* on failure, a sentence saying what is wrong */
+	size_t errbuf_size;
+};
+
+void smem_open_opts_init(struct smem_open_opts *o);
+
+/**
+ * smem_open() - attach to an SMEM region as a host
+ * @path: a path or bare name of the region; its lock bank is PATH.hwlock
+ * @host: the local host id, below SMEM_HOST_COUNT
+ * @ret: the handle
+ *
+ * Validates the image as the Linux probe does, and more (docs/FORMAT.md lists the
+ * checks): the header, the version, the partition table, and the header of the
+ * global partition and of every private partition of @host.
+ *
+ * Context: process context.
+ * Return: 0; -EINVAL for a bad @host; -EBADMSG if the image fails validation;
+ * -EPROTO for an unsupported version; -ENOENT; or an error of smem_region_open().
+ */
+int smem_open(const char *path, unsigned host, struct smem **ret);
+
+/**
+ * smem_open_region() - attach to an SMEM image in a region the caller owns
+ * @r: the region; it must outlive the handle
+ * @host: the local host id, below SMEM_HOST_COUNT
+ * @o: options, or NULL for the defaults
+ * @ret: the handle
+ *
+ * Context: process context.
+ * Return: as smem_open(); -ENOMEM.
+ */
+int smem_open_region(struct smem_region *r, unsigned host, const struct smem_open_opts *o,
+		     struct smem **ret);
+
+/**
+ * smem_open_path() - smem_open() with options
+ * @path: a path or bare name of the region
+ * @host: the local host id
+ * @o: options; without SMEM_OPEN_RDONLY and without a lock bank, PATH.hwlock is opened
+ * @ret: the handle
+ *
+ * Return: as smem_open().
+ */
+int smem_open_path(const char *path, unsigned host, const struct smem_open_opts *o,
+		   struct smem **ret);
+
+/* Detach; closes what smem_open() opened. NULL is a no-op. */
+void smem_close(struct smem *s);
+
+/* Facts of an attached image. */
+unsigned smem_version(const struct smem *s);    /* 11 or 12 */
+unsigned smem_item_count(const struct smem *s); /* items are below this */
+unsigned smem_host(const struct smem *s);
+size_t smem_size(const struct smem *s);
+void *smem_base(const struct smem *s);
+struct smem_hwlock *smem_hwlock(const struct smem *s); /* NULL when opened without one */
+
+/**
+ * smem_item_alloc() - allocate an item
+ * @s: the handle
+ * @host: the remote host whose private partition holds the item, or SMEM_HOST_ANY
+ * @item: the item number, from SMEM_ITEM_LAST_FIXED to the item count
+ * @size: bytes; stored 8-byte aligned
+ *
+ * The item goes in the private partition of the local host and @host if there is
+ * one, otherwise in the global partition (version 12) or the global heap
+ * (version 11). Takes hwlock 3 for at most SMEM_HWLOCK_TIMEOUT_MS. The data is
+ * not cleared (a fresh image is all zeroes).
+ *
+ * Context: process context; may sleep on the lock.
+ * Return: 0; -EINVAL for an item below 8 or not below the item count; -EEXIST if
+ * the item exists in that partition or heap; -ENOSPC (partition) or -ENOMEM
+ * (global heap) if it does not fit; -ETIMEDOUT if the lock stayed held;
+ * -EBADMSG if the image fails validation; -EROFS for a read-only handle;
+ * -ENOLCK without a lock bank.
+ */
+int smem_item_alloc(struct smem *s, unsigned host, unsigned item, size_t size);
+
+/**
+ * smem_item_alloc_cached() - allocate an item in the cached list of a partition
+ * @s: the handle
+ * @host: as for smem_item_alloc()
+ * @item: as for smem_item_alloc()
+ * @size: as for smem_item_alloc()
+ *
+ * Remote processors allocate some items from the top of a partition down; this
+ * lets a test or an emulated remote do the same. Linux itself never does.
+ *
+ * Context: process context; may sleep on the lock.
+ * Return: as smem_item_alloc(); -EOPNOTSUPP in the version-11 global heap.
+ */
+int smem_item_alloc_cached(struct smem *s, unsigned host, unsigned item, size_t size);
+
+/**
+ * smem_item_get() - find an item
+ * @s: the handle
+ * @host: as for smem_item_alloc()
+ * @item: the item number
+ * @ret_ptr: where the item's data is mapped
+ * @ret_size: optional; the size: in a partition the exact size asked for at
+ *            allocation, in the global heap the 8-byte aligned size
+ *
+ * Walks the partition without a lock or system call; the acquire load of the
+ * partition's free offset pairs with the allocator's release store, so a found
+ * item's header and data are complete.
+ *
+ * Context: any.
+ * Return: 0; -EINVAL for an item not below the item count; -ENOENT if it is not
+ * allocated (or lives in a region this handle does not map); -EBADMSG if the
+ * image fails validation on the way.
+ */
+int smem_item_get(struct smem *s, unsigned host, unsigned item, void **ret_ptr, size_t *ret_size);
+
+/**
+ * smem_free_space() - bytes left for items
+ * @s: the handle
+ * @host: as for smem_item_alloc()
+ * @ret_size: the space between the uncached and cached lists of the partition,
+ *            or the global heap's available count
+ *
+ * Context: any; lock-free.
+ * Return: 0; -EBADMSG if the values fail validation.
+ */
+int smem_free_space(struct smem *s, unsigned host, size_t *ret_size);
+
+/**
+ * smem_virt_to_phys() - the physical address of a pointer into the region
+ * @s: the handle
+ * @p: a pointer, as smem_item_get() returns
+ * @ret_addr: the region's physical base (smem_open_opts.phys_base) plus the
+ *            offset of @p in the region
+ *
+ * Return: 0; -ERANGE if @p is outside the region.
+ */
+int smem_virt_to_phys(const struct smem *s, const void *p, uint64_t *ret_addr);
+
+/* Where an item lives, as smem_item_foreach() reports it. */
+struct smem_item_info {
+	bool global_heap;  /* version-11 table of contents */
+	unsigned host0;    /* partition hosts; 0xfffe twice for the global partition */
+	unsigned host1;
+	unsigned item;
+	size_t size;       /* as smem_item_get() reports it */
+	size_t padding;    /* padding_data (partition) */
+	uint64_t offset;   /* of the data, from the start of the region */
+	bool cached;       /* in the cached list of its partition */
+	uint32_t aux_base; /* global heap: the entry's region base; 0 = this region */
+};
+
+/**
+ * smem_item_foreach() - every item of the global heap and of every partition
+ * @s: the handle
+ * @fn: called for each item, in table order, then partition by partition; a
+ *      non-zero return stops the walk and is returned
+ * @userdata: passed to @fn
+ *
+ * Context: any; lock-free.
+ * Return: 0; what @fn returned; -EBADMSG if a partition fails validation (the
+ * items before the fault have been reported).
+ */
+int smem_item_foreach(struct smem *s, int (*fn)(const struct smem_item_info *it, void *userdata),
+		      void *userdata);
+
+/**
+ * smem_check() - check every invariant of an image (the fsck)
+ * @base: the image
+ * @size: its size
+ * @finding: called with one sentence for each violation found
+ * @userdata: passed to @finding
+ *
+ * Checks what smem_open() checks and more: every partition of the table, not only
+ * those of one host, every entry of every list, overlaps between partitions,
+ * items, and the global heap, and repeated items. Never reads outside @size.
+ *
+ * Context: any. The image should not change while it is checked.
+ * Return: the number of findings (0 for a clean image); -EINVAL for a NULL @base.
+ */
+int smem_check(const void *base, size_t size, void (*finding)(const char *msg, void *userdata),
+	       void *userdata);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

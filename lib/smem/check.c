@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: MIT
+/*
+ * smem_check(): the fsck. It runs the same checks as attach and lookup (image.c,
+ * image.h) over the whole image, not just one host's view, and adds those that
+ * need the whole picture: every partition of the table, overlapping partitions,
+ * repeated items, global-heap entries outside the allocated heap or overlapping
+ * each other, and the contents of well-known items (decode.c). It reports every
+ * finding it can reach and never reads outside the image.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "decode.h"
+#include "image.h"
+
+struct seen {
+	uint64_t start, end;
+	unsigned item;
+};
+
+static int cmp_seen(const void *a, const void *b)
+{
+	const struct seen *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static void check_heap(const uint8_t *base, const struct smem__hdr *h, struct smem__diag *d)
+{
+	struct seen s[SMEM_TOC_COUNT];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < SMEM_TOC_COUNT; i++) {
+		struct smem__toc_entry t;
+
+		smem__read_toc(base, i, &t);
+		if (!t.allocated || t.aux_base)
+			continue;
+		/* V12 */
+		if ((uint64_t)t.offset + t.size > h->heap_end) {
+			smem__diag(d, "global heap item %u at 0x%x+0x%x runs past the heap end 0x%" PRIx64,
+				   i, t.offset, t.size, h->heap_end);
+			continue;
+		}
+		if (i < SMEM_ITEM_LAST_FIXED)
+			continue; /* the bootloader's own items may live anywhere */
+		if (t.offset % 8 || t.size % 8)
+			smem__diag(d, "global heap item %u at 0x%x+0x%x is not 8-byte aligned", i,
+				   t.offset, t.size);
+		if (t.offset < sizeof(struct smem_header) ||
+		    (uint64_t)t.offset + t.size > h->free_offset)
+			smem__diag(d, "global heap item %u at 0x%x+0x%x lies outside the allocated "
+				      "heap 0x%zx..0x%x (free_offset behind the table?)",
+				   i, t.offset, t.size, sizeof(struct smem_header), h->free_offset);
+		s[n++] = (struct seen){ t.offset, (uint64_t)t.offset + t.size, i };
+	}
+	qsort(s, n, sizeof(s[0]), cmp_seen);
+	for (unsigned i = 1; i < n; i++)
+		if (s[i].start < s[i - 1].end)
+			smem__diag(d, "global heap items %u and %u overlap", s[i - 1].item, s[i].item);
+}
+
+static void check_part(const uint8_t *base, const struct smem__part *part, unsigned item_count,
+		       struct smem__diag *d)
+{
+	/* At most one entry per 16 bytes: a bitmap of item numbers finds repeats. */
+	uint8_t seen[65536 / 8] = { 0 };
+	struct smem__walk w;
+	struct smem__entry e;
+	int r;
+
+	if (smem__walk_begin(&w, base, part, d) < 0)
+		return;
+	while ((r = smem__walk_next(&w, &e, d)) > 0) {
+		if (seen[e.item / 8] & (1u << (e.item % 8)))
+			smem__diag(d, "partition %u:%u: item %u appears more than once",
+				   part->host0, part->host1, e.item);
+		seen[e.item / 8] |= (uint8_t)(1u << (e.item % 8));
+		if (e.item >= item_count)
+			smem__diag(d, "partition %u:%u: item %u is not below the item count %u",
+				   part->host0, part->host1, e.item, item_count);
+		if (e.item == SMEM__ITEM_SOCINFO)
+			smem__decode_socinfo(base + part->off + e.data, e.size, NULL, NULL, d);
+	}
+}
+
+static bool pair_ok(unsigned h0, unsigned h1)
+{
+	if (h0 == SMEM_GLOBAL_HOST && h1 == SMEM_GLOBAL_HOST)
+		return true;
+	return h0 < SMEM_HOST_COUNT && h1 < SMEM_HOST_COUNT && h0 != h1;
+}
+
+int smem_check(const void *image, size_t size, void (*finding)(const char *msg, void *userdata),
+	       void *userdata)
+{
+	struct smem__diag d = { .fn = finding, .userdata = userdata };
+	const uint8_t *base = image;
+	struct smem__ptable pt;
+	struct smem__hdr h;
+	bool bad[SMEM_PTABLE_MAX_ENTRIES] = { false };
+	unsigned item_count = SMEM_ITEM_COUNT, globals = 0;
+	int r;
+
+	if (!image)
+		return -EINVAL;
+	if (smem__read_hdr(base, size, &d, &h) < 0)
+		return (int)d.count;
+	if (h.version == SMEM_GLOBAL_HEAP_VERSION) {
+		check_heap(base, &h, &d);
+		if (h.free_offset + (uint64_t)h.available != h.heap_end)
+			smem__diag(&d, "heap counters changed during the check");
+	}
+
+	/* A plain global heap needs no table: look quietly first. */
+	r = smem__read_ptable(base, size, NULL, &pt);
+	if (r == -ENOENT && h.version == SMEM_GLOBAL_HEAP_VERSION)
+		goto items;
+	if (r < 0) {
+		smem__read_ptable(base, size, &d, &pt);
+		return (int)d.count;
+	}
+	smem__check_ptable_layout(&pt, size, &h, &d, bad);
+	if (h.version == SMEM_GLOBAL_PART_VERSION && pt.has_info) {
+		if (pt.info_num_items <= SMEM_ITEM_LAST_FIXED)
+			smem__diag(&d, "SIII block limits items to %u", pt.info_num_items);
+		else
+			item_count = pt.info_num_items;
+	}
+	for (unsigned i = 0; i < pt.n; i++) {
+		struct smem__part part;
+
+		if (!pt.e[i].offset || !pt.e[i].size || bad[i])
+			continue;
+		/* V15 */
+		if (!pair_ok(pt.e[i].host0, pt.e[i].host1))
+			smem__diag(&d, "partition %u: bad host pair %u:%u", i, pt.e[i].host0,
+				   pt.e[i].host1);
+		for (unsigned j = 0; j < i; j++)
+			if (pt.e[j].offset && pt.e[j].size &&
+			    ((pt.e[j].host0 == pt.e[i].host0 && pt.e[j].host1 == pt.e[i].host1) ||
+			     (pt.e[j].host0 == pt.e[i].host1 && pt.e[j].host1 == pt.e[i].host0)))
+				smem__diag(&d, "partitions %u and %u are both for hosts %u:%u", j, i,
+					   pt.e[i].host0, pt.e[i].host1);
+		if (pt.e[i].host0 == SMEM_GLOBAL_HOST && pt.e[i].host1 == SMEM_GLOBAL_HOST)
+			globals++;
+		if (smem__check_part(base, &pt, i, &d, &part) == 0)
+			check_part(base, &part, item_count, &d);
+	}
+	if (h.version == SMEM_GLOBAL_PART_VERSION && globals != 1)
+		smem__diag(&d, "version 12 image has %u global partitions, expected 1", globals);
+items:
+	if (h.version == SMEM_GLOBAL_HEAP_VERSION) {
+		struct smem__toc_entry t;
+
+		smem__read_toc(base, SMEM__ITEM_SOCINFO, &t);
+		if (t.allocated && !t.aux_base && (uint64_t)t.offset + t.size <= h.heap_end)
+			smem__decode_socinfo(base + t.offset, t.size, NULL, NULL, &d);
+	}
+	return (int)d.count;
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef SMEMKIT_SMEM_INTERNAL_H
+#define SMEMKIT_SMEM_INTERNAL_H
+
+#include "image.h"
+
+struct smem {
+	struct smem_region *region; /* owned, or NULL when borrowed */
+	struct smem_hwlock *hwlock;
+	bool own_hwlock;
+	uint8_t *base;
+	uint64_t size;
+	bool writable;
+	unsigned host;
+	unsigned hwlock_id;
+	uint64_t phys_base;
+	struct smem__hdr hdr;
+	unsigned item_count;
+	bool has_global;
+	struct smem__part global;                  /* version 12 */
+	struct smem__part parts[SMEM_HOST_COUNT];  /* by remote host; size 0 = none */
+};
+
+/* The partition that serves @host, or NULL for the version-11 global heap. */
+static inline const struct smem__part *smem__part_for(const struct smem *s, unsigned host)
+{
+	if (host < SMEM_HOST_COUNT && s->parts[host].size)
+		return &s->parts[host];
+	return s->has_global ? &s->global : NULL;
+}
+
+#endif

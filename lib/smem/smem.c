@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Attach to an SMEM image and look items up.
+ *
+ * Attach follows the Linux probe (qcom_smem_probe): header, version, partition
+ * table, global partition, then the private partitions of the local host, and
+ * adds the checks Linux lacks (docs/FORMAT.md, V1-V18). What attach validated is
+ * copied into the handle; what a peer may change later (free offsets, entries) is
+ * read again, once, and checked again on every walk.
+ *
+ * Lookups take no lock (Linux dropped it in v6.9): the acquire load of a
+ * partition's free offset, or of a table entry's allocated word, pairs with the
+ * allocator's release store, so everything below it is complete.
+ */
+#include "smem-internal.h"
+
+#include <limits.h>
+#include <stdio.h>
+
+#include "smemkit/hwlock.h"
+#include "smemkit/region.h"
+
+void smem_open_opts_init(struct smem_open_opts *o)
+{
+	*o = (struct smem_open_opts){ .hwlock_id = SMEM_HWLOCK_ID };
+}
+
+static int attach(struct smem *s, struct smem__diag *d)
+{
+	struct smem__ptable pt;
+	int r;
+
+	r = smem__read_hdr(s->base, s->size, d, &s->hdr);
+	if (r < 0)
+		return r;
+	s->item_count = SMEM_ITEM_COUNT;
+
+	r = smem__read_ptable(s->base, s->size, d, &pt);
+	if (r == -ENOENT && s->hdr.version == SMEM_GLOBAL_HEAP_VERSION)
+		return 0; /* a plain global heap */
+	if (r < 0)
+		return r;
+	r = smem__check_ptable_layout(&pt, s->size, &s->hdr, d, NULL);
+	if (r < 0)
+		return r;
+
+	if (s->hdr.version == SMEM_GLOBAL_PART_VERSION) {
+		unsigned i;
+
+		for (i = 0; i < pt.n; i++)
+			if (pt.e[i].offset && pt.e[i].size && pt.e[i].host0 == SMEM_GLOBAL_HOST &&
+			    pt.e[i].host1 == SMEM_GLOBAL_HOST)
+				break;
+		if (i == pt.n) {
+			smem__diag(d, "version 12 image has no global partition (hosts 0xfffe)");
+			return -EBADMSG;
+		}
+		r = smem__check_part(s->base, &pt, i, d, &s->global);
+		if (r < 0)
+			return r;
+		s->has_global = true;
+		if (pt.has_info) {
+			/* V11 */
+			if (pt.info_num_items <= SMEM_ITEM_LAST_FIXED) {
+				smem__diag(d, "SIII block limits items to %u", pt.info_num_items);
+				return -EBADMSG;
+			}
+			s->item_count = pt.info_num_items;
+		}
+	}
+
+	for (unsigned i = 0; i < pt.n; i++) {
+		unsigned remote;
+
+		if (!pt.e[i].offset || !pt.e[i].size)
+			continue;
+		if (pt.e[i].host0 == s->host)
+			remote = pt.e[i].host1;
+		else if (pt.e[i].host1 == s->host)
+			remote = pt.e[i].host0;
+		else
+			continue;
+		/* V15 */
+		if (remote >= SMEM_HOST_COUNT) {
+			smem__diag(d, "partition %u: bad remote host %u", i, remote);
+			return -EBADMSG;
+		}
+		if (s->parts[remote].size) {
+			smem__diag(d, "partition %u: duplicate partition for host %u", i, remote);
+			return -EBADMSG;
+		}
+		r = smem__check_part(s->base, &pt, i, d, &s->parts[remote]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int smem_open_region(struct smem_region *r, unsigned host, const struct smem_open_opts *o,
+		     struct smem **ret)
+{
+	struct smem_open_opts defaults;
+	struct smem__diag d;
+	struct smem *s;
+	int err;
+
+	if (!o) {
+		smem_open_opts_init(&defaults);
+		o = &defaults;
+	}
+	d = (struct smem__diag){ .buf = o->errbuf, .len = o->errbuf_size };
+	if (!r || !ret || host >= SMEM_HOST_COUNT || (o->flags & ~SMEM_OPEN_RDONLY) ||
+	    o->hwlock_id >= SMEM_HWLOCK_COUNT) {
+		smem__diag(&d, "invalid arguments");
+		return -EINVAL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->base = smem_region_base(r);
+	s->size = smem_region_size(r);
+	s->writable = smem_region_writable(r) && !(o->flags & SMEM_OPEN_RDONLY);
+	s->host = host;
+	s->hwlock = o->hwlock;
+	s->hwlock_id = o->hwlock_id;
+	s->phys_base = o->phys_base;
+	err = attach(s, &d);
+	if (err < 0) {
+		free(s);
+		return err;
+	}
+	*ret = s;
+	return 0;
+}
+
+int smem_open_path(const char *path, unsigned host, const struct smem_open_opts *o,
+		   struct smem **ret)
+{
+	struct smem_open_opts opts;
+	struct smem_region *r = NULL;
+	struct smem_hwlock *h = NULL;
+	struct smem__diag d;
+	char lockpath[PATH_MAX];
+	struct smem *s;
+	int err;
+
+	if (o)
+		opts = *o;
+	else
+		smem_open_opts_init(&opts);
+	d = (struct smem__diag){ .buf = opts.errbuf, .len = opts.errbuf_size };
+	if (!path || !ret)
+		return -EINVAL;
+	err = smem_region_open(path, 0, (opts.flags & SMEM_OPEN_RDONLY) ? SMEM_REGION_RDONLY : 0, &r);
+	if (err < 0) {
+		smem__diag(&d, "cannot open the region: %s", strerror(-err));
+		return err;
+	}
+	if (!(opts.flags & SMEM_OPEN_RDONLY) && !opts.hwlock) {
+		if (snprintf(lockpath, sizeof(lockpath), "%s.hwlock", path) >= (int)sizeof(lockpath))
+			err = -ENAMETOOLONG;
+		else
+			err = smem_hwlock_open(lockpath, &h);
+		if (err < 0) {
+			smem__diag(&d, "cannot open the lock bank %s.hwlock: %s", path, strerror(-err));
+			smem_region_close(r);
+			return err;
+		}
+		opts.hwlock = h;
+	}
+	err = smem_open_region(r, host, &opts, &s);
+	if (err < 0) {
+		smem_hwlock_close(h);
+		smem_region_close(r);
+		return err;
+	}
+	s->region = r;
+	s->own_hwlock = h != NULL;
+	*ret = s;
+	return 0;
+}
+
+int smem_open(const char *path, unsigned host, struct smem **ret)
+{
+	return smem_open_path(path, host, NULL, ret);
+}
+
+void smem_close(struct smem *s)
+{
+	if (!s)
+		return;
+	if (s->own_hwlock)
+		smem_hwlock_close(s->hwlock);
+	smem_region_close(s->region);
+	free(s);
+}
+
+unsigned smem_version(const struct smem *s)
+{
+	return s->hdr.version;
+}
+
+unsigned smem_item_count(const struct smem *s)
+{
+	return s->item_count;
+}
+
+unsigned smem_host(const struct smem *s)
+{
+	return s->host;
+}
+
+size_t smem_size(const struct smem *s)
+{
+	return s->size;
+}
+
+void *smem_base(const struct smem *s)
+{
+	return s->base;
+}
+
+struct smem_hwlock *smem_hwlock(const struct smem *s)
+{
+	return s->hwlock;
+}
+
+static int get_private(const struct smem *s, const struct smem__part *part, unsigned item,
+		       void **ret_ptr, size_t *ret_size)
+{
+	struct smem__walk w;
+	struct smem__entry e;
+	int r;
+
+	r = smem__walk_begin(&w, s->base, part, NULL);
+	if (r < 0)
+		return r;
+	while ((r = smem__walk_next(&w, &e, NULL)) > 0) {
+		if (e.item != item)
+			continue;
+		*ret_ptr = s->base + part->off + e.data;
+		if (ret_size)
+			*ret_size = e.size;
+		return 0;
+	}
+	return r < 0 ? r : -ENOENT;
+}
+
+static int get_global(const struct smem *s, unsigned item, void **ret_ptr, size_t *ret_size)
+{
+	struct smem__toc_entry t;
+
+	smem__read_toc(s->base, item, &t);
+	if (!t.allocated)
+		return -ENOENT;
+	/* An entry in another region (RPM message RAM) is not mapped here. */
+	if (t.aux_base && t.aux_base != (uint32_t)(s->phys_base & SMEM_AUX_BASE_MASK))
+		return -ENOENT;
+	/* V12 */
+	if ((uint64_t)t.offset + t.size > s->hdr.heap_end)
+		return -EBADMSG;
+	*ret_ptr = s->base + t.offset;
+	if (ret_size)
+		*ret_size = t.size;
+	return 0;
+}
+
+int smem_item_get(struct smem *s, unsigned host, unsigned item, void **ret_ptr, size_t *ret_size)
+{
+	const struct smem__part *part;
+
+	if (!s || !ret_ptr || item >= s->item_count)
+		return -EINVAL;
+	part = smem__part_for(s, host);
+	if (part)
+		return get_private(s, part, item, ret_ptr, ret_size);
+	return get_global(s, item, ret_ptr, ret_size);
+}
+
+int smem_free_space(struct smem *s, unsigned host, size_t *ret_size)
+{
+	const struct smem__part *part;
+	struct smem__walk w;
+	uint32_t avail;
+	int r;
+
+	if (!s || !ret_size)
+		return -EINVAL;
+	part = smem__part_for(s, host);
+	if (part) {
+		r = smem__walk_begin(&w, s->base, part, NULL); /* V13 */
+		if (r < 0)
+			return r;
+		*ret_size = w.cached - w.uncached;
+		return 0;
+	}
+	avail = shm_ld32(s->base + offsetof(struct smem_header, available));
+	if (avail > s->size)
+		return -EBADMSG;
+	*ret_size = avail;
+	return 0;
+}
+
+int smem_virt_to_phys(const struct smem *s, const void *p, uint64_t *ret_addr)
+{
+	uintptr_t a = (uintptr_t)p, b = (uintptr_t)s->base;
+
+	if (!ret_addr || a < b || a - b >= s->size)
+		return -ERANGE;
+	*ret_addr = s->phys_base + (a - b);
+	return 0;
+}
+
+static int foreach_heap(const struct smem *s, int (*fn)(const struct smem_item_info *, void *),
+			void *userdata)
+{
+	for (unsigned i = 0; i < SMEM_TOC_COUNT; i++) {
+		struct smem__toc_entry t;
+		struct smem_item_info it;
+		int r;
+
+		smem__read_toc(s->base, i, &t);
+		if (!t.allocated)
+			continue;
+		it = (struct smem_item_info){ .global_heap = true, .item = i, .size = t.size,
+					      .offset = t.offset, .aux_base = t.aux_base };
+		r = fn(&it, userdata);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static int foreach_part(const struct smem *s, const struct smem__part *part,
+			int (*fn)(const struct smem_item_info *, void *), void *userdata)
+{
+	struct smem__walk w;
+	struct smem__entry e;
+	int r;
+
+	r = smem__walk_begin(&w, s->base, part, NULL);
+	if (r < 0)
+		return r;
+	while ((r = smem__walk_next(&w, &e, NULL)) > 0) {
+		struct smem_item_info it = {
+			.host0 = part->host0, .host1 = part->host1, .item = e.item,
+			.size = e.size, .padding = e.padding,
+			.offset = (uint64_t)part->off + e.data, .cached = e.cached,
+		};
+
+		r = fn(&it, userdata);
+		if (r)
+			return r;
+	}
+	return r;
+}
+
+int smem_item_foreach(struct smem *s, int (*fn)(const struct smem_item_info *, void *),
+		      void *userdata)
+{
+	struct smem__ptable pt;
+	int r;
+
+	if (!s || !fn)
+		return -EINVAL;
+	if (s->hdr.version == SMEM_GLOBAL_HEAP_VERSION) {
+		r = foreach_heap(s, fn, userdata);
+		if (r)
+			return r;
+	}
+	/* Every partition, not only this host's: re-read and re-check the table. */
+	r = smem__read_ptable(s->base, s->size, NULL, &pt);
+	if (r == -ENOENT && s->hdr.version == SMEM_GLOBAL_HEAP_VERSION)
+		return 0;
+	if (r < 0)
+		return r;
+	r = smem__check_ptable_layout(&pt, s->size, &s->hdr, NULL, NULL);
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < pt.n; i++) {
+		struct smem__part part;
+
+		if (!pt.e[i].offset || !pt.e[i].size)
+			continue;
+		r = smem__check_part(s->base, &pt, i, NULL, &part);
+		if (r == 0)
+			r = foreach_part(s, &part, fn, userdata);
+		if (r)
+			return r;
+	}
+	return 0;
+}
