@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef SMEMCTL_H
+#define SMEMCTL_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "smemkit/hwlock.h"
+#include "smemkit/region.h"
+#include "smemkit/smem.h"
+
+#define EXIT_OK    0
+#define EXIT_ERR   1
+#define EXIT_USAGE 2
+
+#define DEFAULT_IMAGE "default"
+
+/* Options every verb understands; a verb lists which of them it takes. */
+struct common {
+	const char *verb;
+	const char *usage; /* the verb's synopsis and options, for --help */
+	const char *image;
+	unsigned as;   /* local host */
+	unsigned host; /* remote host or SMEM_HOST_ANY */
+	uint64_t phys_base;
+	bool json;
+};
+
+enum { OPT_JSON = 0x100, OPT_AS, OPT_HOST, OPT_BASE, OPT_HELP, OPT_VERB_FIRST = 0x200 };
+
+#define COMMON_OPTIONS                                                                             \
+	{ "json", no_argument, NULL, OPT_JSON }, { "as", required_argument, NULL, OPT_AS },        \
+		{ "host", required_argument, NULL, OPT_HOST },                                     \
+		{ "phys-base", required_argument, NULL, OPT_BASE },                                \
+		{ "help", no_argument, NULL, OPT_HELP }
+
+#define COMMON_INIT(v, u) { .verb = (v), .usage = (u), .image = DEFAULT_IMAGE, .host = SMEM_HOST_ANY }
+
+/*
+ * The option loop of a verb: common options are handled, the verb's own come to
+ * its case labels, --help prints the usage, anything else is a usage error.
+ */
+#define OPTIONS_BEGIN(c, longopts)                                                                 \
+	optind = 1;                                                                                \
+	for (int opt; (opt = getopt_long(argc, argv, "+", (longopts), NULL)) != -1;) {            \
+		int handled_ = common_option(&(c), opt, optarg);                                   \
+		if (handled_ < 0)                                                                  \
+			return EXIT_USAGE;                                                         \
+		if (handled_ > 0)                                                                  \
+			continue;                                                                  \
+		switch (opt) {
+#define OPTIONS_END(c)                                                                             \
+	case OPT_HELP:                                                                             \
+		fputs((c).usage, stdout);                                                          \
+		return EXIT_OK;                                                                    \
+	default:                                                                                   \
+		fprintf(stderr, "Try 'smemctl %s --help'.\n", (c).verb);                           \
+		return EXIT_USAGE;                                                                 \
+		}                                                                                  \
+		}                                                                                  \
+	if (common_operand(&(c), argc, argv) < 0)                                                  \
+		return EXIT_USAGE;
+
+/* Return: 1 if handled, 0 if not a common option, -1 after printing a usage error. */
+int common_option(struct common *c, int opt, const char *arg);
+/* Takes the one optional IMAGE operand. Return: 0, or -1 after a usage error. */
+int common_operand(struct common *c, int argc, char **argv);
+
+int usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int fail(const char *what, int err, const char *detail);
+
+bool parse_u64(const char *s, uint64_t max, uint64_t *ret);
+bool parse_size(const char *s, uint64_t *ret); /* with K, M, G suffixes */
+bool parse_host(const char *s, unsigned *ret); /* a number or "any" */
+
+/* Attach read-only to a snapshot of the image; prints the reason on failure. */
+int open_ro(const struct common *c, struct smem **ret);
+
+void json_str(FILE *f, const char *s);
+void hexdump(FILE *f, const uint8_t *p, size_t n, uint64_t base);
+const char *host_name(unsigned host);
+
+int verb_format(int argc, char **argv);
+int verb_info(int argc, char **argv);
+int verb_ls(int argc, char **argv);
+int verb_alloc(int argc, char **argv);
+int verb_get(int argc, char **argv);
+int verb_fsck(int argc, char **argv);
+int verb_decode(int argc, char **argv);
+int verb_locks(int argc, char **argv);
+int verb_bust(int argc, char **argv);
+
+/* Open IMAGE.hwlock, or bank if given; prints the reason on failure. */
+int open_bank(const char *image, const char *bank, struct smem_hwlock **ret);
+
+#endif

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+#include "smemctl.h"
+
+static const char usage[] =
+	"usage: smemctl bust --host HOST [--lock N] [--bank PATH] [IMAGE]\n"
+	"Release lock N (default 3) only if HOST holds it, as a crash handler does for a\n"
+	"processor that died. A lock held by anyone else is left alone.\n";
+
+enum { O_LOCK = OPT_VERB_FIRST, O_BANK };
+
+int verb_bust(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		COMMON_OPTIONS,
+		{ "lock", required_argument, NULL, O_LOCK },
+		{ "bank", required_argument, NULL, O_BANK },
+		{ 0 },
+	};
+	struct common c = COMMON_INIT("bust", usage);
+	const char *bank = NULL;
+	uint64_t lock = SMEM_HWLOCK_ID;
+	struct smem_hwlock *h;
+	unsigned v;
+	int r;
+
+	OPTIONS_BEGIN(c, longopts)
+	case O_LOCK:
+		if (!parse_u64(optarg, SMEM_HWLOCK_COUNT - 1, &lock))
+			return usage_error(c.verb, "--lock must be below %u", SMEM_HWLOCK_COUNT),
+			       EXIT_USAGE;
+		break;
+	case O_BANK:
+		bank = optarg;
+		break;
+	OPTIONS_END(c)
+	if (c.host == SMEM_HOST_ANY)
+		return usage_error(c.verb, "--host is required"), EXIT_USAGE;
+	r = open_bank(c.image, bank, &h);
+	if (r)
+		return r;
+	r = smem_hwlock_bust(h, (unsigned)lock, c.host);
+	smem_hwlock_owner(h, (unsigned)lock, &v);
+	smem_hwlock_close(h);
+	if (r == 1)
+		printf("lock %u: released (was held by host %u)\n", (unsigned)lock, c.host);
+	else if (v)
+		printf("lock %u: not held by host %u; left held by host %u\n", (unsigned)lock, c.host,
+		       v - 1);
+	else
+		printf("lock %u: not held by host %u; it is free\n", (unsigned)lock, c.host);
+	return EXIT_OK;
+}
