@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: MIT
+/* Region backends: files, memfds, snapshots, and every error path. */
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "helpers.h"
+
+static char dir[] = "/tmp/smemkit-region-XXXXXX";
+
+static void setup(void)
+{
+	cr_assert_not_null(mkdtemp(dir));
+}
+
+static void path_in(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", dir, name);
+}
+
+TestSuite(region, .init = setup);
+
+Test(region, file_is_shared_between_mappings)
+{
+	struct smem_region *a, *b;
+	char p[PATH_MAX];
+
+	path_in(p, sizeof(p), "shared");
+	cr_assert_eq(smem_region_open(p, 8192, SMEM_REGION_CREATE, &a), 0);
+	cr_assert_eq(smem_region_size(a), 8192);
+	cr_assert(smem_region_writable(a));
+	cr_assert_geq(smem_region_fd(a), 0);
+	cr_assert(fcntl(smem_region_fd(a), F_GETFD) & FD_CLOEXEC);
+	cr_assert_eq(smem_region_open(p, 0, 0, &b), 0);
+	((char *)smem_region_base(a))[100] = 'x';
+	cr_assert_eq(((char *)smem_region_base(b))[100], 'x');
+	smem_region_close(a);
+	smem_region_close(b);
+}
+
+Test(region, snapshot_is_private_and_readonly)
+{
+	struct smem_region *a, *s;
+	char p[PATH_MAX];
+
+	path_in(p, sizeof(p), "snap");
+	cr_assert_eq(smem_region_open(p, 4096, SMEM_REGION_CREATE, &a), 0);
+	memset(smem_region_base(a), 0x5a, 4096);
+	cr_assert_eq(smem_region_open(p, 0, SMEM_REGION_RDONLY, &s), 0);
+	cr_assert_not(smem_region_writable(s));
+	cr_assert_eq(smem_region_fd(s), -1);
+	memset(smem_region_base(a), 0, 4096);
+	/* The snapshot keeps what the file held when it was taken. */
+	cr_assert_eq(((uint8_t *)smem_region_base(s))[4095], 0x5a);
+	smem_region_close(a);
+	smem_region_close(s);
+}
+
+Test(region, snapshot_write_faults, .signal = SIGSEGV)
+{
+	struct smem_region *a, *s;
+	char p[PATH_MAX];
+
+	path_in(p, sizeof(p), "snapw");
+	cr_assert_eq(smem_region_open(p, 4096, SMEM_REGION_CREATE, &a), 0);
+	cr_assert_eq(smem_region_open(p, 0, SMEM_REGION_RDONLY, &s), 0);
+	((volatile uint8_t *)smem_region_base(s))[0] = 1;
+}
+
+Test(region, excl_refuses_existing)
+{
+	struct smem_region *a, *b;
+	char p[PATH_MAX];
+
+	path_in(p, sizeof(p), "excl");
+	cr_assert_eq(smem_region_open(p, 4096, SMEM_REGION_CREATE | SMEM_REGION_EXCL, &a), 0);
+	cr_assert_eq(smem_region_open(p, 4096, SMEM_REGION_CREATE | SMEM_REGION_EXCL, &b), -EEXIST);
+	smem_region_close(a);
+}
+
+Test(region, bad_arguments)
+{
+	struct smem_region *r;
+	char p[PATH_MAX];
+
+	path_in(p, sizeof(p), "bad");
+	cr_assert_eq(smem_region_open(p, 0, SMEM_REGION_CREATE, &r), -EINVAL);
+	cr_assert_eq(smem_region_open(p, 4096, 0x80, &r), -EINVAL);
+	cr_assert_eq(smem_region_open(p, 4096, SMEM_REGION_EXCL, &r), -EINVAL);
+	cr_assert_eq(smem_region_open(p, 4096, SMEM_REGION_CREATE | SMEM_REGION_RDONLY, &r), -EINVAL);
+	cr_assert_eq(smem_region_open(p, SMEM_REGION_MAX_SIZE + 1, SMEM_REGION_CREATE, &r), -EINVAL);
+	cr_assert_eq(smem_region_open("", 0, 0, &r), -EINVAL);
+	cr_assert_eq(smem_region_open(NULL, 0, 0, &r), -EINVAL);
+	cr_assert_eq(smem_region_open(p, 0, 0, &r), -ENOENT);
+	cr_assert_eq(smem_region_memfd("x", 0, &r), -EINVAL);
+	cr_assert_eq(smem_region_from_fd(-1, 0, &r), -EBADF);
+	cr_assert_eq(smem_region_from_fd(0, 0x40, &r), -EINVAL);
+}
+
+Test(region, size_mismatch_and_empty_file)
+{
+	struct smem_region *a, *b;
+	char p[PATH_MAX], q[PATH_MAX];
+	int fd;
+
+	path_in(p, sizeof(p), "size");
+	cr_assert_eq(smem_region_open(p, 4096, SMEM_REGION_CREATE, &a), 0);
+	cr_assert_eq(smem_region_open(p, 8192, 0, &b), -EMSGSIZE);
+	smem_region_close(a);
+	path_in(q, sizeof(q), "empty");
+	fd = open(q, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	cr_assert_eq(smem_region_open(q, 0, 0, &b), -EINVAL);
+	cr_assert_eq(smem_region_open(q, 0, SMEM_REGION_RDONLY, &b), -EINVAL);
+}
+
+Test(region, directory_is_not_a_region)
+{
+	struct smem_region *r;
+
+	cr_assert_lt(smem_region_open(dir, 0, SMEM_REGION_RDONLY, &r), 0);
+}
+
+Test(region, memfd_is_sealed_and_passable)
+{
+	struct smem_region *a, *b;
+
+	cr_assert_eq(smem_region_memfd("t", 4096, &a), 0);
+	cr_assert(fcntl(smem_region_fd(a), F_GETFD) & FD_CLOEXEC);
+	/* Nobody can shrink it under a mapping. */
+	cr_assert_lt(ftruncate(smem_region_fd(a), 0), 0);
+	cr_assert_eq(smem_region_from_fd(smem_region_fd(a), 0, &b), 0);
+	cr_assert_neq(smem_region_fd(b), smem_region_fd(a));
+	((char *)smem_region_base(b))[7] = 'q';
+	cr_assert_eq(((char *)smem_region_base(a))[7], 'q');
+	smem_region_close(b);
+	smem_region_close(a);
+	smem_region_close(NULL);
+}
+
+Test(region, bare_names_live_in_the_region_dir)
+{
+	char buf[64];
+
+	cr_assert_eq(smem_region_path("abc", buf, sizeof(buf)), 0);
+	cr_assert_str_eq(buf, SMEM_REGION_DIR "/abc");
+	cr_assert_eq(smem_region_path("./abc", buf, sizeof(buf)), 0);
+	cr_assert_str_eq(buf, "./abc");
+	cr_assert_eq(smem_region_path("abc", buf, 4), -ENAMETOOLONG);
+	cr_assert_eq(smem_region_path("", buf, sizeof(buf)), -EINVAL);
+}
