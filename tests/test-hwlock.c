@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: MIT
+/* The hardware spinlock bank: ownership, timeouts, bust, and mutual exclusion across processes. */
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sched.h>
+#include <sys/mman.h>
+
+#include "helpers.h"
+
+static struct smem_region *lr;
+static struct smem_hwlock *h;
+
+static void setup(void)
+{
+	cr_assert_eq(smem_region_memfd("locks", 32 * 64, &lr), 0);
+	cr_assert_eq(smem_hwlock_open_region(lr, &h), 0);
+}
+
+static void teardown(void)
+{
+	smem_hwlock_close(h);
+	smem_region_close(lr);
+}
+
+TestSuite(hwlock, .init = setup, .fini = teardown);
+
+static unsigned owner(unsigned id)
+{
+	unsigned v;
+
+	cr_assert_eq(smem_hwlock_owner(h, id, &v), 0);
+	return v;
+}
+
+Test(hwlock, lock_word_names_the_owner)
+{
+	cr_assert_eq(smem_hwlock_stride(h), 64);
+	cr_assert_eq(owner(3), 0);
+	cr_assert_eq(smem_hwlock_trylock(h, 3, 1), 0);
+	cr_assert_eq(owner(3), 2, "the word holds host + 1");
+	/* The word sits at id * stride, as the TCSR block lays it out. */
+	cr_assert_eq(*(uint32_t *)((uint8_t *)smem_region_base(lr) + 3 * 64), 2);
+	cr_assert_eq(smem_hwlock_trylock(h, 3, 2), -EBUSY);
+	cr_assert_eq(smem_hwlock_trylock(h, 3, 1), -EBUSY, "not recursive");
+	cr_assert_eq(smem_hwlock_unlock(h, 3, 1), 0);
+	cr_assert_eq(owner(3), 0);
+	cr_assert_eq(smem_hwlock_trylock(h, 3, 2), 0);
+}
+
+Test(hwlock, non_owner_unlock_is_reported_but_releases)
+{
+	cr_assert_eq(smem_hwlock_trylock(h, 5, 0), 0);
+	cr_assert_eq(smem_hwlock_unlock(h, 5, 7), -EPERM);
+	cr_assert_eq(owner(5), 0, "released all the same, as the hardware does");
+	cr_assert_eq(smem_hwlock_unlock(h, 5, 0), -EPERM, "unlocking a free lock is reported");
+}
+
+Test(hwlock, bust_releases_only_the_named_owner)
+{
+	cr_assert_eq(smem_hwlock_trylock(h, 3, 2), 0);
+	cr_assert_eq(smem_hwlock_bust(h, 3, 1), 0, "host 1 does not hold it");
+	cr_assert_eq(owner(3), 3, "host 2 keeps it");
+	cr_assert_eq(smem_hwlock_bust(h, 3, 2), 1);
+	cr_assert_eq(owner(3), 0);
+	cr_assert_eq(smem_hwlock_bust(h, 3, 2), 0, "a second bust is a no-op");
+}
+
+Test(hwlock, lock_times_out_while_held)
+{
+	cr_assert_eq(smem_hwlock_trylock(h, 0, 4), 0);
+	cr_assert_eq(smem_hwlock_lock(h, 0, 1, 0), -ETIMEDOUT);
+	cr_assert_eq(smem_hwlock_lock(h, 0, 1, 20), -ETIMEDOUT);
+	cr_assert_eq(owner(0), 5);
+	cr_assert_eq(smem_hwlock_unlock(h, 0, 4), 0);
+	cr_assert_eq(smem_hwlock_lock(h, 0, 1, 0), 0);
+}
+
+Test(hwlock, bad_arguments)
+{
+	unsigned v;
+
+	cr_assert_eq(smem_hwlock_trylock(h, 32, 0), -EINVAL);
+	cr_assert_eq(smem_hwlock_trylock(h, 0, SMEM_HWLOCK_MAX_HOST + 1), -EINVAL);
+	cr_assert_eq(smem_hwlock_trylock(NULL, 0, 0), -EINVAL);
+	cr_assert_eq(smem_hwlock_lock(h, 32, 0, 10), -EINVAL);
+	cr_assert_eq(smem_hwlock_unlock(h, 32, 0), -EINVAL);
+	cr_assert_eq(smem_hwlock_bust(h, 32, 0), -EINVAL);
+	cr_assert_eq(smem_hwlock_owner(h, 32, &v), -EINVAL);
+	cr_assert_eq(smem_hwlock_owner(h, 0, NULL), -EINVAL);
+}
+
+Test(hwlock, bank_size_must_be_32_strides)
+{
+	struct smem_region *r;
+	struct smem_hwlock *x;
+
+	cr_assert_eq(smem_region_memfd("bad", 100, &r), 0);
+	cr_assert_eq(smem_hwlock_open_region(r, &x), -EBADMSG);
+	smem_region_close(r);
+	cr_assert_eq(smem_region_memfd("big", 32 * 8192, &r), 0);
+	cr_assert_eq(smem_hwlock_open_region(r, &x), -EBADMSG, "stride above 4096");
+	smem_region_close(r);
+	cr_assert_eq(smem_region_memfd("sfpb", 32 * 4, &r), 0);
+	cr_assert_eq(smem_hwlock_open_region(r, &x), 0, "the SFPB stride of 4 works");
+	cr_assert_eq(smem_hwlock_stride(x), 4);
+	cr_assert_eq(smem_hwlock_trylock(x, 31, 0), 0);
+	cr_assert_eq(smem_hwlock_lock(x, 31, 1, 5), -ETIMEDOUT, "no sleeper count, still times out");
+	smem_hwlock_close(x);
+	smem_region_close(r);
+}
+
+Test(hwlock, create_and_open_files)
+{
+	char dir[] = "/tmp/smemkit-hwlock-XXXXXX", p[PATH_MAX];
+	struct smem_hwlock *a, *b;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(p, sizeof(p), "%s/bank", dir);
+	cr_assert_eq(smem_hwlock_create(p, 3, &a), -EINVAL);
+	cr_assert_eq(smem_hwlock_create(p, 0x1000, &a), 0);
+	cr_assert_eq(smem_hwlock_open(p, &b), 0);
+	cr_assert_eq(smem_hwlock_stride(b), 0x1000);
+	cr_assert_eq(smem_hwlock_trylock(a, 9, 6), 0);
+	cr_assert_eq(smem_hwlock_trylock(b, 9, 1), -EBUSY, "both handles see one lock");
+	smem_hwlock_close(a);
+	smem_hwlock_close(b);
+	smem_hwlock_close(NULL);
+	snprintf(p, sizeof(p), "%s/missing", dir);
+	cr_assert_eq(smem_hwlock_open(p, &a), -ENOENT);
+}
+
+/*
+ * N processes, each a different host, increment a plain counter in shared memory
+ * under the lock. Without mutual exclusion increments are lost.
+ */
+#define PROCS 4
+#define ROUNDS 20000
+
+Test(hwlock, mutual_exclusion_across_processes, .timeout = 120)
+{
+	uint64_t *counter = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pid_t pids[PROCS];
+
+	cr_assert_neq(counter, MAP_FAILED);
+	for (unsigned p = 0; p < PROCS; p++) {
+		pids[p] = fork();
+		cr_assert_geq(pids[p], 0);
+		if (pids[p] == 0) {
+			for (unsigned i = 0; i < ROUNDS; i++) {
+				if (smem_hwlock_lock(h, 3, p, 10000) != 0)
+					_exit(2);
+				/* A non-atomic read-modify-write: only the lock protects it. */
+				uint64_t v = *(volatile uint64_t *)counter;
+				*(volatile uint64_t *)counter = v + 1;
+				if (smem_hwlock_unlock(h, 3, p) != 0)
+					_exit(3);
+			}
+			_exit(0);
+		}
+	}
+	for (unsigned p = 0; p < PROCS; p++)
+		wait_ok(pids[p]);
+	cr_assert_eq(*counter, (uint64_t)PROCS * ROUNDS);
+	cr_assert_eq(owner(3), 0);
+}
+
+/*
+ * A waiter that went to sleep gets the lock when the holder unlocks. The parent
+ * unlocks only once the child is counted as a sleeper (the word after the lock
+ * word), so the hand-off really goes through the sleeping path.
+ */
+Test(hwlock, sleeper_gets_the_lock_after_unlock, .timeout = 30)
+{
+	_Atomic uint32_t *sleepers = (_Atomic uint32_t *)((uint8_t *)smem_region_base(lr) + 7 * 64 + 4);
+	pid_t pid;
+
+	cr_assert_eq(smem_hwlock_trylock(h, 7, 0), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		_exit(smem_hwlock_lock(h, 7, 1, 20000) == 0 && owner(7) == 2 ? 0 : 5);
+	while (atomic_load(sleepers) == 0)
+		sched_yield();
+	cr_assert_eq(smem_hwlock_unlock(h, 7, 0), 0);
+	wait_ok(pid);
+	cr_assert_eq(atomic_load(sleepers), 0, "the sleeper left the count as it found it");
+}
+
+/* A dead holder's lock is taken again after a bust, not before. */
+Test(hwlock, dead_holder_is_busted)
+{
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		smem_hwlock_trylock(h, 3, 2);
+		raise(SIGKILL);
+	}
+	cr_assert_eq(waitpid(pid, NULL, 0), pid);
+	cr_assert_eq(owner(3), 3, "the dead host still owns the lock");
+	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 10), -ETIMEDOUT);
+	cr_assert_eq(smem_hwlock_bust(h, 3, 2), 1);
+	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 10), 0);
+}

@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: MIT
+/* The SMEM API with Linux's semantics: partition choice, errors, lookups, free space. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "helpers.h"
+
+#define MB (1u << 20)
+
+static struct img im;
+static struct smem *s;
+
+static void v12(void)
+{
+	img_v(&im, 12, 2 * MB);
+	cr_assert_eq(img_open(&im, 0, &s), 0);
+}
+
+static void v11(void)
+{
+	img_v(&im, 11, 1 * MB);
+	cr_assert_eq(img_open(&im, 0, &s), 0);
+}
+
+static void fini(void)
+{
+	smem_close(s);
+	cr_assert_eq(img_fsck(&im), 0, "every test leaves an image fsck finds clean");
+	img_free(&im);
+}
+
+TestSuite(smem12, .init = v12, .fini = fini);
+TestSuite(smem11, .init = v11, .fini = fini);
+
+Test(smem12, facts)
+{
+	cr_assert_eq(smem_version(s), 12);
+	cr_assert_eq(smem_item_count(s), 512);
+	cr_assert_eq(smem_host(s), 0);
+	cr_assert_eq(smem_size(s), 2 * MB);
+	cr_assert_eq(smem_base(s), im.b);
+	cr_assert_eq(smem_hwlock(s), im.h);
+}
+
+Test(smem12, alloc_then_get_returns_the_same_bytes)
+{
+	void *p, *q;
+	size_t size;
+
+	cr_assert_eq(smem_item_alloc(s, 1, 100, 5), 0);
+	cr_assert_eq(smem_item_get(s, 1, 100, &p, &size), 0);
+	cr_assert_eq(size, 5);
+	memcpy(p, "hello", 5);
+	cr_assert_eq(smem_item_get(s, 1, 100, &q, NULL), 0);
+	cr_assert_eq(p, q);
+	cr_assert_eq(memcmp(q, "hello", 5), 0);
+	cr_assert_eq(((uint8_t *)p)[5], 0, "a fresh image is zero, padding included");
+}
+
+Test(smem12, items_are_per_partition)
+{
+	void *a, *b, *g;
+
+	cr_assert_eq(smem_item_alloc(s, 1, 100, 8), 0);
+	cr_assert_eq(smem_item_alloc(s, 2, 100, 8), 0, "another partition, another item 100");
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 100, 8), 0);
+	cr_assert_eq(smem_item_get(s, 1, 100, &a, NULL), 0);
+	cr_assert_eq(smem_item_get(s, 2, 100, &b, NULL), 0);
+	cr_assert_eq(smem_item_get(s, SMEM_HOST_ANY, 100, &g, NULL), 0);
+	cr_assert(a != b && b != g && a != g);
+}
+
+Test(smem12, host_without_partition_uses_the_global_partition)
+{
+	void *a, *b;
+
+	/* Host 3 has no partition with host 0: Linux falls back to the global one. */
+	cr_assert_eq(smem_item_alloc(s, 3, 120, 8), 0);
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 120, 8), -EEXIST);
+	cr_assert_eq(smem_item_get(s, SMEM_HOST_ANY, 120, &a, NULL), 0);
+	cr_assert_eq(smem_item_get(s, 24, 120, &b, NULL), 0);
+	cr_assert_eq(a, b);
+}
+
+Test(smem12, the_remote_sees_the_item_from_its_side)
+{
+	struct smem *modem, *adsp;
+	void *p, *q;
+	size_t size;
+
+	cr_assert_eq(smem_item_alloc(s, 1, 200, 3), 0);
+	cr_assert_eq(smem_item_get(s, 1, 200, &p, NULL), 0);
+	cr_assert_eq(img_open(&im, 1, &modem), 0);
+	cr_assert_eq(smem_item_get(modem, 0, 200, &q, &size), 0, "modem asks for its partition with apps");
+	cr_assert_eq(p, q);
+	cr_assert_eq(size, 3);
+	cr_assert_eq(smem_item_alloc(modem, 0, 200, 3), -EEXIST, "the same partition from the other side");
+	cr_assert_eq(img_open(&im, 2, &adsp), 0);
+	cr_assert_eq(smem_item_get(adsp, 1, 200, &q, NULL), -ENOENT, "adsp has no partition with modem");
+	smem_close(modem);
+	smem_close(adsp);
+}
+
+Test(smem12, errors)
+{
+	void *p;
+	size_t free_before, free_after;
+
+	cr_assert_eq(smem_item_alloc(s, 1, 7, 8), -EINVAL, "fixed items belong to the bootloader");
+	cr_assert_eq(smem_item_alloc(s, 1, 512, 8), -EINVAL);
+	cr_assert_eq(smem_item_get(s, 1, 512, &p, NULL), -EINVAL);
+	cr_assert_eq(smem_item_get(s, 1, 300, &p, NULL), -ENOENT);
+	cr_assert_eq(smem_item_alloc(s, 1, 300, 8), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 300, 16), -EEXIST);
+	cr_assert_eq(smem_free_space(s, 1, &free_before), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 301, free_before), -ENOSPC, "the header needs 16 more");
+	cr_assert_eq(smem_item_alloc(s, 1, 301, (size_t)1 << 40), -ENOSPC);
+	cr_assert_eq(smem_free_space(s, 1, &free_after), 0);
+	cr_assert_eq(free_after, free_before, "a failed allocation takes nothing");
+	cr_assert_eq(smem_item_alloc(s, 1, 301, free_before - 16), 0, "exactly full");
+	cr_assert_eq(smem_free_space(s, 1, &free_after), 0);
+	cr_assert_eq(free_after, 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 302, 0), -ENOSPC);
+	cr_assert_eq(smem_item_alloc(NULL, 1, 302, 8), -EINVAL);
+	cr_assert_eq(smem_item_get(NULL, 1, 302, &p, NULL), -EINVAL);
+	cr_assert_eq(smem_item_get(s, 1, 302, NULL, NULL), -EINVAL);
+}
+
+Test(smem12, free_space_shrinks_by_header_and_aligned_size)
+{
+	size_t a, b;
+
+	cr_assert_eq(smem_free_space(s, 2, &a), 0);
+	cr_assert_eq(smem_item_alloc(s, 2, 150, 9), 0);
+	cr_assert_eq(smem_free_space(s, 2, &b), 0);
+	cr_assert_eq(a - b, 16 + 16);
+	cr_assert_eq(smem_item_alloc_cached(s, 2, 151, 9), 0);
+	cr_assert_eq(smem_free_space(s, 2, &a), 0);
+	cr_assert_eq(b - a, 64 + 16, "a cached entry takes a cacheline slot for its header");
+}
+
+Test(smem12, zero_size_item)
+{
+	void *p;
+	size_t size = 99;
+
+	cr_assert_eq(smem_item_alloc(s, 1, 99, 0), 0);
+	cr_assert_eq(smem_item_get(s, 1, 99, &p, &size), 0);
+	cr_assert_eq(size, 0);
+}
+
+Test(smem12, cached_items_are_found)
+{
+	void *p;
+	size_t size;
+
+	cr_assert_eq(smem_item_alloc_cached(s, 5, 410, 100), 0);
+	cr_assert_eq(smem_item_alloc_cached(s, 5, 411, 1), 0);
+	cr_assert_eq(smem_item_alloc(s, 5, 412, 1), 0);
+	cr_assert_eq(smem_item_alloc(s, 5, 410, 1), -EEXIST, "a cached item counts as existing");
+	cr_assert_eq(smem_item_alloc_cached(s, 5, 412, 1), -EEXIST);
+	cr_assert_eq(smem_item_get(s, 5, 411, &p, &size), 0);
+	cr_assert_eq(size, 1);
+	cr_assert_eq(smem_item_get(s, 5, 410, &p, &size), 0);
+	cr_assert_eq(size, 100);
+}
+
+Test(smem12, virt_to_phys)
+{
+	struct smem *b;
+	struct smem_open_opts o;
+	uint64_t a;
+	void *p;
+
+	cr_assert_eq(smem_item_alloc(s, 1, 100, 8), 0);
+	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), 0);
+	cr_assert_eq(smem_virt_to_phys(s, p, &a), 0);
+	cr_assert_eq(a, (uint64_t)((uint8_t *)p - im.b));
+	smem_open_opts_init(&o);
+	o.flags = SMEM_OPEN_RDONLY;
+	o.phys_base = 0x86000000;
+	cr_assert_eq(smem_open_region(im.r, 0, &o, &b), 0);
+	cr_assert_eq(smem_virt_to_phys(b, p, &a), 0);
+	cr_assert_eq(a, 0x86000000 + (uint64_t)((uint8_t *)p - im.b));
+	cr_assert_eq(smem_virt_to_phys(b, im.b + 2 * MB, &a), -ERANGE);
+	cr_assert_eq(smem_virt_to_phys(b, im.b - 1, &a), -ERANGE);
+	smem_close(b);
+}
+
+struct collected {
+	unsigned n;
+	struct smem_item_info it[16];
+};
+
+static int collect(const struct smem_item_info *it, void *userdata)
+{
+	struct collected *c = userdata;
+
+	if (c->n < 16)
+		c->it[c->n] = *it;
+	c->n++;
+	return 0;
+}
+
+static int stop_at_two(const struct smem_item_info *it, void *userdata)
+{
+	return ++*(int *)userdata == 2 ? 42 : 0;
+}
+
+Test(smem12, foreach_lists_every_partition)
+{
+	struct collected c = { 0 };
+	int n = 0;
+
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 137, 40), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 100, 5), 0);
+	cr_assert_eq(smem_item_alloc_cached(s, 5, 101, 7), 0);
+	cr_assert_eq(smem_item_foreach(s, collect, &c), 0);
+	cr_assert_eq(c.n, 3);
+	cr_assert(c.it[0].host0 == 0xfffe && c.it[0].host1 == 0xfffe && c.it[0].item == 137);
+	cr_assert(c.it[1].host0 == 0 && c.it[1].host1 == 1 && c.it[1].item == 100 && c.it[1].size == 5);
+	cr_assert_eq(c.it[1].padding, 3);
+	cr_assert(c.it[2].host1 == 5 && c.it[2].item == 101 && c.it[2].cached);
+	cr_assert_not(c.it[0].global_heap);
+	cr_assert_eq(smem_item_foreach(s, stop_at_two, &n), 42, "a non-zero return stops the walk");
+	cr_assert_eq(n, 2);
+	cr_assert_eq(smem_item_foreach(s, NULL, NULL), -EINVAL);
+}
+
+Test(smem12, readonly_and_lockless_handles_cannot_allocate)
+{
+	struct smem_open_opts o;
+	struct smem *b;
+
+	smem_open_opts_init(&o);
+	o.flags = SMEM_OPEN_RDONLY;
+	o.hwlock = im.h;
+	cr_assert_eq(smem_open_region(im.r, 0, &o, &b), 0);
+	cr_assert_eq(smem_item_alloc(b, 1, 100, 8), -EROFS);
+	smem_close(b);
+	smem_open_opts_init(&o);
+	cr_assert_eq(smem_open_region(im.r, 0, &o, &b), 0);
+	cr_assert_eq(smem_item_alloc(b, 1, 100, 8), -ENOLCK);
+	smem_close(b);
+}
+
+Test(smem12, alloc_waits_for_lock_3_and_times_out, .timeout = 20)
+{
+	cr_assert_eq(smem_hwlock_trylock(im.h, SMEM_HWLOCK_ID, 1), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 100, 8), -ETIMEDOUT);
+	cr_assert_eq(smem_hwlock_unlock(im.h, SMEM_HWLOCK_ID, 1), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 100, 8), 0);
+	/* The other locks are not SMEM's business. */
+	cr_assert_eq(smem_hwlock_trylock(im.h, 4, 1), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 101, 8), 0);
+	cr_assert_eq(smem_hwlock_unlock(im.h, 4, 1), 0);
+}
+
+Test(smem12, open_arguments)
+{
+	struct smem_open_opts o;
+	struct smem *b;
+
+	cr_assert_eq(smem_open_region(im.r, SMEM_HOST_COUNT, NULL, &b), -EINVAL);
+	cr_assert_eq(smem_open_region(NULL, 0, NULL, &b), -EINVAL);
+	smem_open_opts_init(&o);
+	o.flags = 0x10;
+	cr_assert_eq(smem_open_region(im.r, 0, &o, &b), -EINVAL);
+	smem_open_opts_init(&o);
+	o.hwlock_id = 32;
+	cr_assert_eq(smem_open_region(im.r, 0, &o, &b), -EINVAL);
+	smem_close(NULL);
+}
+
+Test(smem12, other_hwlock_id)
+{
+	struct smem_open_opts o;
+	struct smem *b;
+
+	smem_open_opts_init(&o);
+	o.hwlock = im.h;
+	o.hwlock_id = 9;
+	cr_assert_eq(smem_open_region(im.r, 0, &o, &b), 0);
+	cr_assert_eq(smem_hwlock_trylock(im.h, SMEM_HWLOCK_ID, 1), 0);
+	cr_assert_eq(smem_item_alloc(b, 1, 100, 8), 0, "lock 3 is not the one configured");
+	cr_assert_eq(smem_hwlock_unlock(im.h, SMEM_HWLOCK_ID, 1), 0);
+	smem_close(b);
+}
+
+Test(smem11, heap_allocation_and_lookup)
+{
+	void *p;
+	size_t size, a, b;
+
+	cr_assert_eq(smem_version(s), 11);
+	cr_assert_eq(smem_free_space(s, SMEM_HOST_ANY, &a), 0);
+	cr_assert_eq(a, 1 * MB - 0x20d0);
+	cr_assert_eq(smem_item_alloc(s, 1, 100, 5), 0, "no partitions: host 1 uses the heap");
+	cr_assert_eq(smem_item_get(s, SMEM_HOST_ANY, 100, &p, &size), 0);
+	cr_assert_eq(size, 8, "the heap reports the aligned size, as Linux does");
+	cr_assert_eq(smem_free_space(s, SMEM_HOST_ANY, &b), 0);
+	cr_assert_eq(a - b, 8);
+	cr_assert_eq(smem_item_alloc(s, 1, 100, 5), -EEXIST);
+	cr_assert_eq(smem_item_alloc(s, 1, 101, b + 1), -ENOMEM, "the heap says -ENOMEM");
+	cr_assert_eq(smem_item_alloc(s, 1, 101, b), 0);
+	cr_assert_eq(smem_item_get(s, 1, 102, &p, NULL), -ENOENT);
+	cr_assert_eq(smem_item_alloc_cached(s, 1, 103, 8), -EOPNOTSUPP);
+}
+
+Test(smem11, foreach_lists_the_heap)
+{
+	struct collected c = { 0 };
+
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 300, 4), 0);
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 200, 4), 0);
+	cr_assert_eq(smem_item_foreach(s, collect, &c), 0);
+	cr_assert_eq(c.n, 2);
+	cr_assert(c.it[0].global_heap && c.it[0].item == 200 && c.it[0].offset == 0x20d0 + 8);
+	cr_assert(c.it[1].item == 300 && c.it[1].offset == 0x20d0);
+}
+
+Test(smem11, entries_in_another_region_are_not_mapped)
+{
+	void *p;
+
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 300, 4), 0);
+	wr32(&im, 0xd0 + 16 * 300 + 12, 0x00200003); /* RPM message RAM; bits 1:0 reserved */
+	cr_assert_eq(smem_item_get(s, SMEM_HOST_ANY, 300, &p, NULL), -ENOENT);
+	wr32(&im, 0xd0 + 16 * 300 + 12, 0);
+}
+
+Test(smem11, aux_base_equal_to_our_base_is_ours)
+{
+	struct smem_open_opts o;
+	struct smem *b;
+	void *p;
+
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 300, 4), 0);
+	wr32(&im, 0xd0 + 16 * 300 + 12, 0x86000000);
+	smem_open_opts_init(&o);
+	o.phys_base = 0x86000000;
+	cr_assert_eq(smem_open_region(im.r, 0, &o, &b), 0);
+	cr_assert_eq(smem_item_get(b, SMEM_HOST_ANY, 300, &p, NULL), 0);
+	smem_close(b);
+	wr32(&im, 0xd0 + 16 * 300 + 12, 0);
+}
+
+Test(files, create_open_alloc_and_reopen)
+{
+	char dir[] = "/tmp/smemkit-smem-XXXXXX", p[PATH_MAX];
+	struct smem *a, *b;
+	void *x;
+	size_t size;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(p, sizeof(p), "%s/img", dir);
+	cr_assert_eq(smem_create(p, 1 * MB, NULL), 0);
+	cr_assert_eq(smem_open(p, 0, &a), 0);
+	cr_assert_eq(smem_item_alloc(a, 1, 100, 4), 0);
+	cr_assert_eq(smem_item_get(a, 1, 100, &x, NULL), 0);
+	memcpy(x, "abcd", 4);
+	smem_close(a);
+	cr_assert_eq(smem_open(p, 1, &b), 0);
+	cr_assert_eq(smem_item_get(b, 0, 100, &x, &size), 0, "the modem finds it after a reopen");
+	cr_assert_eq(memcmp(x, "abcd", 4), 0);
+	smem_close(b);
+	snprintf(p, sizeof(p), "%s/nothing", dir);
+	cr_assert_eq(smem_open(p, 0, &a), -ENOENT);
+	cr_assert_eq(smem_create(p, 1000, NULL), -EINVAL);
+}
+
+Test(files, open_reports_a_reason)
+{
+	char dir[] = "/tmp/smemkit-smem-XXXXXX", p[PATH_MAX], err[256] = "";
+	struct smem_open_opts o;
+	struct smem_region *r;
+	struct smem *a;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(p, sizeof(p), "%s/zero", dir);
+	cr_assert_eq(smem_region_open(p, 65536, SMEM_REGION_CREATE, &r), 0);
+	smem_region_close(r);
+	smem_open_opts_init(&o);
+	o.flags = SMEM_OPEN_RDONLY;
+	o.errbuf = err;
+	o.errbuf_size = sizeof(err);
+	cr_assert_eq(smem_open_path(p, 0, &o, &a), -EBADMSG);
+	cr_assert_not_null(strstr(err, "not initialized"), "got: %s", err);
+	smem_open_opts_init(&o);
+	o.errbuf = err;
+	o.errbuf_size = sizeof(err);
+	cr_assert_eq(smem_open_path(p, 0, &o, &a), -ENOENT, "no lock bank beside it");
+	cr_assert_not_null(strstr(err, ".hwlock"), "got: %s", err);
+}
