@@ -1,0 +1,378 @@
+// SPDX-License-Identifier: MIT
+/*
+ * One test per validation check V1-V18 (docs/FORMAT.md): each builds an image that
+ * breaks exactly that rule and asserts that attach, lookup or allocation refuses
+ * it with the documented error, and that the fsck reports it.
+ */
+#include <stdio.h>
+
+#include "helpers.h"
+#include "smem/decode.h"
+
+#define SIZE (2u << 20)
+#define PT   (SIZE - 4096)
+#define ENT(i) (PT + 32 + 48 * (i))
+
+static struct img im;
+static struct smem *s;
+
+static void v12(void)
+{
+	img_v(&im, 12, SIZE);
+	s = NULL;
+}
+
+static void fini(void)
+{
+	smem_close(s);
+	img_free(&im);
+}
+
+TestSuite(validate, .init = v12, .fini = fini);
+
+static uint32_t part(unsigned i)
+{
+	return rd32(&im, ENT(i));
+}
+
+static void expect_open(int err)
+{
+	cr_assert_eq(img_open(&im, 0, &s), err);
+	if (err)
+		s = NULL;
+}
+
+static void expect_findings(void)
+{
+	cr_assert_gt(img_fsck(&im), 0, "the fsck reports the violation");
+}
+
+/* V1 */
+Test(validate, v01_header_not_initialized)
+{
+	wr32(&im, 0xc0, 0);
+	expect_open(-EBADMSG);
+	expect_findings();
+	wr32(&im, 0xc0, 1);
+	wr32(&im, 0xcc, 1);
+	expect_open(-EBADMSG);
+	expect_findings();
+}
+
+/* V2 */
+Test(validate, v02_unknown_version)
+{
+	wr32(&im, 0x5c, 13u << 16);
+	expect_open(-EPROTO);
+	expect_findings();
+	wr32(&im, 0x5c, 8u << 16);
+	expect_open(-EPROTO);
+}
+
+/* V3 */
+Test(validate, v03_too_many_ptable_entries)
+{
+	wr32(&im, PT + 8, 85);
+	expect_open(-EBADMSG);
+	expect_findings();
+	wr32(&im, PT + 8, 0xffffffff);
+	expect_open(-EBADMSG);
+	wr32(&im, PT + 4, 2);
+	expect_open(-EPROTO); /* the table's own version */
+}
+
+/* V4 */
+Test(validate, v04_partition_outside_region_or_overlapping)
+{
+	uint32_t off = part(3);
+
+	wr32(&im, ENT(3) + 4, PT - off + 4096); /* into the table */
+	expect_open(-EBADMSG);
+	expect_findings();
+	wr32(&im, ENT(3) + 4, rd32(&im, off + 8));
+	wr32(&im, ENT(2), part(1) + 4096); /* overlaps partition 1 */
+	expect_open(-EBADMSG);
+	expect_findings();
+	wr32(&im, ENT(2), 0x1000); /* inside the header */
+	expect_open(-EBADMSG);
+}
+
+/* V5 */
+Test(validate, v05_partition_header_disagrees_with_table)
+{
+	uint32_t off = part(1);
+
+	im.b[off + 3] = 'X';
+	expect_open(-EBADMSG);
+	expect_findings();
+	im.b[off + 3] = 'T';
+	wr16(&im, off + 6, 2);
+	expect_open(-EBADMSG);
+	wr16(&im, off + 6, 1);
+	wr32(&im, off + 8, rd32(&im, off + 8) - 4096);
+	expect_open(-EBADMSG);
+	wr32(&im, off + 8, rd32(&im, off + 8) + 4096);
+	wr32(&im, off + 12, rd32(&im, off + 8) + 8);
+	expect_open(-EBADMSG);
+	expect_findings();
+}
+
+/* V6: the free offsets are checked again on every walk, not only at attach. */
+Test(validate, v06_free_offsets_rechecked_on_every_walk)
+{
+	uint32_t off = part(1), size = rd32(&im, off + 8);
+	void *p;
+
+	expect_open(0);
+	cr_assert_eq(smem_item_alloc(s, 1, 100, 8), 0);
+	wr32(&im, off + 12, 16);
+	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -EBADMSG);
+	cr_assert_eq(smem_item_alloc(s, 1, 101, 8), -EBADMSG);
+	expect_findings();
+	wr32(&im, off + 12, 32 + 16 + 8);
+	wr32(&im, off + 16, size + 8);
+	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -EBADMSG);
+	wr32(&im, off + 16, 40);
+	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -EBADMSG, "uncached above cached");
+	wr32(&im, off + 16, size);
+	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), 0, "repaired, it works again");
+}
+
+/* V7 */
+Test(validate, v07_cacheline_must_be_a_power_of_two)
+{
+	void *p;
+
+	wr32(&im, ENT(0) + 16, 24);
+	expect_open(-EBADMSG);
+	expect_findings();
+	/* Cacheline 0 (old firmware) is accepted while the cached list is empty... */
+	wr32(&im, ENT(0) + 16, 0);
+	expect_open(0);
+	cr_assert_eq(smem_item_get(s, SMEM_HOST_ANY, 100, &p, NULL), -ENOENT);
+	cr_assert_eq(smem_item_alloc_cached(s, SMEM_HOST_ANY, 100, 8), -EOPNOTSUPP);
+	/* ...but a cached list without a cacheline cannot be walked. */
+	wr32(&im, part(0) + 16, rd32(&im, part(0) + 8) - 64);
+	cr_assert_eq(smem_item_get(s, SMEM_HOST_ANY, 100, &p, NULL), -EBADMSG);
+	expect_findings();
+}
+
+/* V8 */
+Test(validate, v08_header_straddling_the_list_end)
+{
+	uint32_t off = part(1);
+	void *p;
+
+	expect_open(0);
+	cr_assert_eq(smem_item_alloc(s, 1, 100, 8), 0);
+	wr32(&im, off + 12, 32 + 8);
+	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -EBADMSG);
+	expect_findings();
+}
+
+/* V9: every step of a walk moves on, so any cached list ends. */
+Test(validate, v09_walks_always_progress, .timeout = 10)
+{
+	uint32_t off = part(2), size = rd32(&im, off + 8);
+	void *p;
+
+	/* The whole partition is a cached list of zero-size entries. */
+	for (uint32_t e = size - 64; e >= 64; e -= 64) {
+		wr32(&im, off + e, 0xa5a5 | 7u << 16);
+		wr32(&im, off + e + 4, 0);
+		wr32(&im, off + e + 8, 0);
+	}
+	wr32(&im, off + 16, 64);
+	expect_open(0);
+	cr_assert_eq(smem_item_get(s, 2, 100, &p, NULL), -ENOENT, "walked to the end");
+	cr_assert_gt(img_fsck(&im), 0, "item 7 repeats");
+}
+
+/* V10 */
+Test(validate, v10_entry_sizes)
+{
+	uint32_t off = part(1), e = off + 32;
+	void *p;
+
+	expect_open(0);
+	cr_assert_eq(smem_item_alloc(s, 1, 100, 8), 0);
+	wr16(&im, e + 8, 9); /* padding beyond the size */
+	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -EBADMSG);
+	expect_findings();
+	wr16(&im, e + 8, 0);
+	wr32(&im, e + 4, 0x7fffffff); /* size beyond the partition */
+	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -EBADMSG);
+	wr32(&im, e + 4, 16); /* runs past the list end */
+	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -EBADMSG);
+	wr32(&im, e + 4, 8);
+	wr16(&im, e + 10, 0xfff8); /* padding_hdr pushes the data out */
+	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -EBADMSG);
+	wr16(&im, e + 10, 0);
+	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), 0);
+
+	/* A cached entry whose data would reach below the cached list. */
+	cr_assert_eq(smem_item_alloc_cached(s, 1, 101, 8), 0);
+	wr32(&im, off + rd32(&im, off + 8) - 64 + 4, 4096);
+	cr_assert_eq(smem_item_get(s, 1, 101, &p, NULL), -EBADMSG);
+	expect_findings();
+}
+
+/* V10, the canary. */
+Test(validate, v10_canary)
+{
+	uint32_t off = part(0);
+	void *p;
+
+	expect_open(0);
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 100, 8), 0);
+	wr16(&im, off + 32, 0xa5a4);
+	cr_assert_eq(smem_item_get(s, SMEM_HOST_ANY, 100, &p, NULL), -EBADMSG);
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 101, 8), -EBADMSG, "no allocation past a bad entry");
+	expect_findings();
+}
+
+/* V11 */
+Test(validate, v11_item_count)
+{
+	void *p;
+
+	wr16(&im, ENT(4) + 16, 5);
+	expect_open(-EBADMSG);
+	expect_findings();
+	wr16(&im, ENT(4) + 16, 1000);
+	expect_open(0);
+	cr_assert_eq(smem_item_count(s), 1000);
+	cr_assert_eq(smem_item_alloc(s, 1, 999, 8), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 1000, 8), -EINVAL);
+	cr_assert_eq(smem_item_get(s, 1, 1000, &p, NULL), -EINVAL);
+}
+
+/* V12 */
+Test(validate, v12_global_entry_outside_the_heap)
+{
+	struct img h;
+	struct smem *x;
+	void *p;
+
+	img_v(&h, 11, 1u << 20);
+	cr_assert_eq(img_open(&h, 0, &x), 0);
+	cr_assert_eq(smem_item_alloc(x, SMEM_HOST_ANY, 100, 8), 0);
+	wr32(&h, 0xd0 + 16 * 100 + 4, (1u << 20) - 4);
+	cr_assert_eq(smem_item_get(x, SMEM_HOST_ANY, 100, &p, NULL), -EBADMSG);
+	cr_assert_gt(img_fsck(&h), 0);
+	wr32(&h, 0xd0 + 16 * 100 + 4, 0x20d0);
+	wr32(&h, 0xd0 + 16 * 100 + 8, 0xfffffff8);
+	cr_assert_eq(smem_item_get(x, SMEM_HOST_ANY, 100, &p, NULL), -EBADMSG, "no 32-bit wrap");
+	smem_close(x);
+	img_free(&h);
+}
+
+/* V13 */
+Test(validate, v13_free_space_underflow)
+{
+	size_t free;
+
+	expect_open(0);
+	wr32(&im, part(2) + 16, 16);
+	cr_assert_eq(smem_free_space(s, 2, &free), -EBADMSG);
+	expect_findings();
+}
+
+/* V14 */
+Test(validate, v14_heap_larger_than_the_region)
+{
+	struct img h;
+	struct smem *x;
+
+	img_v(&h, 11, 1u << 20);
+	wr32(&h, 0xc8, 1u << 20);
+	cr_assert_eq(img_open(&h, 0, &x), -EBADMSG);
+	cr_assert_gt(img_fsck(&h), 0);
+	wr32(&h, 0xc8, 0x10);
+	wr32(&h, 0xc4, 0xfffffff8);
+	cr_assert_eq(img_open(&h, 0, &x), -EBADMSG, "no 32-bit wrap");
+	img_free(&h);
+}
+
+/* V15 */
+Test(validate, v15_remote_host_ids)
+{
+	uint32_t off = part(3);
+
+	wr16(&im, ENT(3) + 14, 30);
+	wr16(&im, off + 6, 30);
+	expect_open(-EBADMSG);
+	expect_findings();
+	wr16(&im, ENT(3) + 14, 1); /* a second partition for apps and modem */
+	wr16(&im, off + 6, 1);
+	expect_open(-EBADMSG);
+	expect_findings();
+}
+
+/* V16: fields are little-endian; a big-endian writer's table is refused, not misread. */
+Test(validate, v16_byte_order)
+{
+	wr32(&im, PT + 8, htobe32(4) == 4 ? 4 : __builtin_bswap32(4));
+	expect_open(-EBADMSG);
+	wr32(&im, PT + 8, 4);
+	wr32(&im, 0x5c, __builtin_bswap32(12u << 16));
+	expect_open(-EPROTO);
+}
+
+struct captured {
+	char key[64];
+	char value[256];
+	unsigned n;
+	bool saw_serial;
+};
+
+static void capture(const char *key, const char *value, bool is_string, void *userdata)
+{
+	struct captured *c = userdata;
+
+	snprintf(c->key, sizeof(c->key), "%s", key);
+	snprintf(c->value, sizeof(c->value), "%s", value);
+	c->saw_serial |= !strcmp(key, "serial_num");
+	c->n++;
+}
+
+/* V17: strings are bounded by their item or field. */
+Test(validate, v17_strings_are_bounded)
+{
+	uint8_t item[24];
+	struct captured c = { 0 };
+
+	memset(item, 'A', 16);
+	memset(item + 16, 'B', 8);
+	cr_assert_eq(smem__decode_string(item, 16, capture, &c), 0);
+	cr_assert_str_eq(c.value, "AAAAAAAAAAAAAAAA", "nothing past the item");
+	memcpy(item, "ok\n\x01", 4);
+	cr_assert_eq(smem__decode_string(item, 4, capture, &c), 0);
+	cr_assert_str_eq(c.value, "ok\\x0a\\x01", "control bytes are escaped");
+}
+
+/* V18: socinfo fields are read only when the item is large enough. */
+Test(validate, v18_socinfo_needs_room_for_its_format)
+{
+	uint8_t item[128] = { 0 };
+	struct captured c = { 0 };
+	void *p;
+
+	item[0] = 10; /* format 0.10 has serial_num at 96..100 */
+	cr_assert_eq(smem__decode_socinfo(item, 96, capture, &c, NULL), -EBADMSG);
+	cr_assert_not(c.saw_serial, "the serial number is not read past the item");
+	cr_assert_eq(smem__decode_socinfo(item, 100, capture, &c, NULL), 0);
+	cr_assert(c.saw_serial);
+	item[0] = 11; /* a PMIC array that runs past the item */
+	item[100] = 4;
+	item[104] = 100; /* 100 + 4 * 8 > 128 */
+	cr_assert_eq(smem__decode_socinfo(item, 128, capture, &c, NULL), -EBADMSG);
+
+	expect_open(0);
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 137, 96), 0);
+	cr_assert_eq(smem_item_get(s, SMEM_HOST_ANY, 137, &p, NULL), 0);
+	((uint8_t *)p)[0] = 10;
+	expect_findings();
+	((uint8_t *)p)[0] = 9;
+	cr_assert_eq(img_fsck(&im), 0, "format 0.9 fits in 96 bytes");
+}
