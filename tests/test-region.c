@@ -152,3 +152,19 @@ Test(region, bare_names_live_in_the_region_dir)
 	cr_assert_eq(smem_region_path("abc", buf, 4), -ENAMETOOLONG);
 	cr_assert_eq(smem_region_path("", buf, sizeof(buf)), -EINVAL);
 }
+
+Test(region, wrap_uses_the_callers_memory)
+{
+	static uint8_t buf[4096];
+	struct smem_region *r;
+
+	cr_assert_eq(smem_region_wrap(buf, sizeof(buf), false, &r), 0);
+	cr_assert_eq(smem_region_base(r), buf);
+	cr_assert_eq(smem_region_size(r), sizeof(buf));
+	cr_assert_not(smem_region_writable(r));
+	cr_assert_eq(smem_region_fd(r), -1);
+	smem_region_close(r);
+	buf[0] = 1; /* still mapped */
+	cr_assert_eq(smem_region_wrap(NULL, 10, false, &r), -EINVAL);
+	cr_assert_eq(smem_region_wrap(buf, 0, false, &r), -EINVAL);
+}

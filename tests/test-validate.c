@@ -376,3 +376,27 @@ Test(validate, v18_socinfo_needs_room_for_its_format)
 	((uint8_t *)p)[0] = 9;
 	cr_assert_eq(img_fsck(&im), 0, "format 0.9 fits in 96 bytes");
 }
+
+/* V12, for the walk that lists items: an entry outside the heap stops it. */
+static int count_items(const struct smem_item_info *it, void *userdata)
+{
+	++*(unsigned *)userdata;
+	return 0;
+}
+
+Test(validate, v12_foreach_refuses_entries_outside_the_heap)
+{
+	struct img h;
+	struct smem *x;
+	unsigned n = 0;
+
+	img_v(&h, 11, 1u << 20);
+	cr_assert_eq(img_open(&h, 0, &x), 0);
+	cr_assert_eq(smem_item_alloc(x, SMEM_HOST_ANY, 100, 8), 0);
+	cr_assert_eq(smem_item_alloc(x, SMEM_HOST_ANY, 101, 8), 0);
+	wr32(&h, 0xd0 + 16 * 101 + 8, 0x7ffffff8);
+	cr_assert_eq(smem_item_foreach(x, count_items, &n), -EBADMSG);
+	cr_assert_eq(n, 1, "the items before the bad entry are reported");
+	smem_close(x);
+	img_free(&h);
+}

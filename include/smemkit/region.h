@@ -73,6 +73,21 @@ int smem_region_memfd(const char *name, size_t size, struct smem_region **ret);
 int smem_region_from_fd(int fd, unsigned flags, struct smem_region **ret);
 
 /**
+ * smem_region_wrap() - use memory the caller already has as a region
+ * @base: the memory, which must stay mapped until the region is closed
+ * @size: its size, from 1 to SMEM_REGION_MAX_SIZE
+ * @writable: whether smemkit may write to it
+ * @ret: the region; closing it does not unmap @base
+ *
+ * For an image already in memory: a dump read by the caller, a device's SMEM
+ * mapped from /dev/mem, a test's buffer.
+ *
+ * Context: any.
+ * Return: 0; -EINVAL for a NULL @base or a bad @size; -ENOMEM.
+ */
+int smem_region_wrap(void *base, size_t size, bool writable, struct smem_region **ret);
+
+/**
  * smem_region_close() - unmap a region and close its descriptor; NULL is a no-op
  * @r: the region
  */

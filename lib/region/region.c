@@ -27,6 +27,7 @@ struct smem_region {
 	size_t size;
 	int fd;
 	bool writable;
+	bool wrapped; /* the caller's memory: never unmapped here */
 };
 
 int smem_region_path(const char *name, char *buf, size_t len)
@@ -211,11 +212,24 @@ int smem_region_from_fd(int fd, unsigned flags, struct smem_region **ret)
 	return r;
 }
 
+int smem_region_wrap(void *base, size_t size, bool writable, struct smem_region **ret)
+{
+	int r;
+
+	if (!base || !ret || size == 0 || size > SMEM_REGION_MAX_SIZE)
+		return -EINVAL;
+	r = region_new(base, size, -1, writable, ret);
+	if (r == 0)
+		(*ret)->wrapped = true;
+	return r;
+}
+
 void smem_region_close(struct smem_region *r)
 {
 	if (!r)
 		return;
-	munmap(r->base, r->size);
+	if (!r->wrapped)
+		munmap(r->base, r->size);
 	if (r->fd >= 0)
 		close(r->fd);
 	free(r);

@@ -322,6 +322,9 @@ static int foreach_heap(const struct smem *s, int (*fn)(const struct smem_item_i
 		smem__read_toc(s->base, i, &t);
 		if (!t.allocated)
 			continue;
+		/* V12, for entries of this region; another region's are reported as such. */
+		if (!t.aux_base && (uint64_t)t.offset + t.size > s->hdr.heap_end)
+			return -EBADMSG;
 		it = (struct smem_item_info){ .global_heap = true, .item = i, .size = t.size,
 					      .offset = t.offset, .aux_base = t.aux_base };
 		r = fn(&it, userdata);
