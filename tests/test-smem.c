@@ -393,3 +393,18 @@ Test(files, open_reports_a_reason)
 	cr_assert_eq(smem_open_path(p, 0, &o, &a), -ENOENT, "no lock bank beside it");
 	cr_assert_not_null(strstr(err, ".hwlock"), "got: %s", err);
 }
+
+/*
+ * Lookups take no lock: with lock 3 held by a host that died (as a crashed
+ * remote leaves it), a crash-reason read must still succeed at once.
+ */
+Test(smem12, lookup_does_not_wait_for_a_dead_lock_holder, .timeout = 5)
+{
+	void *p;
+
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 421, 16), 0);
+	cr_assert_eq(smem_hwlock_trylock(im.h, SMEM_HWLOCK_ID, 1), 0);
+	for (unsigned i = 0; i < 100000; i++)
+		cr_assert_eq(smem_item_get(s, SMEM_HOST_ANY, 421, &p, NULL), 0);
+	cr_assert_eq(smem_hwlock_bust(im.h, SMEM_HWLOCK_ID, 1), 1);
+}
