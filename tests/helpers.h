@@ -27,7 +27,10 @@ struct img {
 static inline void img_make(struct img *im, size_t size, const struct smem_format_opts *o)
 {
 	cr_assert_eq(smem_region_memfd("test-smem", size, &im->r), 0);
-	cr_assert_eq(smem_region_memfd("test-hwlock", 32 * SMEM_HWLOCK_DEFAULT_STRIDE, &im->lr), 0);
+	cr_assert_eq(smem_region_memfd("test-hwlock", SMEM_HWLOCK_BANK_SIZE(SMEM_HWLOCK_DEFAULT_STRIDE),
+				       &im->lr), 0);
+	cr_assert_eq(smem_hwlock_init(smem_region_base(im->lr), smem_region_size(im->lr),
+				      SMEM_HWLOCK_DEFAULT_STRIDE), 0);
 	cr_assert_eq(smem_hwlock_open_region(im->lr, &im->h), 0);
 	im->b = smem_region_base(im->r);
 	im->size = size;

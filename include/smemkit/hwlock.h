@@ -6,12 +6,18 @@
  * Lock word i sits at offset i * stride. It holds 0 when the lock is free and
  * host + 1 while host holds it, so anyone can see who holds a lock, and a crash
  * handler can release ("bust") the lock of a host that died holding it without
- * ever releasing a live holder's lock. The bank's stride is its size / 32.
+ * ever releasing a live holder's lock.
+ *
+ * A bank made by smem_hwlock_create() also holds a host table: each attached
+ * host records its pid and process start time there, so that anyone can prove a
+ * lock holder dead (even after its pid is reused) and bust its lock.
  */
 #ifndef SMEMKIT_HWLOCK_H
 #define SMEMKIT_HWLOCK_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -23,6 +29,15 @@ struct smem_region;
 #define SMEM_HWLOCK_DEFAULT_STRIDE 64   /* one cache line per lock */
 #define SMEM_HWLOCK_MAX_STRIDE     4096 /* qcom,tcsr-mutex uses 0x1000 */
 #define SMEM_HWLOCK_MAX_HOST       0xfffeu
+#define SMEM_HWLOCK_TABLE_HOSTS    64u /* hosts below this have a host-table entry */
+
+/* smem_hwlock_lock_flags() returns this when it took the lock from a dead holder. */
+#define SMEM_HWLOCK_RECOVERED 1
+
+enum smem_hwlock_flags {
+	/* While waiting, bust the lock if its holder is proven dead (host table). */
+	SMEM_HWLOCK_BUST_DEAD = 1u << 0,
+};
 
 struct smem_hwlock;
 
@@ -30,7 +45,9 @@ struct smem_hwlock;
  * smem_hwlock_create() - create (or reset) a lock bank in a file
  * @path: a path, or a bare name for SMEM_REGION_DIR
  * @stride: bytes between lock words: a multiple of 4 from 4 to SMEM_HWLOCK_MAX_STRIDE
- * @ret: the bank, with every lock free
+ * @ret: the bank, with every lock free and an empty host table
+ *
+ * The file holds 32 * @stride bytes of lock words and a 4096-byte host page.
  *
  * Context: process context. Resetting a bank that others use frees their locks.
  * Return: 0; -EINVAL for a bad stride; or an error of smem_region_open().
@@ -38,12 +55,29 @@ struct smem_hwlock;
 int smem_hwlock_create(const char *path, unsigned stride, struct smem_hwlock **ret);
 
 /**
+ * smem_hwlock_init() - lay out a lock bank with a host table in memory
+ * @base: the memory: a memfd's mapping, say, that becomes a bank
+ * @size: 32 * @stride + 4096
+ * @stride: as for smem_hwlock_create()
+ *
+ * Context: nobody may use the memory meanwhile.
+ * Return: 0; -EINVAL for a bad stride or a size that does not match it.
+ */
+int smem_hwlock_init(void *base, size_t size, unsigned stride);
+
+/* The size of a bank with a host table. */
+#define SMEM_HWLOCK_BANK_SIZE(stride) ((size_t)(stride) * SMEM_HWLOCK_COUNT + 4096u)
+
+/**
  * smem_hwlock_open() - attach to an existing lock bank
  * @path: a path, or a bare name for SMEM_REGION_DIR
  * @ret: the bank
  *
- * Return: 0; -EBADMSG if the file's size is not 32 times a valid stride; or an
- * error of smem_region_open().
+ * The stride is taken from the file's size: 32 strides, plus the host page when
+ * the file has one.
+ *
+ * Return: 0; -EBADMSG if the size fits no valid stride; or an error of
+ * smem_region_open().
  */
 int smem_hwlock_open(const char *path, struct smem_hwlock **ret);
 
@@ -92,6 +126,27 @@ int smem_hwlock_trylock(struct smem_hwlock *h, unsigned id, unsigned host);
 int smem_hwlock_lock(struct smem_hwlock *h, unsigned id, unsigned host, unsigned timeout_ms);
 
 /**
+ * smem_hwlock_lock_flags() - smem_hwlock_lock() with a policy
+ * @h: the bank
+ * @id: lock number
+ * @host: the taker
+ * @timeout_ms: how long to wait
+ * @flags: enum smem_hwlock_flags
+ *
+ * With SMEM_HWLOCK_BUST_DEAD, a waiter that has slept without the holder
+ * changing looks the holder up in the host table; if the holder is proven dead,
+ * it busts the lock (owner-checked, so a racing buster or a new live holder is
+ * safe) and takes it.
+ *
+ * Context: process context; may sleep.
+ * Return: 0; SMEM_HWLOCK_RECOVERED when the lock was taken from a dead holder, so
+ * that what it guarded may be half-updated and should be repaired before use;
+ * -ETIMEDOUT; -EINVAL for bad arguments or unknown flags.
+ */
+int smem_hwlock_lock_flags(struct smem_hwlock *h, unsigned id, unsigned host, unsigned timeout_ms,
+			   unsigned flags);
+
+/**
  * smem_hwlock_unlock() - release a lock
  * @h: the bank
  * @id: lock number
@@ -129,6 +184,63 @@ int smem_hwlock_bust(struct smem_hwlock *h, unsigned id, unsigned owner);
  * Return: 0; -EINVAL.
  */
 int smem_hwlock_owner(struct smem_hwlock *h, unsigned id, unsigned *ret_value);
+
+/* A host's entry in the host table. */
+struct smem_hwlock_host {
+	unsigned host;
+	bool registered;
+	uint32_t pid;
+	uint64_t start_time; /* clock ticks after boot, /proc/PID/stat field 22 */
+	uint32_t generation; /* how many registrations the entry has seen */
+};
+
+/**
+ * smem_hwlock_host_register() - record the calling process as a host
+ * @h: the bank
+ * @host: the host id, below SMEM_HWLOCK_TABLE_HOSTS
+ *
+ * Writes this process's pid and start time to the host's entry, taking over an
+ * entry whose process is dead. A process may register several hosts.
+ *
+ * Context: process context; reads /proc.
+ * Return: 0; -EADDRINUSE if another live process is registered as @host;
+ * -ENODATA if the bank has no host table; -EINVAL.
+ */
+int smem_hwlock_host_register(struct smem_hwlock *h, unsigned host);
+
+/**
+ * smem_hwlock_host_unregister() - clear the calling process's registration
+ * @h: the bank
+ * @host: the host id
+ *
+ * Return: 0; -EPERM if the entry is another process's; -ENODATA; -EINVAL.
+ */
+int smem_hwlock_host_unregister(struct smem_hwlock *h, unsigned host);
+
+/**
+ * smem_hwlock_host_get() - read a host's entry
+ * @h: the bank
+ * @host: the host id
+ * @ret: the entry (registered false if nobody is registered)
+ *
+ * Return: 0; -EAGAIN if the entry kept changing while it was read; -ENODATA;
+ * -EINVAL.
+ */
+int smem_hwlock_host_get(struct smem_hwlock *h, unsigned host, struct smem_hwlock_host *ret);
+
+/**
+ * smem_hwlock_host_alive() - whether a host's registered process still runs
+ * @h: the bank
+ * @host: the host id
+ *
+ * A host is proven dead when its pid is gone, is a zombie, or now belongs to a
+ * process with another start time (the pid was reused).
+ *
+ * Context: process context; reads /proc.
+ * Return: 1 alive; 0 proven dead; -ENOENT if nobody is registered; -EAGAIN if
+ * the entry kept changing; -ENODATA; -EINVAL.
+ */
+int smem_hwlock_host_alive(struct smem_hwlock *h, unsigned host);
 
 #ifdef __cplusplus
 }

@@ -36,6 +36,9 @@ struct smem;
 #define SMEM_DEFAULT_SIZE      ((size_t)2 << 20)
 #define SMEM_DEFAULT_CACHELINE 64u
 
+/* smem_item_alloc() returns this when it first repaired what a dead lock holder left. */
+#define SMEM_RECOVERED 1
+
 /* One private partition to create: the two hosts and its size (0: an equal share). */
 struct smem_pair {
 	unsigned host0;
@@ -91,7 +94,8 @@ int smem_format(void *base, size_t size, const struct smem_format_opts *o);
 int smem_create(const char *path, size_t size, const struct smem_format_opts *o);
 
 enum smem_open_flags {
-	SMEM_OPEN_RDONLY = 1u << 0, /* read a private snapshot of the image; no lock bank */
+	SMEM_OPEN_RDONLY    = 1u << 0, /* read a private snapshot of the image; no lock bank */
+	SMEM_OPEN_BUST_DEAD = 1u << 1, /* take lock 3 from a holder proven dead, and repair */
 };
 
 struct smem_open_opts {
@@ -113,11 +117,14 @@ void smem_open_opts_init(struct smem_open_opts *o);
  *
  * Validates the image as the Linux probe does, and more (docs/FORMAT.md lists the
  * checks): the header, the version, the partition table, and the header of the
- * global partition and of every private partition of @host.
+ * global partition and of every private partition of @host. A writable handle
+ * whose lock bank has a host table registers this process as @host there, so
+ * that others can tell whether it is alive.
  *
  * Context: process context.
  * Return: 0; -EINVAL for a bad @host; -EBADMSG if the image fails validation;
- * -EPROTO for an unsupported version; -ENOENT; or an error of smem_region_open().
+ * -EPROTO for an unsupported version; -EADDRINUSE if another live process is
+ * attached as @host; -ENOENT; or an error of smem_region_open().
  */
 int smem_open(const char *path, unsigned host, struct smem **ret);
 
@@ -169,12 +176,16 @@ struct smem_hwlock *smem_hwlock(const struct smem *s); /* NULL when opened witho
  * (version 11). Takes hwlock 3 for at most SMEM_HWLOCK_TIMEOUT_MS. The data is
  * not cleared (a fresh image is all zeroes).
  *
+ * With SMEM_OPEN_BUST_DEAD, a holder of lock 3 proven dead is busted, and what
+ * it left half-done is repaired (smem_recover()) before the allocation.
+ *
  * Context: process context; may sleep on the lock.
- * Return: 0; -EINVAL for an item below 8 or not below the item count; -EEXIST if
- * the item exists in that partition or heap; -ENOSPC (partition) or -ENOMEM
- * (global heap) if it does not fit; -ETIMEDOUT if the lock stayed held;
- * -EBADMSG if the image fails validation; -EROFS for a read-only handle;
- * -ENOLCK without a lock bank.
+ * Return: 0; SMEM_RECOVERED (1) if the item was allocated after taking lock 3
+ * from a dead holder and repairing the heap; -EINVAL for an item below 8 or not
+ * below the item count; -EEXIST if the item exists in that partition or heap;
+ * -ENOSPC (partition) or -ENOMEM (global heap) if it does not fit; -ETIMEDOUT if
+ * the lock stayed held; -EBADMSG if the image fails validation; -EROFS for a
+ * read-only handle; -ENOLCK without a lock bank.
  */
 int smem_item_alloc(struct smem *s, unsigned host, unsigned item, size_t size);
 
@@ -192,6 +203,23 @@ int smem_item_alloc(struct smem *s, unsigned host, unsigned item, size_t size);
  * Return: as smem_item_alloc(); -EOPNOTSUPP in the version-11 global heap.
  */
 int smem_item_alloc_cached(struct smem *s, unsigned host, unsigned item, size_t size);
+
+/**
+ * smem_recover() - repair what a crash of an allocator can leave
+ * @s: the handle
+ *
+ * Takes lock 3 (busting a dead holder with SMEM_OPEN_BUST_DEAD) and repairs the
+ * version-11 global heap: a table entry published whose free_offset/available
+ * update never happened is finished, and an allocation that never published is
+ * undone, from the journal record the allocator keeps in the lock bank, or, if
+ * there is none, by recomputing free_offset from the table. Partitions need no
+ * repair: an entry is invisible until one aligned store publishes it.
+ *
+ * Context: process context; may sleep on the lock.
+ * Return: the number of repairs made (0 if there was nothing to repair);
+ * -ETIMEDOUT; -EBADMSG; -EROFS; -ENOLCK.
+ */
+int smem_recover(struct smem *s);
 
 /**
  * smem_item_get() - find an item

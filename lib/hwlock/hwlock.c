@@ -9,15 +9,17 @@
  *
  * Waiting. A waiter spins for a few microseconds (a hand-off between two running
  * CPUs is far cheaper than a sleep), then sleeps on the lock word with FUTEX_WAIT
- * in slices of at most 2 ms, so a lost wake-up costs a slice, never a hang. When
+ * in slices of at most 1 ms, so a lost wake-up costs a slice, never a hang. When
  * the stride leaves room, the word after the lock word counts sleepers so that an
  * unlock makes the FUTEX_WAKE system call only when someone sleeps.
  *
  * Crash story: a holder that dies leaves its host + 1 in the word; bust() clears
  * it with a compare-and-swap against exactly that value, so it can never release
- * a lock that a live host took after the dead one. A sleeper that dies leaves the
- * sleeper count too high, which costs later unlocks a needless wake call and
- * nothing else.
+ * a lock that a live host took after the dead one. With SMEM_HWLOCK_BUST_DEAD a
+ * waiter does that itself once the host table (hosts.c) proves the holder dead,
+ * and tells its caller, who repairs what the lock guarded. A sleeper that dies
+ * leaves the sleeper count too high, which costs later unlocks a needless wake
+ * call and nothing else.
  */
 #include "smemkit/hwlock.h"
 
@@ -30,18 +32,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <string.h>
+
+#include "bank.h"
 #include "core/fault.h"
 #include "core/util.h"
 #include "smemkit/region.h"
 
-struct smem_hwlock {
-	struct smem_region *region; /* NULL when borrowed */
-	uint8_t *base;
-	unsigned stride;
-};
-
 #define SPIN_TRIES     2000u
-#define SLEEP_SLICE_NS 2000000L
+#define SLEEP_SLICE_NS 1000000L
 
 static _Atomic uint32_t *lock_word(const struct smem_hwlock *h, unsigned id)
 {
@@ -59,22 +58,61 @@ static bool stride_ok(uint64_t stride)
 	return stride >= 4 && stride <= SMEM_HWLOCK_MAX_STRIDE && stride % 4 == 0;
 }
 
+/* A bank is 32 strides of lock words, then optionally the host page. */
 static int bank_new(struct smem_region *r, bool own, struct smem_hwlock **ret)
 {
-	size_t size = smem_region_size(r);
+	size_t size = smem_region_size(r), words = size - SMEM_HOST_PAGE_SIZE;
+	uint8_t *base = smem_region_base(r);
+	struct smem_host_page *page = NULL;
 	struct smem_hwlock *h;
+	unsigned stride;
 
-	if (size % SMEM_HWLOCK_COUNT || !stride_ok(size / SMEM_HWLOCK_COUNT))
+	if (size > SMEM_HOST_PAGE_SIZE && words % SMEM_HWLOCK_COUNT == 0 &&
+	    stride_ok(words / SMEM_HWLOCK_COUNT) &&
+	    memcmp(base + words, SMEM_HOST_PAGE_MAGIC, 4) == 0) {
+		stride = (unsigned)(words / SMEM_HWLOCK_COUNT);
+		page = (struct smem_host_page *)(base + words);
+	} else if (size % SMEM_HWLOCK_COUNT == 0 && stride_ok(size / SMEM_HWLOCK_COUNT)) {
+		stride = (unsigned)(size / SMEM_HWLOCK_COUNT);
+	} else {
 		return -EBADMSG;
+	}
 	h = malloc(sizeof(*h));
 	if (!h)
 		return -ENOMEM;
 	*h = (struct smem_hwlock){
 		.region = own ? r : NULL,
-		.base = smem_region_base(r),
-		.stride = (unsigned)(size / SMEM_HWLOCK_COUNT),
+		.base = base,
+		.stride = stride,
+		.page = page,
 	};
 	*ret = h;
+	return 0;
+}
+
+struct smem_lock_journal *smem__hwlock_journal(struct smem_hwlock *h, unsigned id)
+{
+	return h->page && id < SMEM_HWLOCK_COUNT ? &h->page->journal[id] : NULL;
+}
+
+int smem_hwlock_init(void *mem, size_t size, unsigned stride)
+{
+	size_t words = (size_t)stride * SMEM_HWLOCK_COUNT;
+	struct smem_host_page *page;
+	uint8_t *base = mem;
+
+	if (!mem || !stride_ok(stride) || size != words + SMEM_HOST_PAGE_SIZE)
+		return -EINVAL;
+	/*
+	 * Reset before anyone can use the bank; the caller's hand-off (an exec, a
+	 * file that others open later) orders it. The magic goes last, so a bank
+	 * is recognised only once its host page is empty.
+	 */
+	memset(base, 0, size);
+	page = (struct smem_host_page *)(base + words);
+	page->hdr.version = htole32(1);
+	page->hdr.nhosts = htole32(SMEM_HWLOCK_TABLE_HOSTS);
+	memcpy(page->hdr.magic, SMEM_HOST_PAGE_MAGIC, 4);
 	return 0;
 }
 
@@ -85,18 +123,12 @@ int smem_hwlock_create(const char *path, unsigned stride, struct smem_hwlock **r
 
 	if (!ret || !stride_ok(stride))
 		return -EINVAL;
-	err = smem_region_open(path, (size_t)stride * SMEM_HWLOCK_COUNT, SMEM_REGION_CREATE, &r);
+	err = smem_region_open(path, SMEM_HWLOCK_BANK_SIZE(stride), SMEM_REGION_CREATE, &r);
 	if (err < 0)
 		return err;
-	for (unsigned i = 0; i < SMEM_HWLOCK_COUNT; i++) {
-		uint8_t *w = (uint8_t *)smem_region_base(r) + (size_t)i * stride;
-
-		/* Reset before anyone can use the bank: ordered by the caller's hand-off. */
-		atomic_store_explicit((_Atomic uint32_t *)w, 0, memory_order_relaxed);
-		if (stride >= 8)
-			atomic_store_explicit((_Atomic uint32_t *)w + 1, 0, memory_order_relaxed);
-	}
-	err = bank_new(r, true, ret);
+	err = smem_hwlock_init(smem_region_base(r), SMEM_HWLOCK_BANK_SIZE(stride), stride);
+	if (err == 0)
+		err = bank_new(r, true, ret);
 	if (err < 0)
 		smem_region_close(r);
 	return err;
@@ -154,8 +186,10 @@ int smem_hwlock_trylock(struct smem_hwlock *h, unsigned id, unsigned host)
 	 * (bust), so the new holder sees every store made under the lock before.
 	 */
 	if (atomic_compare_exchange_strong_explicit(lock_word(h, id), &expected, host + 1,
-						    memory_order_acquire, memory_order_relaxed))
+						    memory_order_acquire, memory_order_relaxed)) {
+		FAULT_POINT("hwlock.lock.after_acquire");
 		return 0;
+	}
 	return -EBUSY;
 }
 
@@ -189,12 +223,38 @@ static void futex_wake_all(_Atomic uint32_t *word)
 	syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
+/*
+ * With SMEM_HWLOCK_BUST_DEAD: if the holder seen is proven dead, bust it and try
+ * to take the lock. Return: SMEM_HWLOCK_RECOVERED if taken, 0 otherwise.
+ */
+static int bust_if_dead(struct smem_hwlock *h, unsigned id, unsigned host, uint32_t seen)
+{
+	if (!seen || seen - 1 >= SMEM_HWLOCK_TABLE_HOSTS)
+		return 0;
+	if (smem_hwlock_host_alive(h, seen - 1) != 0)
+		return 0; /* alive, or not provably dead */
+	/* B1 again: owner-checked, so racing busters release the dead hold once. */
+	if (smem_hwlock_bust(h, id, seen - 1) < 0)
+		return 0;
+	FAULT_POINT("hwlock.lock.after_bust");
+	return smem_hwlock_trylock(h, id, host) == 0 ? SMEM_HWLOCK_RECOVERED : 0;
+}
+
 int smem_hwlock_lock(struct smem_hwlock *h, unsigned id, unsigned host, unsigned timeout_ms)
+{
+	return smem_hwlock_lock_flags(h, id, host, timeout_ms, 0);
+}
+
+int smem_hwlock_lock_flags(struct smem_hwlock *h, unsigned id, unsigned host, unsigned timeout_ms,
+			   unsigned flags)
 {
 	_Atomic uint32_t *w, *s;
 	int64_t deadline;
+	uint32_t last_seen = 0;
 	int r;
 
+	if (flags & ~SMEM_HWLOCK_BUST_DEAD)
+		return -EINVAL;
 	r = smem_hwlock_trylock(h, id, host);
 	if (r != -EBUSY)
 		return r;
@@ -218,6 +278,13 @@ int smem_hwlock_lock(struct smem_hwlock *h, unsigned id, unsigned host, unsigned
 
 		if (smem_hwlock_trylock(h, id, host) == 0)
 			return 0;
+		if (flags & SMEM_HWLOCK_BUST_DEAD) {
+			/* Only a holder seen twice, one sleep apart, is looked up. */
+			seen = atomic_load_explicit(w, memory_order_relaxed); /* L2 */
+			if (seen && seen == last_seen && (r = bust_if_dead(h, id, host, seen)))
+				return r;
+			last_seen = seen;
+		}
 		if (left <= 0)
 			return -ETIMEDOUT;
 		/*
@@ -227,6 +294,7 @@ int smem_hwlock_lock(struct smem_hwlock *h, unsigned id, unsigned host, unsigned
 		 */
 		if (s)
 			atomic_fetch_add_explicit(s, 1, memory_order_seq_cst);
+		FAULT_POINT("hwlock.lock.after_sleeper_add");
 		seen = atomic_load_explicit(w, memory_order_seq_cst);
 		if (seen != 0)
 			futex_wait(w, seen, left < SLEEP_SLICE_NS ? (long)left : SLEEP_SLICE_NS);

@@ -11,13 +11,21 @@
  *   - global heap: offset and size of the table entry, then P3 sets allocated,
  *     then free_offset and available are updated.
  * A crash before the publishing store leaves an entry nobody can see, which the
- * next allocation overwrites. A crash after P3 but before the heap counters are
- * updated leaves them behind the table, which the fsck reports.
+ * next allocation overwrites. A partition's publication is one aligned 32-bit
+ * store, so it cannot tear. The global heap needs three stores (allocated, then
+ * free_offset, then available), so its allocator first writes a journal record
+ * {free_offset, available, item} in the lock bank; whoever takes lock 3 from a
+ * dead holder finds the record and finishes or undoes that allocation
+ * (smem_recover()). Without a record (a holder that does not journal), recovery
+ * recomputes free_offset from the table of contents.
  */
 #include "smem-internal.h"
 
 #include "core/fault.h"
+#include "hwlock/bank.h"
 #include "smemkit/hwlock.h"
+
+enum { JOURNAL_HEAP_ALLOC = 1 };
 
 static int alloc_private(struct smem *s, const struct smem__part *part, unsigned item,
 			 size_t size, bool cached)
@@ -52,7 +60,9 @@ static int alloc_private(struct smem *s, const struct smem__part *part, unsigned
 		data = hdr - need;
 	}
 	shm_st32(p + hdr, SMEM_PRIVATE_CANARY | (uint32_t)item << 16);
+	FAULT_POINT("smem.alloc.after_canary");
 	shm_st32(p + hdr + 4, (uint32_t)need);
+	FAULT_POINT("smem.alloc.after_size");
 	shm_st32(p + hdr + 8, (uint32_t)(need - size)); /* padding_data; padding_hdr 0 */
 	FAULT_POINT("smem.alloc.after_entry");
 	if (!cached) {
@@ -70,6 +80,7 @@ static int alloc_private(struct smem *s, const struct smem__part *part, unsigned
 
 static int alloc_global(struct smem *s, unsigned item, size_t size)
 {
+	struct smem_lock_journal *j = smem__hwlock_journal(s->hwlock, s->hwlock_id);
 	uint8_t *h = s->base;
 	uint8_t *e = h + offsetof(struct smem_header, toc) + (size_t)item * sizeof(struct smem_global_entry);
 	uint64_t need = align_up(size, 8);
@@ -86,7 +97,18 @@ static int alloc_global(struct smem *s, unsigned item, size_t size)
 		return -EBADMSG;
 	if (need > available)
 		return -ENOMEM;
+	if (j) {
+		/* J1: the record is complete before its owner word makes it valid. */
+		shm_st32(&j->op, JOURNAL_HEAP_ALLOC);
+		shm_st32(&j->arg[0], free_offset);
+		shm_st32(&j->arg[1], available);
+		shm_st32(&j->arg[2], item);
+		FAULT_POINT("smem.journal.after_record");
+		shm_st32_release(&j->owner, s->host + 1);
+		FAULT_POINT("smem.journal.after_owner");
+	}
 	shm_st32(e + 4, free_offset);
+	FAULT_POINT("smem.alloc.after_offset");
 	shm_st32(e + 8, (uint32_t)need);
 	FAULT_POINT("smem.alloc.after_entry");
 	/* P3: publish the entry; pairs with T1 in smem__read_toc(). */
@@ -95,12 +117,102 @@ static int alloc_global(struct smem *s, unsigned item, size_t size)
 	shm_st32(h + offsetof(struct smem_header, free_offset), free_offset + (uint32_t)need);
 	FAULT_POINT("smem.alloc.after_free_offset");
 	shm_st32(h + offsetof(struct smem_header, available), available - (uint32_t)need);
+	FAULT_POINT("smem.alloc.after_available");
+	if (j)
+		shm_st32(&j->owner, 0); /* done: the record no longer applies */
 	return 0;
+}
+
+/*
+ * Repair the global heap after its allocator died holding lock 3. Called with
+ * lock 3 held. Return: the number of repairs made, or -EBADMSG.
+ */
+static int recover_heap(struct smem *s, uint32_t dead_owner)
+{
+	uint8_t *h = s->base;
+	struct smem_lock_journal *j = smem__hwlock_journal(s->hwlock, s->hwlock_id);
+	uint32_t free_offset = shm_ld32(h + offsetof(struct smem_header, free_offset));
+	uint32_t available = shm_ld32(h + offsetof(struct smem_header, available));
+	uint64_t end = sizeof(struct smem_header);
+	int repairs = 0;
+
+	/* J2: a record left by the dead holder names the allocation it was making. */
+	if (j && shm_ld32_acquire(&j->owner) != 0 &&
+	    (!dead_owner || shm_ld32(&j->owner) == dead_owner) &&
+	    shm_ld32(&j->op) == JOURNAL_HEAP_ALLOC && shm_ld32(&j->arg[2]) < SMEM_TOC_COUNT) {
+		uint32_t old_free = shm_ld32(&j->arg[0]), old_avail = shm_ld32(&j->arg[1]);
+		struct smem__toc_entry t;
+
+		smem__read_toc(s->base, shm_ld32(&j->arg[2]), &t);
+		if ((uint64_t)old_free + old_avail > s->hdr.heap_end)
+			return -EBADMSG;
+		if (t.allocated && t.offset == old_free && t.size <= old_avail) {
+			old_free += t.size; /* published: finish it */
+			old_avail -= t.size;
+		}
+		/* Not published: the entry's fields are garbage nobody can see; undo. */
+		if (old_free != free_offset || old_avail != available) {
+			shm_st32(h + offsetof(struct smem_header, free_offset), old_free);
+			shm_st32(h + offsetof(struct smem_header, available), old_avail);
+			repairs++;
+		}
+		shm_st32(&j->owner, 0);
+		return repairs;
+	}
+
+	/* No record: the heap ends where the last published item ends. */
+	for (unsigned i = SMEM_ITEM_LAST_FIXED; i < SMEM_TOC_COUNT; i++) {
+		struct smem__toc_entry t;
+
+		smem__read_toc(s->base, i, &t);
+		if (t.allocated && !t.aux_base && (uint64_t)t.offset + t.size <= s->hdr.heap_end &&
+		    t.offset + (uint64_t)t.size > end)
+			end = (uint64_t)t.offset + t.size;
+	}
+	if (end > free_offset && end <= s->hdr.heap_end) {
+		shm_st32(h + offsetof(struct smem_header, free_offset), (uint32_t)end);
+		shm_st32(h + offsetof(struct smem_header, available),
+			 (uint32_t)(s->hdr.heap_end - end));
+		repairs++;
+	}
+	return repairs;
+}
+
+int smem__recover_locked(struct smem *s, uint32_t dead_owner)
+{
+	if (s->hdr.version == SMEM_GLOBAL_HEAP_VERSION && !smem__part_for(s, SMEM_HOST_ANY))
+		return recover_heap(s, dead_owner);
+	/*
+	 * Partitions need nothing: an entry written but not published lies above
+	 * offset_free_uncached (or below offset_free_cached), where no walk looks
+	 * and the next allocation overwrites it.
+	 */
+	return 0;
+}
+
+int smem_recover(struct smem *s)
+{
+	int r, u;
+
+	if (!s)
+		return -EINVAL;
+	if (!s->writable)
+		return -EROFS;
+	if (!s->hwlock)
+		return -ENOLCK;
+	r = smem_hwlock_lock_flags(s->hwlock, s->hwlock_id, s->host, SMEM_HWLOCK_TIMEOUT_MS,
+				   s->lock_flags);
+	if (r < 0)
+		return r;
+	u = smem__recover_locked(s, 0);
+	smem_hwlock_unlock(s->hwlock, s->hwlock_id, s->host);
+	return u;
 }
 
 static int do_alloc(struct smem *s, unsigned host, unsigned item, size_t size, bool cached)
 {
 	const struct smem__part *part;
+	bool recovered;
 	int r;
 
 	if (!s)
@@ -117,16 +229,22 @@ static int do_alloc(struct smem *s, unsigned host, unsigned item, size_t size, b
 	if (size > UINT32_MAX - 64)
 		return part ? -ENOSPC : -ENOMEM;
 
-	r = smem_hwlock_lock(s->hwlock, s->hwlock_id, s->host, SMEM_HWLOCK_TIMEOUT_MS);
+	r = smem_hwlock_lock_flags(s->hwlock, s->hwlock_id, s->host, SMEM_HWLOCK_TIMEOUT_MS,
+				   s->lock_flags);
 	if (r < 0)
 		return r;
+	recovered = r == SMEM_HWLOCK_RECOVERED;
 	FAULT_POINT("smem.alloc.locked");
+	/* The holder we took the lock from died in the middle of something: repair. */
+	if (recovered && (r = smem__recover_locked(s, 0)) < 0)
+		goto out_unlock;
 	if (part)
 		r = alloc_private(s, part, item, size, cached);
 	else
 		r = alloc_global(s, item, size);
+out_unlock:
 	smem_hwlock_unlock(s->hwlock, s->hwlock_id, s->host);
-	return r;
+	return r == 0 && recovered ? SMEM_RECOVERED : r;
 }
 
 int smem_item_alloc(struct smem *s, unsigned host, unsigned item, size_t size)

@@ -13,6 +13,7 @@ struct smem {
 	bool writable;
 	unsigned host;
 	unsigned hwlock_id;
+	unsigned lock_flags; /* SMEM_HWLOCK_BUST_DEAD with SMEM_OPEN_BUST_DEAD */
 	uint64_t phys_base;
 	struct smem__hdr hdr;
 	unsigned item_count;
@@ -28,5 +29,8 @@ static inline const struct smem__part *smem__part_for(const struct smem *s, unsi
 		return &s->parts[host];
 	return s->has_global ? &s->global : NULL;
 }
+
+/* Repair what a holder of lock 3 that died can leave; lock 3 held. */
+int smem__recover_locked(struct smem *s, uint32_t dead_owner);
 
 #endif

@@ -109,7 +109,8 @@ int smem_open_region(struct smem_region *r, unsigned host, const struct smem_ope
 		o = &defaults;
 	}
 	d = (struct smem__diag){ .buf = o->errbuf, .len = o->errbuf_size };
-	if (!r || !ret || host >= SMEM_HOST_COUNT || (o->flags & ~SMEM_OPEN_RDONLY) ||
+	if (!r || !ret || host >= SMEM_HOST_COUNT ||
+	    (o->flags & ~(SMEM_OPEN_RDONLY | SMEM_OPEN_BUST_DEAD)) ||
 	    o->hwlock_id >= SMEM_HWLOCK_COUNT) {
 		smem__diag(&d, "invalid arguments");
 		return -EINVAL;
@@ -123,8 +124,17 @@ int smem_open_region(struct smem_region *r, unsigned host, const struct smem_ope
 	s->host = host;
 	s->hwlock = o->hwlock;
 	s->hwlock_id = o->hwlock_id;
+	s->lock_flags = (o->flags & SMEM_OPEN_BUST_DEAD) ? SMEM_HWLOCK_BUST_DEAD : 0;
 	s->phys_base = o->phys_base;
 	err = attach(s, &d);
+	/* Others prove this host dead or alive through the lock bank's host table. */
+	if (err == 0 && s->writable && s->hwlock) {
+		err = smem_hwlock_host_register(s->hwlock, host);
+		if (err == -EADDRINUSE)
+			smem__diag(&d, "another live process is attached as host %u", host);
+		else
+			err = 0; /* no table (a bare bank): nothing to record */
+	}
 	if (err < 0) {
 		free(s);
 		return err;
