@@ -200,7 +200,10 @@ struct smem_hwlock_host {
  * @host: the host id, below SMEM_HWLOCK_TABLE_HOSTS
  *
  * Writes this process's pid and start time to the host's entry, taking over an
- * entry whose process is dead. A process may register several hosts.
+ * entry whose process is dead. A process may register several hosts. Taking
+ * over a dead process's entry releases every lock that process still held (its
+ * value, host + 1, is about to name a live host again); whoever takes such a
+ * lock next must repair what it guarded, as after any bust.
  *
  * Context: process context; reads /proc.
  * Return: 0; -EADDRINUSE if another live process is registered as @host;

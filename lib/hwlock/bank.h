@@ -75,6 +75,14 @@ struct smem_hwlock {
 	struct smem_host_page *page; /* NULL when the bank has none */
 };
 
+/*
+ * Bust lock @id if @owner holds it and is proven dead. Proof and bust happen
+ * under the owner's host-entry claim, so no registration of a new process as
+ * @owner can slip between them. Return: 1 busted; 0 not (alive, unknown, not
+ * the holder, or the entry is busy).
+ */
+int smem__hwlock_bust_if_dead(struct smem_hwlock *h, unsigned id, unsigned owner);
+
 /* The journal slot of a lock, or NULL when the bank has no host page. */
 struct smem_lock_journal *smem__hwlock_journal(struct smem_hwlock *h, unsigned id);
 

@@ -13,6 +13,12 @@
  * release the claim. Readers retry while the count is odd or changes. A writer
  * killed mid-rewrite leaves the count odd and its pid in claim; the next writer
  * sees that pid dead, takes the claim over and rewrites the entry whole.
+ *
+ * Host ids are reused: a host that died may be started again as a new process.
+ * Its locks still hold host + 1, which now names a live host, so the new
+ * process releases them when it registers. A waiter busting a dead holder
+ * proves the death and busts under the same claim, so it can never see the old
+ * process dead and then bust a lock the new one has taken since.
  */
 #include <errno.h>
 #include <signal.h>
@@ -146,6 +152,39 @@ static void rewrite(struct smem_host_entry *e, uint32_t pid, uint64_t start, uin
 	shm_st32_release(&e->seq, seq + 1);
 }
 
+/* Locks still held under this host id by a dead process; under the entry's claim. */
+static void bust_all(struct smem_hwlock *h, unsigned host)
+{
+	for (unsigned id = 0; id < SMEM_HWLOCK_COUNT; id++) {
+		if (smem_hwlock_bust(h, id, host) == 1)
+			FAULT_POINT("hwlock.host.after_bust");
+	}
+}
+
+int smem__hwlock_bust_if_dead(struct smem_hwlock *h, unsigned id, unsigned owner)
+{
+	uint32_t me = (uint32_t)getpid(), pid;
+	struct smem_host_entry *e;
+	uint64_t start;
+	int r, busted = 0;
+
+	if (entry(h, owner, &e) < 0 || claim(e, me) < 0)
+		return 0;
+	/*
+	 * Under the claim nobody rewrites the entry. An odd count means a
+	 * registration died half-way: the process it was replacing was dead
+	 * already, and the registrant never ran as the host, so the holder is dead.
+	 */
+	pid = shm_ld32(&e->pid);
+	start = (uint64_t)shm_ld32((uint8_t *)&e->start_time + 4) << 32 | shm_ld32(&e->start_time);
+	if ((shm_ld32(&e->seq) & 1) || (pid && pid != me && !pid_alive(pid, start))) {
+		r = smem_hwlock_bust(h, id, owner);
+		busted = r == 1;
+	}
+	unclaim(e);
+	return busted;
+}
+
 int smem_hwlock_host_register(struct smem_hwlock *h, unsigned host)
 {
 	uint32_t me = (uint32_t)getpid();
@@ -178,6 +217,8 @@ int smem_hwlock_host_register(struct smem_hwlock *h, unsigned host)
 		unclaim(e);
 		return -EADDRINUSE;
 	}
+	/* Whoever was this host before is dead: what it held is nobody's now. */
+	bust_all(h, host);
 	rewrite(e, me, start, cur.generation + 1);
 	FAULT_POINT("hwlock.host.after_register");
 	unclaim(e);

@@ -224,17 +224,15 @@ static void futex_wake_all(_Atomic uint32_t *word)
 }
 
 /*
- * With SMEM_HWLOCK_BUST_DEAD: if the holder seen is proven dead, bust it and try
- * to take the lock. Return: SMEM_HWLOCK_RECOVERED if taken, 0 otherwise.
+ * With SMEM_HWLOCK_BUST_DEAD: bust the holder seen if it is proven dead (hosts.c
+ * does that under the host entry's claim), then try to take the lock.
+ * Return: SMEM_HWLOCK_RECOVERED if taken, 0 otherwise.
  */
 static int bust_if_dead(struct smem_hwlock *h, unsigned id, unsigned host, uint32_t seen)
 {
 	if (!seen || seen - 1 >= SMEM_HWLOCK_TABLE_HOSTS)
 		return 0;
-	if (smem_hwlock_host_alive(h, seen - 1) != 0)
-		return 0; /* alive, or not provably dead */
-	/* B1 again: owner-checked, so racing busters release the dead hold once. */
-	if (smem_hwlock_bust(h, id, seen - 1) < 0)
+	if (smem__hwlock_bust_if_dead(h, id, seen - 1) != 1)
 		return 0;
 	FAULT_POINT("hwlock.lock.after_bust");
 	return smem_hwlock_trylock(h, id, host) == 0 ? SMEM_HWLOCK_RECOVERED : 0;

@@ -9,15 +9,16 @@
  *   - cached list: data and header below offset_free_cached, then P2 moves
  *     offset_free_cached down to the data;
  *   - global heap: offset and size of the table entry, then P3 sets allocated,
- *     then free_offset and available are updated.
+ *     then available and free_offset are updated.
  * A crash before the publishing store leaves an entry nobody can see, which the
  * next allocation overwrites. A partition's publication is one aligned 32-bit
  * store, so it cannot tear. The global heap needs three stores (allocated, then
- * free_offset, then available), so its allocator first writes a journal record
+ * available, then free_offset), so its allocator first writes a journal record
  * {free_offset, available, item} in the lock bank; whoever takes lock 3 from a
- * dead holder finds the record and finishes or undoes that allocation
- * (smem_recover()). Without a record (a holder that does not journal), recovery
- * recomputes free_offset from the table of contents.
+ * dead holder (or the next holder, if somebody else busted it) finds the record
+ * and finishes or undoes that allocation (smem_recover()). Without a record (a
+ * holder that does not journal), recovery recomputes free_offset from the table
+ * of contents.
  */
 #include "smem-internal.h"
 
@@ -114,10 +115,16 @@ static int alloc_global(struct smem *s, unsigned item, size_t size)
 	/* P3: publish the entry; pairs with T1 in smem__read_toc(). */
 	shm_st32_release(e, 1);
 	FAULT_POINT("smem.alloc.after_publish");
-	shm_st32(h + offsetof(struct smem_header, free_offset), free_offset + (uint32_t)need);
-	FAULT_POINT("smem.alloc.after_free_offset");
+	/*
+	 * available before free_offset (Linux does the reverse; both are under the
+	 * lock, so no reader can tell): a crash between the two then leaves their sum
+	 * below the heap's end, which attach accepts (V14) and recovery repairs,
+	 * instead of above it, which would make the image refuse to attach.
+	 */
 	shm_st32(h + offsetof(struct smem_header, available), available - (uint32_t)need);
 	FAULT_POINT("smem.alloc.after_available");
+	shm_st32(h + offsetof(struct smem_header, free_offset), free_offset + (uint32_t)need);
+	FAULT_POINT("smem.alloc.after_free_offset");
 	if (j)
 		shm_st32(&j->owner, 0); /* done: the record no longer applies */
 	return 0;
@@ -209,6 +216,14 @@ int smem_recover(struct smem *s)
 	return u;
 }
 
+static bool journal_dirty(struct smem *s)
+{
+	struct smem_lock_journal *j = smem__hwlock_journal(s->hwlock, s->hwlock_id);
+
+	/* J3: a record left behind; pairs with J1 in alloc_global(). */
+	return j && s->hdr.version == SMEM_GLOBAL_HEAP_VERSION && shm_ld32_acquire(&j->owner) != 0;
+}
+
 static int do_alloc(struct smem *s, unsigned host, unsigned item, size_t size, bool cached)
 {
 	const struct smem__part *part;
@@ -235,9 +250,16 @@ static int do_alloc(struct smem *s, unsigned host, unsigned item, size_t size, b
 		return r;
 	recovered = r == SMEM_HWLOCK_RECOVERED;
 	FAULT_POINT("smem.alloc.locked");
-	/* The holder we took the lock from died in the middle of something: repair. */
-	if (recovered && (r = smem__recover_locked(s, 0)) < 0)
-		goto out_unlock;
+	/*
+	 * A holder died in the middle of something: we took the lock from it, or
+	 * somebody else busted it (its journal record is still there). Repair.
+	 */
+	if (recovered || journal_dirty(s)) {
+		r = smem__recover_locked(s, 0);
+		if (r < 0)
+			goto out_unlock;
+		recovered = true;
+	}
 	if (part)
 		r = alloc_private(s, part, item, size, cached);
 	else
