@@ -86,7 +86,8 @@ int smem_hwlock_open(const char *path, struct smem_hwlock **ret);
  * @r: the region; it must outlive the bank
  * @ret: the bank
  *
- * Return: 0; -EBADMSG if the size is not 32 times a valid stride; -ENOMEM.
+ * Return: 0; -EINVAL for a NULL or read-only region; -EBADMSG if the size fits
+ * no valid stride; -ENOMEM.
  */
 int smem_hwlock_open_region(struct smem_region *r, struct smem_hwlock **ret);
 
@@ -115,7 +116,7 @@ int smem_hwlock_trylock(struct smem_hwlock *h, unsigned id, unsigned host);
  * @h: the bank
  * @id: lock number
  * @host: the taker
- * @timeout_ms: how long to wait; 0 tries once
+ * @timeout_ms: how long to wait; 0 tries once, without spinning
  *
  * Spins briefly, then sleeps on the lock word (futex) between attempts, so a
  * waiter does not burn a core while the holder works.
@@ -205,9 +206,11 @@ struct smem_hwlock_host {
  * value, host + 1, is about to name a live host again); whoever takes such a
  * lock next must repair what it guarded, as after any bust.
  *
- * Context: process context; reads /proc.
+ * Context: process context; reads /proc; may wait (yielding) while another
+ * process rewrites the entry.
  * Return: 0; -EADDRINUSE if another live process is registered as @host;
- * -ENODATA if the bank has no host table; -EINVAL.
+ * -EAGAIN if the entry stayed busy for a second; -ENODATA if the bank has no
+ * host table; -EINVAL.
  */
 int smem_hwlock_host_register(struct smem_hwlock *h, unsigned host);
 

@@ -44,9 +44,11 @@ struct smem_region;
  * file that changes or shrinks later cannot fault the reader.
  *
  * Context: process context; may create SMEM_REGION_DIR.
- * Return: 0; -EINVAL for bad flags, an empty or over-long path, or a size of 0 or
- * over SMEM_REGION_MAX_SIZE; -EEXIST with SMEM_REGION_EXCL; -ENOENT; -EMSGSIZE if
- * the file's size is not @size; -ENOMEM; or the -errno of open, read or mmap.
+ * Return: 0; -EINVAL for bad flags, an empty path, a size of 0 or over
+ * SMEM_REGION_MAX_SIZE, or a file that is not a regular file or is empty;
+ * -ENAMETOOLONG for an over-long path; -EEXIST with SMEM_REGION_EXCL; -ENOENT;
+ * -EMSGSIZE if the file's size is not @size; -ENOMEM; or the -errno of open,
+ * read or mmap.
  */
 int smem_region_open(const char *path, size_t size, unsigned flags, struct smem_region **ret);
 

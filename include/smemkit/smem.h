@@ -66,7 +66,8 @@ void smem_format_opts_init(struct smem_format_opts *o);
 /**
  * smem_format() - write an empty SMEM image, as the bootloader does
  * @base: memory to format, all of it overwritten; NULL only checks @size and @o
- * @size: its size, a multiple of 4096 of at least 16 KiB and at most 4 GiB
+ * @size: its size, a multiple of 4096 from 16 KiB to 4 GiB, with room for the
+ *        partitions (4 KiB each at least; a version-12 image needs 20 KiB or more)
  * @o: options, or NULL for the defaults
  *
  * Version 11: the header with its 512-entry table of contents and a global heap
@@ -124,7 +125,8 @@ void smem_open_opts_init(struct smem_open_opts *o);
  * Context: process context.
  * Return: 0; -EINVAL for a bad @host; -EBADMSG if the image fails validation;
  * -EPROTO for an unsupported version; -EADDRINUSE if another live process is
- * attached as @host; -ENOENT; or an error of smem_region_open().
+ * attached as @host; -EAGAIN if the host table stayed busy; -ENOENT; or an
+ * error of smem_region_open().
  */
 int smem_open(const char *path, unsigned host, struct smem **ret);
 

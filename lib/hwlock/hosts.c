@@ -21,6 +21,7 @@
  * process dead and then bust a lock the new one has taken since.
  */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,6 +32,7 @@
 #include "core/shm.h"
 
 #define READ_TRIES 100
+#define CLAIM_TRIES 100000 /* yields: about a second */
 
 /* Process state and start time. Return: 0; -ESRCH if there is no such process. */
 static int proc_stat(uint32_t pid, char *ret_state, uint64_t *ret_start)
@@ -110,8 +112,8 @@ static int read_entry(const struct smem_host_entry *e, struct smem_hwlock_host *
 	return -EAGAIN;
 }
 
-/* Take the entry's claim; a dead claimer's claim is taken over. */
-static int claim(struct smem_host_entry *e, uint32_t me)
+/* Take the entry's claim once; a dead claimer's claim is taken over. */
+static int claim_once(struct smem_host_entry *e, uint32_t me)
 {
 	_Atomic uint32_t *c = (_Atomic uint32_t *)&e->claim;
 	uint32_t cur = atomic_load_explicit(c, memory_order_relaxed);
@@ -125,6 +127,20 @@ static int claim(struct smem_host_entry *e, uint32_t me)
 						     memory_order_relaxed))
 		return -EAGAIN;
 	return 0;
+}
+
+/*
+ * Take the claim, waiting while another live process holds it (a claim is held
+ * for a few microseconds). Return: 0; -EAGAIN after a second of trying.
+ */
+static int claim(struct smem_host_entry *e, uint32_t me)
+{
+	for (unsigned i = 0; i < CLAIM_TRIES; i++) {
+		if (claim_once(e, me) == 0)
+			return 0;
+		sched_yield();
+	}
+	return -EAGAIN;
 }
 
 static void unclaim(struct smem_host_entry *e)
@@ -168,7 +184,8 @@ int smem__hwlock_bust_if_dead(struct smem_hwlock *h, unsigned id, unsigned owner
 	uint64_t start;
 	int r, busted = 0;
 
-	if (entry(h, owner, &e) < 0 || claim(e, me) < 0)
+	/* A busy entry is left alone: the waiter looks again after its next sleep. */
+	if (entry(h, owner, &e) < 0 || claim_once(e, me) < 0)
 		return 0;
 	/*
 	 * Under the claim nobody rewrites the entry. An odd count means a

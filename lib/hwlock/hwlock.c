@@ -257,6 +257,13 @@ int smem_hwlock_lock_flags(struct smem_hwlock *h, unsigned id, unsigned host, un
 	if (r != -EBUSY)
 		return r;
 	w = lock_word(h, id);
+	if (timeout_ms == 0) {
+		/* One try; with the policy, one look at the holder too. */
+		if (flags & SMEM_HWLOCK_BUST_DEAD &&
+		    (r = bust_if_dead(h, id, host, atomic_load_explicit(w, memory_order_relaxed))))
+			return r;
+		return -ETIMEDOUT;
+	}
 	s = sleepers(h, id);
 	deadline = now_ns() + (int64_t)timeout_ms * 1000000;
 

@@ -107,7 +107,7 @@ static int file_size(int fd, size_t *ret)
 
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+	if (!S_ISREG(st.st_mode))
 		return -EINVAL;
 	if (st.st_size <= 0 || (uint64_t)st.st_size > SMEM_REGION_MAX_SIZE)
 		return -EINVAL;
@@ -139,8 +139,13 @@ int smem_region_open(const char *path, size_t size, unsigned flags, struct smem_
 
 		if (flags & SMEM_REGION_EXCL)
 			oflags |= O_EXCL;
-		if (!strchr(path, '/') && mkdir(SMEM_REGION_DIR, 01777) < 0 && errno != EEXIST)
-			return -errno;
+		if (!strchr(path, '/')) {
+			/* Shared by every user, like /tmp; the umask must not narrow it. */
+			if (mkdir(SMEM_REGION_DIR, 01777) == 0)
+				chmod(SMEM_REGION_DIR, 01777);
+			else if (errno != EEXIST)
+				return -errno;
+		}
 		fd = open(p, oflags, 0660);
 		if (fd < 0)
 			return -errno;

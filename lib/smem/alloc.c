@@ -32,7 +32,12 @@ static int alloc_private(struct smem *s, const struct smem__part *part, unsigned
 			 size_t size, bool cached)
 {
 	uint8_t *p = s->base + part->off;
-	uint64_t need = align_up(size, 8);
+	/*
+	 * A cached entry's data lies below its header, and a walk stops at the
+	 * lowest byte used; an empty one would sit at that byte and never be seen.
+	 * So it takes 8 bytes, all padding.
+	 */
+	uint64_t need = cached && size == 0 ? 8 : align_up(size, 8);
 	struct smem__walk w;
 	struct smem__entry e;
 	uint64_t hdr, data;

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum kind { U32, HEX, VER, STR32 };
@@ -94,12 +95,13 @@ void smem__escape(char *out, size_t outlen, const uint8_t *s, size_t n)
 	out[o] = '\0';
 }
 
+/* Decimal values are numbers; hexadecimal ones are strings ("0x5a"), as JSON needs. */
 static void emit_num(smem__emit_fn emit, void *ud, const char *key, const char *fmt, uint32_t v)
 {
 	char buf[32];
 
 	snprintf(buf, sizeof(buf), fmt, v);
-	emit(key, buf, false, ud);
+	emit(key, buf, buf[0] == '0' && buf[1] == 'x', ud);
 }
 
 int smem__decode_socinfo(const uint8_t *item, size_t size, smem__emit_fn emit, void *ud,
@@ -213,10 +215,14 @@ int smem__decode_image_versions(const uint8_t *item, size_t size, smem__emit_fn 
 
 int smem__decode_string(const uint8_t *item, size_t size, smem__emit_fn emit, void *ud)
 {
-	char val[1024];
+	size_t len = size > SIZE_MAX / 4 - 1 ? SIZE_MAX / 4 - 1 : size;
+	char *val = malloc(4 * len + 1); /* each byte escapes to at most 4 */
 
-	smem__escape(val, sizeof(val), item, size); /* V17: never past the item */
+	if (!val)
+		return -ENOMEM;
+	smem__escape(val, 4 * len + 1, item, len); /* V17: never past the item */
 	emit("string", val, true, ud);
+	free(val);
 	return 0;
 }
 

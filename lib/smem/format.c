@@ -201,6 +201,9 @@ int smem_create(const char *path, size_t size, const struct smem_format_opts *o)
 		return -EINVAL;
 	if ((size_t)snprintf(lockpath, sizeof(lockpath), "%s.hwlock", path) >= sizeof(lockpath))
 		return -ENAMETOOLONG;
+	err = smem_format(NULL, size, o); /* a mistake must leave an existing file alone */
+	if (err < 0)
+		return err;
 	err = smem_region_open(path, size, SMEM_REGION_CREATE, &r);
 	if (err < 0)
 		return err;

@@ -170,9 +170,14 @@ int smem__check_part(const uint8_t *base, const struct smem__ptable *pt, unsigne
 			   pt->e[i].host1);
 		return -EBADMSG;
 	}
-	if (size != pt->e[i].size || uncached > size) {
-		smem__diag(d, "partition %u at 0x%x: header size 0x%x (table 0x%x), free 0x%x", i,
-			   pt->e[i].offset, size, pt->e[i].size, uncached);
+	if (size != pt->e[i].size) {
+		smem__diag(d, "partition %u at 0x%x: header says size 0x%x, the table 0x%x", i,
+			   pt->e[i].offset, size, pt->e[i].size);
+		return -EBADMSG;
+	}
+	if (uncached > size) {
+		smem__diag(d, "partition %u at 0x%x: offset_free_uncached 0x%x is past its size 0x%x",
+			   i, pt->e[i].offset, uncached, size);
 		return -EBADMSG;
 	}
 	/* V7 */

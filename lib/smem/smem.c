@@ -130,10 +130,13 @@ int smem_open_region(struct smem_region *r, unsigned host, const struct smem_ope
 	/* Others prove this host dead or alive through the lock bank's host table. */
 	if (err == 0 && s->writable && s->hwlock) {
 		err = smem_hwlock_host_register(s->hwlock, host);
-		if (err == -EADDRINUSE)
+		if (err == -ENODATA || (err == -EINVAL && host >= SMEM_HWLOCK_TABLE_HOSTS))
+			err = 0; /* no table (a bare bank), or no entry for this id */
+		else if (err == -EADDRINUSE)
 			smem__diag(&d, "another live process is attached as host %u", host);
-		else
-			err = 0; /* no table (a bare bank): nothing to record */
+		else if (err < 0)
+			smem__diag(&d, "cannot record host %u in the lock bank: %s", host,
+				   strerror(-err));
 	}
 	if (err < 0) {
 		free(s);
