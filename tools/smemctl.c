@@ -66,7 +66,13 @@ bool parse_u64(const char *s, uint64_t max, uint64_t *ret)
 	if (!s || !*s || *s == '-')
 		return false;
 	errno = 0;
-	v = strtoull(s, &end, 0);
+	/* Decimal, or hexadecimal with 0x: "010" is ten, not eight. */
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		v = strtoull(s + 2, &end, 16);
+	else
+		v = strtoull(s, &end, 10);
+	if (end == s || (s[0] == '0' && (s[1] == 'x' || s[1] == 'X') && end == s + 2))
+		return false;
 	if (errno || *end || v > max)
 		return false;
 	*ret = v;

@@ -45,7 +45,7 @@ enum { OPT_JSON = 0x100, OPT_AS, OPT_HOST, OPT_BASE, OPT_HELP, OPT_VERB_FIRST = 
  */
 #define OPTIONS_BEGIN(c, longopts)                                                                 \
 	optind = 1;                                                                                \
-	for (int opt; (opt = getopt_long(argc, argv, "+", (longopts), NULL)) != -1;) {            \
+	for (int opt; (opt = getopt_long(argc, argv, "", (longopts), NULL)) != -1;) {            \
 		int handled_ = common_option(&(c), opt, optarg);                                   \
 		if (handled_ < 0)                                                                  \
 			return EXIT_USAGE;                                                         \

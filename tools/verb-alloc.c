@@ -197,7 +197,7 @@ int verb_alloc(int argc, char **argv)
 	}
 	r = cached ? smem_item_alloc_cached(s, c.host, (unsigned)item, (size_t)size)
 		   : smem_item_alloc(s, c.host, (unsigned)item, (size_t)size);
-	if (r == 0)
+	if (r >= 0) /* SMEM_RECOVERED too: allocated after a repair */
 		r = smem_item_get(s, c.host, (unsigned)item, &p, NULL);
 	if (r < 0) {
 		const char *why = NULL;

@@ -113,7 +113,7 @@ int verb_decode(int argc, char **argv)
 		if (c.json) {
 			printf("%s", groups ? "," : "");
 			json_str(stdout, title);
-			printf(":{\"item\":%u,", item);
+			printf(":{\"item\":%u", item);
 		} else {
 			printf("%s (item %u, %zu bytes)\n", title, item, size);
 		}

@@ -136,10 +136,13 @@ int verb_format(int argc, char **argv)
 		err = smem_format(smem_region_base(r), (size_t)size, &fo);
 		smem_region_close(r);
 	}
-	if (err == -EINVAL)
-		return fail(c.image, err, "invalid format options (size a multiple of 4K from 16K; "
-					  "cacheline a power of two 16..4096; items 9..65535; "
-					  "distinct pairs of distinct hosts)");
+	if (err == -EINVAL) {
+		usage_error(c.verb, "invalid options: the size must be a multiple of 4K from 16K, "
+				    "the cacheline a power of two from 16 to 4096, the items 9..65535, "
+				    "and the pairs distinct pairs of distinct hosts below %u",
+			    SMEM_HOST_COUNT);
+		return EXIT_USAGE;
+	}
 	if (err == -ENOSPC)
 		return fail(c.image, err, "the partitions do not fit in the region");
 	if (err < 0)

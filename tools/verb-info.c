@@ -42,6 +42,7 @@ int verb_info(int argc, char **argv)
 	const uint8_t *base;
 	uint64_t size;
 	bool has_pt;
+	unsigned bad = 0;
 	int r;
 
 	OPTIONS_BEGIN(c, longopts)
@@ -76,6 +77,7 @@ int verb_info(int argc, char **argv)
 		struct part_stat st = stat_part(base, &pt, i);
 		char hosts[32];
 
+		bad += !st.ok;
 		if (pt.e[i].host0 == SMEM_GLOBAL_HOST && pt.e[i].host1 == SMEM_GLOBAL_HOST)
 			snprintf(hosts, sizeof(hosts), "global");
 		else
@@ -98,5 +100,10 @@ int verb_info(int argc, char **argv)
 	if (c.json)
 		printf("]}\n");
 	smem_close(s);
+	if (bad) {
+		fprintf(stderr, "smemctl: %s: %u partition%s failed validation (run smemctl fsck)\n",
+			c.image, bad, bad == 1 ? "" : "s");
+		return EXIT_ERR;
+	}
 	return EXIT_OK;
 }

@@ -9,6 +9,7 @@ static const char usage[] = "usage: smemctl ls [--json] [--as HOST] [IMAGE]\n"
 struct ls_state {
 	bool json;
 	unsigned n;
+	uint64_t phys_base;
 };
 
 static int print_item(const struct smem_item_info *it, void *userdata)
@@ -24,13 +25,16 @@ static int print_item(const struct smem_item_info *it, void *userdata)
 		snprintf(part, sizeof(part), "%u:%u", it->host0, it->host1);
 	if (st->json)
 		printf("%s{\"partition\":\"%s\",\"host0\":%d,\"host1\":%d,\"item\":%u,\"size\":%zu,"
-		       "\"padding\":%zu,\"offset\":%" PRIu64 ",\"cached\":%s,\"aux_base\":%u}",
+		       "\"padding\":%zu,\"offset\":%" PRIu64 ",\"phys\":%" PRIu64
+		       ",\"cached\":%s,\"aux_base\":%u}",
 		       st->n ? "," : "", part, it->global_heap ? -1 : (int)it->host0,
 		       it->global_heap ? -1 : (int)it->host1, it->item, it->size, it->padding,
-		       it->offset, it->cached ? "true" : "false", it->aux_base);
+		       it->offset, st->phys_base + it->offset, it->cached ? "true" : "false",
+		       it->aux_base);
 	else
-		printf("%-10s %6u %10zu 0x%08" PRIx64 " %s%s\n", part, it->item, it->size, it->offset,
-		       it->cached ? "cached" : "uncached", it->aux_base ? " (other region)" : "");
+		printf("%-10s %6u %10zu 0x%08" PRIx64 " %s%s\n", part, it->item, it->size,
+		       st->phys_base + it->offset, it->cached ? "cached" : "uncached",
+		       it->aux_base ? " (other region)" : "");
 	st->n++;
 	return 0;
 }
@@ -49,10 +53,12 @@ int verb_ls(int argc, char **argv)
 	if (r)
 		return r;
 	st.json = c.json;
+	st.phys_base = c.phys_base;
 	if (c.json)
 		printf("[");
 	else
-		printf("%-10s %6s %10s %-10s %s\n", "partition", "item", "size", "offset", "list");
+		printf("%-10s %6s %10s %-10s %s\n", "partition", "item", "size",
+		       c.phys_base ? "address" : "offset", "list");
 	r = smem_item_foreach(s, print_item, &st);
 	if (c.json)
 		printf("]\n");
