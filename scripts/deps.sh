@@ -11,7 +11,7 @@ for group in "$@"; do
 	check)   pkgs="$pkgs libcriterion-dev clang libclang-rt-14-dev spin" ;;
 	fuzz)    pkgs="$pkgs clang libclang-rt-14-dev" ;;
 	model)   pkgs="$pkgs spin" ;;
-	interop) pkgs="$pkgs qemu-system-arm device-tree-compiler cpio xz-utils gzip apt dpkg gcc-aarch64-linux-gnu libc6-dev-arm64-cross bc flex bison libelf-dev libssl-dev" ;;
+	interop) pkgs="$pkgs qemu-system-arm device-tree-compiler cpio xz-utils gzip gcc-aarch64-linux-gnu make" ;;
 	bench)   pkgs="$pkgs gnuplot-nox iceoryx libiceoryx-binding-c-dev" ;;
 	*) echo "deps.sh: unknown group '$group'" >&2; exit 2 ;;
 	esac
