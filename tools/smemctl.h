@@ -93,6 +93,15 @@ int verb_decode(int argc, char **argv);
 int verb_locks(int argc, char **argv);
 int verb_bust(int argc, char **argv);
 
+/* A lock holder as the host table knows it: alive 1, dead 0, unknown -1. */
+struct owner_info {
+	bool known;
+	uint32_t pid;
+	int alive;
+};
+
+void owner_info(struct smem_hwlock *h, unsigned value, struct owner_info *ret);
+
 /* Open IMAGE.hwlock, or bank if given; prints the reason on failure. */
 int open_bank(const char *image, const char *bank, struct smem_hwlock **ret);
 

@@ -2,11 +2,13 @@
 #include "smemctl.h"
 
 static const char usage[] =
-	"usage: smemctl bust --host HOST [--lock N] [--bank PATH] [IMAGE]\n"
+	"usage: smemctl bust --host HOST [--lock N] [--force] [--bank PATH] [IMAGE]\n"
 	"Release lock N (default 3) only if HOST holds it, as a crash handler does for a\n"
-	"processor that died. A lock held by anyone else is left alone.\n";
+	"processor that died. A lock held by anyone else is left alone. While the host\n"
+	"table shows HOST's process alive, bust refuses unless --force is given.\n"
+	"After a bust, the next allocation (or smemctl fsck --repair) repairs the heap.\n";
 
-enum { O_LOCK = OPT_VERB_FIRST, O_BANK };
+enum { O_LOCK = OPT_VERB_FIRST, O_BANK, O_FORCE };
 
 int verb_bust(int argc, char **argv)
 {
@@ -14,10 +16,12 @@ int verb_bust(int argc, char **argv)
 		COMMON_OPTIONS,
 		{ "lock", required_argument, NULL, O_LOCK },
 		{ "bank", required_argument, NULL, O_BANK },
+		{ "force", no_argument, NULL, O_FORCE },
 		{ 0 },
 	};
 	struct common c = COMMON_INIT("bust", usage);
 	const char *bank = NULL;
+	bool force = false;
 	uint64_t lock = SMEM_HWLOCK_ID;
 	struct smem_hwlock *h;
 	unsigned v;
@@ -32,12 +36,28 @@ int verb_bust(int argc, char **argv)
 	case O_BANK:
 		bank = optarg;
 		break;
+	case O_FORCE:
+		force = true;
+		break;
 	OPTIONS_END(c)
 	if (c.host == SMEM_HOST_ANY)
 		return usage_error(c.verb, "--host is required"), EXIT_USAGE;
 	r = open_bank(c.image, bank, &h);
 	if (r)
 		return r;
+	smem_hwlock_owner(h, (unsigned)lock, &v);
+	if (v == c.host + 1 && !force) {
+		struct owner_info o;
+
+		owner_info(h, v, &o);
+		if (o.alive == 1) {
+			fprintf(stderr, "smemctl: lock %u: host %u (pid %u) is alive; it may be "
+					"working under the lock. Use --force to bust it anyway.\n",
+				(unsigned)lock, c.host, o.pid);
+			smem_hwlock_close(h);
+			return EXIT_ERR;
+		}
+	}
 	r = smem_hwlock_bust(h, (unsigned)lock, c.host);
 	smem_hwlock_owner(h, (unsigned)lock, &v);
 	smem_hwlock_close(h);

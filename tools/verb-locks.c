@@ -6,7 +6,8 @@
 
 static const char usage[] =
 	"usage: smemctl locks [--json] [--bank PATH] [IMAGE]\n"
-	"Show who holds each lock of IMAGE's lock bank (IMAGE.hwlock, or --bank PATH).\n";
+	"Show who holds each lock of IMAGE's lock bank (IMAGE.hwlock, or --bank PATH): the\n"
+	"host, and from the bank's host table its pid and whether that process is alive.\n";
 
 enum { O_BANK = OPT_VERB_FIRST };
 
@@ -23,6 +24,20 @@ int open_bank(const char *image, const char *bank, struct smem_hwlock **ret)
 	if (r < 0)
 		return fail(bank, r, r == -EBADMSG ? "not a lock bank (size is not 32 words)" : NULL);
 	return 0;
+}
+
+void owner_info(struct smem_hwlock *h, unsigned value, struct owner_info *ret)
+{
+	struct smem_hwlock_host e;
+
+	*ret = (struct owner_info){ .alive = -1 };
+	if (!value || smem_hwlock_host_get(h, value - 1, &e) != 0 || !e.registered)
+		return;
+	ret->known = true;
+	ret->pid = e.pid;
+	ret->alive = smem_hwlock_host_alive(h, value - 1);
+	if (ret->alive < 0)
+		ret->alive = -1;
 }
 
 int verb_locks(int argc, char **argv)
@@ -50,16 +65,29 @@ int verb_locks(int argc, char **argv)
 	else
 		printf("lock  state   owner\n");
 	for (unsigned i = 0; i < SMEM_HWLOCK_COUNT; i++) {
+		struct owner_info o;
 		unsigned v;
 
 		smem_hwlock_owner(h, i, &v);
-		if (c.json)
-			printf("%s{\"lock\":%u,\"value\":%u,\"owner\":%d}", i ? "," : "", i, v,
+		owner_info(h, v, &o);
+		if (c.json) {
+			printf("%s{\"lock\":%u,\"value\":%u,\"owner\":%d", i ? "," : "", i, v,
 			       v ? (int)(v - 1) : -1);
-		else if (v)
-			printf("%-4u  held    host %u %s\n", i, v - 1, host_name(v - 1));
-		else
+			if (o.known)
+				printf(",\"pid\":%u,\"alive\":%s", o.pid,
+				       o.alive == 1 ? "true" : o.alive == 0 ? "false" : "null");
+			printf("}");
+		} else if (v) {
+			printf("%-4u  held    host %u %s%s", i, v - 1, host_name(v - 1),
+			       *host_name(v - 1) ? " " : "");
+			if (o.known)
+				printf("(pid %u, %s)\n", o.pid,
+				       o.alive == 1 ? "alive" : o.alive == 0 ? "DEAD: smemctl bust frees it" : "unknown");
+			else
+				printf("(not in the host table)\n");
+		} else {
 			printf("%-4u  free\n", i);
+		}
 	}
 	if (c.json)
 		printf("]\n");
