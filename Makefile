@@ -6,7 +6,7 @@ FUZZBUILD  ?= build-fuzz
 FUZZ_SECONDS ?= 60
 MESON_TEST ?= meson test --print-errorlogs --num-processes 2
 
-.PHONY: all build run check test test-san interop fuzz bench release stress models clean
+.PHONY: all build run check test test-san release-check interop fuzz bench release stress clean
 
 all: build
 
@@ -39,10 +39,20 @@ interop: build
 	@scripts/deps.sh interop
 	$(MESON_TEST) -C $(BUILD) --suite interop
 
-# Every test: unit, multi-process, fuzz replay, in a normal and a sanitizer
-# build, then the real Linux driver under QEMU.
-check: test test-san interop
+# Every test: unit, multi-process, crash, stress, models, fuzz replay, in a
+# normal and a sanitizer build, then the release build's lack of fault points,
+# then the real Linux driver under QEMU.
+check: test test-san release-check interop
 	@echo "make check: all suites passed"
+
+release-check: release
+	@scripts/check-release.sh $(RELBUILD)
+
+# Thousands of random kills per layout (make check runs 300).
+STRESS_KILLS ?= 5000
+stress: build
+	$(BUILD)/tests/stress $(STRESS_KILLS) 12
+	$(BUILD)/tests/stress $(STRESS_KILLS) 11
 
 $(FUZZBUILD)/build.ninja:
 	CC=clang meson setup $(FUZZBUILD) -Dlibfuzzer=true -Db_sanitize=address,undefined \
