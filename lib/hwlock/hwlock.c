@@ -7,8 +7,9 @@
  * register; a compare-and-swap from 0 is the shared-memory equivalent, and its
  * success is the "read back my own value" of the hardware protocol.
  *
- * Waiting. A waiter spins for a few microseconds (a hand-off between two running
- * CPUs is far cheaper than a sleep), then sleeps on the lock word with FUTEX_WAIT
+ * Waiting. A waiter spins first, for about as long as waking a halted CPU takes
+ * (tens of microseconds: 2000 pauses), since a hand-off between two running
+ * CPUs is far cheaper than a sleep; then it sleeps on the lock word with FUTEX_WAIT
  * in slices of at most 1 ms, so a lost wake-up costs a slice, never a hang. When
  * the stride leaves room, the word after the lock word counts sleepers so that an
  * unlock makes the FUTEX_WAKE system call only when someone sleeps.

@@ -119,7 +119,7 @@ int smem_region_open(const char *path, size_t size, unsigned flags, struct smem_
 {
 	char p[PATH_MAX];
 	_cleanup_close_ int fd = -1;
-	size_t have;
+	size_t have = 0;
 	int r;
 
 	if (!ret || (flags & ~(SMEM_REGION_CREATE | SMEM_REGION_EXCL | SMEM_REGION_RDONLY)))
