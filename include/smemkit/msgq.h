@@ -286,8 +286,8 @@ int smem_msgq_configure_recv(struct smem_msgq *q, int notempty_thd);
  * notification for sleeping senders.
  *
  * Context: any; never blocks.
- * Return: the number of messages discarded; -EPERM without SMEM_MSGQ_RX;
- * -EBADMSG if the positions are impossible.
+ * Return: the number of messages discarded; -EINVAL for a NULL @q; -EPERM
+ * without SMEM_MSGQ_RX; -EBADMSG if the positions are impossible.
  */
 int smem_msgq_flush(struct smem_msgq *q);
 
