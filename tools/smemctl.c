@@ -25,6 +25,7 @@ static const struct verb {
 	{ "decode", verb_decode, "decode socinfo, image versions and crash reasons" },
 	{ "locks", verb_locks, "show the owner of each hardware spinlock" },
 	{ "bust", verb_bust, "release a lock held by a given host" },
+	{ "msgq", verb_msgq, "create, send to, receive from and inspect a message queue" },
 };
 
 static void usage(FILE *f)

@@ -92,6 +92,7 @@ int verb_fsck(int argc, char **argv);
 int verb_decode(int argc, char **argv);
 int verb_locks(int argc, char **argv);
 int verb_bust(int argc, char **argv);
+int verb_msgq(int argc, char **argv);
 
 /* A lock holder as the host table knows it: alive 1, dead 0, unknown -1. */
 struct owner_info {
