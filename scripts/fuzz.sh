@@ -6,21 +6,25 @@ set -euo pipefail
 build=$1 secs=$2
 shift 2
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(attach ls get fsck decode)
+[ ${#targets[@]} -gt 0 ] || targets=(attach ls get fsck decode msgq)
 jobs=${FUZZ_JOBS:-2}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 run_one() {
-	local t=$1
+	local t=$1 exe corpus
+	exe="$build/fuzz/fuzz-$t" corpus="fuzz/corpus/$t"
+	if [ "$t" = msgq ]; then
+		exe="$build/fuzz/msgq/fuzz-msgq" corpus="fuzz/msgq/corpus"
+	fi
 	mkdir -p "$work/$t"
-	nice -n 10 "$build/fuzz/fuzz-$t" -max_total_time="$secs" -max_len=65536 -timeout=10 \
-		-print_final_stats=1 -artifact_prefix="$work/$t-" "$work/$t" "fuzz/corpus/$t" \
+	nice -n 10 "$exe" -max_total_time="$secs" -max_len=65536 -timeout=10 \
+		-print_final_stats=1 -artifact_prefix="$work/$t-" "$work/$t" "$corpus" \
 		>"$work/$t.log" 2>&1 || { echo "fuzz-$t: FINDING"; tail -40 "$work/$t.log"; cp "$work/$t-"* . 2>/dev/null; return 1; }
-	"$build/fuzz/fuzz-$t" -merge=1 -max_len=65536 "fuzz/corpus/$t" "$work/$t" >/dev/null 2>&1
+	"$exe" -merge=1 -max_len=65536 "$corpus" "$work/$t" >/dev/null 2>&1
 	printf 'fuzz-%-7s %s execs in %ss, %s corpus files, no finding\n' "$t" \
 		"$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t.log")" "$secs" \
-		"$(ls "fuzz/corpus/$t" | wc -l)"
+		"$(ls "$corpus" | wc -l)"
 }
 
 status=0
