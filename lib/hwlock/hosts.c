@@ -116,6 +116,7 @@ static int read_entry(const struct smem_host_entry *e, struct smem_hwlock_host *
 static int claim_once(struct smem_host_entry *e, uint32_t me)
 {
 	_Atomic uint32_t *c = (_Atomic uint32_t *)&e->claim;
+	/* A look before C1: only the CAS below orders anything. */
 	uint32_t cur = atomic_load_explicit(c, memory_order_relaxed);
 
 	if (cur == me)
@@ -208,6 +209,7 @@ int smem_hwlock_host_register(struct smem_hwlock *h, unsigned host)
 	struct smem_hwlock_host cur;
 	struct smem_host_entry *e;
 	uint64_t start;
+	bool torn;
 	char state;
 	int r;
 
@@ -221,16 +223,16 @@ int smem_hwlock_host_register(struct smem_hwlock *h, unsigned host)
 	if (r < 0)
 		return r;
 	/* Under the claim only we write; an odd count is a dead writer's leftover. */
+	torn = shm_ld32(&e->seq) & 1;
 	cur.pid = shm_ld32(&e->pid);
 	cur.generation = shm_ld32(&e->generation);
 	cur.start_time = (uint64_t)shm_ld32((uint8_t *)&e->start_time + 4) << 32 |
 			 shm_ld32(&e->start_time);
-	if (!(shm_ld32(&e->seq) & 1) && cur.pid == me && cur.start_time == start) {
+	if (!torn && cur.pid == me && cur.start_time == start) {
 		unclaim(e);
 		return 0; /* already ours */
 	}
-	if (!(shm_ld32(&e->seq) & 1) && cur.pid && cur.pid != me &&
-	    pid_alive(cur.pid, cur.start_time)) {
+	if (!torn && cur.pid && cur.pid != me && pid_alive(cur.pid, cur.start_time)) {
 		unclaim(e);
 		return -EADDRINUSE;
 	}

@@ -260,6 +260,7 @@ int smem_hwlock_lock_flags(struct smem_hwlock *h, unsigned id, unsigned host, un
 	w = lock_word(h, id);
 	if (timeout_ms == 0) {
 		/* One try; with the policy, one look at the holder too. */
+		/* L2: which holder to look up; bust and trylock order the rest. */
 		if (flags & SMEM_HWLOCK_BUST_DEAD &&
 		    (r = bust_if_dead(h, id, host, atomic_load_explicit(w, memory_order_relaxed))))
 			return r;

@@ -146,16 +146,21 @@ static int recover_heap(struct smem *s, uint32_t dead_owner)
 	uint32_t free_offset = shm_ld32(h + offsetof(struct smem_header, free_offset));
 	uint32_t available = shm_ld32(h + offsetof(struct smem_header, available));
 	uint64_t end = sizeof(struct smem_header);
+	uint32_t owner = 0, op = 0, item = 0;
 	int repairs = 0;
 
-	/* J2: a record left by the dead holder names the allocation it was making. */
-	if (j && shm_ld32_acquire(&j->owner) != 0 &&
-	    (!dead_owner || shm_ld32(&j->owner) == dead_owner) &&
-	    shm_ld32(&j->op) == JOURNAL_HEAP_ALLOC && shm_ld32(&j->arg[2]) < SMEM_TOC_COUNT) {
+	if (j) {
+		/* J2: a record left by the dead holder names the allocation it was making. */
+		owner = shm_ld32_acquire(&j->owner);
+		op = shm_ld32(&j->op);
+		item = shm_ld32(&j->arg[2]);
+	}
+	if (owner && (!dead_owner || owner == dead_owner) && op == JOURNAL_HEAP_ALLOC &&
+	    item < SMEM_TOC_COUNT) {
 		uint32_t old_free = shm_ld32(&j->arg[0]), old_avail = shm_ld32(&j->arg[1]);
 		struct smem__toc_entry t;
 
-		smem__read_toc(s->base, shm_ld32(&j->arg[2]), &t);
+		smem__read_toc(s->base, item, &t);
 		if ((uint64_t)old_free + old_avail > s->hdr.heap_end)
 			return -EBADMSG;
 		if (t.allocated && t.offset == old_free && t.size <= old_avail) {
