@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * Byte-level checks of formatted and allocated images against the offsets of the
- * Linux format (docs/FORMAT.md, spec smem.md section 3). These pin the layout a
+ * Linux format (docs/FORMAT.md). These pin the layout a
  * real device and the Linux driver expect, independently of our own parser.
  */
 #include "helpers.h"

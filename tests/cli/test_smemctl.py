@@ -25,7 +25,7 @@ import unittest
 
 SMEMCTL = None
 
-# Layout facts (see shared/spec/smem.md section 3).
+# Layout facts (docs/FORMAT.md).
 HDR_SIZE = 0x20D0
 SBL_VERSION_OFF = 0x05C
 INITIALIZED_OFF = 0x0C0
