@@ -400,3 +400,28 @@ Test(crash, registration_dying_after_the_release, .timeout = 30)
 	cr_assert_eq(img_fsck(&im), 0);
 	img_free(&im);
 }
+
+/*
+ * A host that attaches while the heap counters are torn (its predecessor died
+ * between storing available and free_offset) must keep allocating after the
+ * repair restores them: the heap's bound comes from the layout, not from the
+ * counters it saw at attach.
+ */
+Test(crash, attach_between_the_counter_stores, .timeout = 30)
+{
+	struct img im;
+	struct smem *s;
+	uint32_t sum;
+
+	img_v(&im, 11, 1u << 20);
+	sum = rd32(&im, 0xc4) + rd32(&im, 0xc8);
+	die_mid_alloc_as_host_1(&im, "smem.alloc.after_available");
+	cr_assert_lt(rd32(&im, 0xc4) + rd32(&im, 0xc8), sum, "torn: the sum is short");
+	cr_assert_eq(open_survivor(&im, &s), 0);
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 301, 8), SMEM_RECOVERED);
+	cr_assert_eq(rd32(&im, 0xc4) + rd32(&im, 0xc8), sum, "repaired");
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 302, 8), 0, "and the heap still takes items");
+	cr_assert_eq(img_fsck(&im), 0);
+	smem_close(s);
+	img_free(&im);
+}

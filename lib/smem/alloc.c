@@ -98,7 +98,7 @@ static int alloc_global(struct smem *s, unsigned item, size_t size)
 	free_offset = shm_ld32(h + offsetof(struct smem_header, free_offset));
 	available = shm_ld32(h + offsetof(struct smem_header, available));
 	/* V14 again: the counters may have been changed since attach. */
-	if ((uint64_t)free_offset + available > s->hdr.heap_end || free_offset % 8 ||
+	if ((uint64_t)free_offset + available > s->heap_limit || free_offset % 8 ||
 	    free_offset < sizeof(struct smem_header))
 		return -EBADMSG;
 	if (need > available)
@@ -145,7 +145,7 @@ static int recover_heap(struct smem *s, uint32_t dead_owner)
 	struct smem_lock_journal *j = smem__hwlock_journal(s->hwlock, s->hwlock_id);
 	uint32_t free_offset = shm_ld32(h + offsetof(struct smem_header, free_offset));
 	uint32_t available = shm_ld32(h + offsetof(struct smem_header, available));
-	uint64_t end = sizeof(struct smem_header);
+	uint64_t end = sizeof(struct smem_header), heap_end;
 	uint32_t owner = 0, op = 0, item = 0;
 	int repairs = 0;
 
@@ -161,7 +161,7 @@ static int recover_heap(struct smem *s, uint32_t dead_owner)
 		struct smem__toc_entry t;
 
 		smem__read_toc(s->base, item, &t);
-		if ((uint64_t)old_free + old_avail > s->hdr.heap_end)
+		if ((uint64_t)old_free + old_avail > s->heap_limit)
 			return -EBADMSG;
 		if (t.allocated && t.offset == old_free && t.size <= old_avail) {
 			old_free += t.size; /* published: finish it */
@@ -177,19 +177,25 @@ static int recover_heap(struct smem *s, uint32_t dead_owner)
 		return repairs;
 	}
 
-	/* No record: the heap ends where the last published item ends. */
+	/*
+	 * No record (a holder that does not journal, which updates free_offset
+	 * first as Linux does, so the counters still add up to the heap's size):
+	 * the heap's free space starts where the last published item ends.
+	 */
+	heap_end = (uint64_t)free_offset + available;
+	if (heap_end > s->heap_limit)
+		return -EBADMSG;
 	for (unsigned i = SMEM_ITEM_LAST_FIXED; i < SMEM_TOC_COUNT; i++) {
 		struct smem__toc_entry t;
 
 		smem__read_toc(s->base, i, &t);
-		if (t.allocated && !t.aux_base && (uint64_t)t.offset + t.size <= s->hdr.heap_end &&
+		if (t.allocated && !t.aux_base && (uint64_t)t.offset + t.size <= heap_end &&
 		    t.offset + (uint64_t)t.size > end)
 			end = (uint64_t)t.offset + t.size;
 	}
-	if (end > free_offset && end <= s->hdr.heap_end) {
+	if (end > free_offset) {
 		shm_st32(h + offsetof(struct smem_header, free_offset), (uint32_t)end);
-		shm_st32(h + offsetof(struct smem_header, available),
-			 (uint32_t)(s->hdr.heap_end - end));
+		shm_st32(h + offsetof(struct smem_header, available), (uint32_t)(heap_end - end));
 		repairs++;
 	}
 	return repairs;

@@ -16,6 +16,13 @@ struct smem {
 	unsigned lock_flags; /* SMEM_HWLOCK_BUST_DEAD with SMEM_OPEN_BUST_DEAD */
 	uint64_t phys_base;
 	struct smem__hdr hdr;
+	/*
+	 * Version 11: where the global heap must end. The layout bounds it (the
+	 * first partition, the partition table, or the region's end), not the heap
+	 * counters, which a crash between their two stores leaves short until
+	 * recovery; attach checked free_offset + available against it (V4, V14).
+	 */
+	uint64_t heap_limit;
 	unsigned item_count;
 	bool has_global;
 	struct smem__part global;                  /* version 12 */

@@ -34,6 +34,7 @@ static int attach(struct smem *s, struct smem__diag *d)
 	if (r < 0)
 		return r;
 	s->item_count = SMEM_ITEM_COUNT;
+	s->heap_limit = s->size;
 
 	r = smem__read_ptable(s->base, s->size, d, &pt);
 	if (r == -ENOENT && s->hdr.version == SMEM_GLOBAL_HEAP_VERSION)
@@ -43,6 +44,10 @@ static int attach(struct smem *s, struct smem__diag *d)
 	r = smem__check_ptable_layout(&pt, s->size, &s->hdr, d, NULL);
 	if (r < 0)
 		return r;
+	s->heap_limit = s->size - SMEM_PTABLE_SIZE;
+	for (unsigned i = 0; i < pt.n; i++)
+		if (pt.e[i].offset && pt.e[i].size && pt.e[i].offset < s->heap_limit)
+			s->heap_limit = pt.e[i].offset;
 
 	if (s->hdr.version == SMEM_GLOBAL_PART_VERSION) {
 		unsigned i;
@@ -270,7 +275,7 @@ static int get_global(const struct smem *s, unsigned item, void **ret_ptr, size_
 	if (t.aux_base && t.aux_base != (uint32_t)(s->phys_base & SMEM_AUX_BASE_MASK))
 		return -ENOENT;
 	/* V12 */
-	if ((uint64_t)t.offset + t.size > s->hdr.heap_end)
+	if ((uint64_t)t.offset + t.size > s->heap_limit)
 		return -EBADMSG;
 	*ret_ptr = s->base + t.offset;
 	if (ret_size)
@@ -336,7 +341,7 @@ static int foreach_heap(const struct smem *s, int (*fn)(const struct smem_item_i
 		if (!t.allocated)
 			continue;
 		/* V12, for entries of this region; another region's are reported as such. */
-		if (!t.aux_base && (uint64_t)t.offset + t.size > s->hdr.heap_end)
+		if (!t.aux_base && (uint64_t)t.offset + t.size > s->heap_limit)
 			return -EBADMSG;
 		it = (struct smem_item_info){ .global_heap = true, .item = i, .size = t.size,
 					      .offset = t.offset, .aux_base = t.aux_base };
