@@ -215,6 +215,7 @@ int smem__msgq_wait(struct smem_msgq *q, struct msgq_bell *b, bool (*level)(stru
 	}
 
 	for (;;) {
+		/* W2: a ring since s0 ends the wait; pairs with D2 in smem__msgq_ring(). */
 		uint32_t s = atomic_load_explicit(&b->seq, memory_order_acquire);
 		int64_t left;
 		bool fenced;

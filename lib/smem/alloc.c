@@ -139,7 +139,7 @@ static int alloc_global(struct smem *s, unsigned item, size_t size)
  * Repair the global heap after its allocator died holding lock 3. Called with
  * lock 3 held. Return: the number of repairs made, or -EBADMSG.
  */
-static int recover_heap(struct smem *s, uint32_t dead_owner)
+static int recover_heap(struct smem *s)
 {
 	uint8_t *h = s->base;
 	struct smem_lock_journal *j = smem__hwlock_journal(s->hwlock, s->hwlock_id);
@@ -155,8 +155,8 @@ static int recover_heap(struct smem *s, uint32_t dead_owner)
 		op = shm_ld32(&j->op);
 		item = shm_ld32(&j->arg[2]);
 	}
-	if (owner && (!dead_owner || owner == dead_owner) && op == JOURNAL_HEAP_ALLOC &&
-	    item < SMEM_TOC_COUNT) {
+	/* Under lock 3, any record left is a dead holder's: its writer never cleared it. */
+	if (owner && op == JOURNAL_HEAP_ALLOC && item < SMEM_TOC_COUNT) {
 		uint32_t old_free = shm_ld32(&j->arg[0]), old_avail = shm_ld32(&j->arg[1]);
 		struct smem__toc_entry t;
 
@@ -201,10 +201,10 @@ static int recover_heap(struct smem *s, uint32_t dead_owner)
 	return repairs;
 }
 
-int smem__recover_locked(struct smem *s, uint32_t dead_owner)
+int smem__recover_locked(struct smem *s)
 {
 	if (s->hdr.version == SMEM_GLOBAL_HEAP_VERSION && !smem__part_for(s, SMEM_HOST_ANY))
-		return recover_heap(s, dead_owner);
+		return recover_heap(s);
 	/*
 	 * Partitions need nothing: an entry written but not published lies above
 	 * offset_free_uncached (or below offset_free_cached), where no walk looks
@@ -227,7 +227,7 @@ int smem_recover(struct smem *s)
 				   s->lock_flags);
 	if (r < 0)
 		return r;
-	u = smem__recover_locked(s, 0);
+	u = smem__recover_locked(s);
 	smem_hwlock_unlock(s->hwlock, s->hwlock_id, s->host);
 	return u;
 }
@@ -271,7 +271,7 @@ static int do_alloc(struct smem *s, unsigned host, unsigned item, size_t size, b
 	 * somebody else busted it (its journal record is still there). Repair.
 	 */
 	if (recovered || journal_dirty(s)) {
-		r = smem__recover_locked(s, 0);
+		r = smem__recover_locked(s);
 		if (r < 0)
 			goto out_unlock;
 		recovered = true;

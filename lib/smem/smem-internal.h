@@ -38,6 +38,6 @@ static inline const struct smem__part *smem__part_for(const struct smem *s, unsi
 }
 
 /* Repair what a holder of lock 3 that died can leave; lock 3 held. */
-int smem__recover_locked(struct smem *s, uint32_t dead_owner);
+int smem__recover_locked(struct smem *s);
 
 #endif
