@@ -26,6 +26,7 @@ enum smem_region_flags {
 	SMEM_REGION_CREATE = 1u << 0, /* create the file, or resize an existing one */
 	SMEM_REGION_EXCL   = 1u << 1, /* with CREATE: fail with -EEXIST if it exists */
 	SMEM_REGION_RDONLY = 1u << 2, /* private read-only snapshot of an image file */
+	SMEM_REGION_LOCK_EX = 1u << 3, /* the file for this process alone: -EBUSY while mapped elsewhere */
 };
 
 struct smem_region;
@@ -43,10 +44,19 @@ struct smem_region;
  * SMEM_REGION_RDONLY the file is read once into private read-only memory, so a
  * file that changes or shrinks later cannot fault the reader.
  *
+ * A shared mapping holds a shared flock(2) on the file for as long as the
+ * region is open; the kernel drops it when the process dies. With
+ * SMEM_REGION_LOCK_EX the lock is exclusive instead, taken before the file is
+ * sized, so the call fails with -EBUSY while any live process has the file
+ * open as a region, and while it is held nobody else can open it: this is how
+ * an image is formatted or edited offline without pulling it from under a
+ * live host. A snapshot takes no lock.
+ *
  * Context: process context; may create SMEM_REGION_DIR.
  * Return: 0; -EINVAL for bad flags, an empty path, a size of 0 or over
  * SMEM_REGION_MAX_SIZE, or a file that is not a regular file or is empty;
  * -ENAMETOOLONG for an over-long path; -EEXIST with SMEM_REGION_EXCL; -ENOENT;
+ * -EBUSY when the file is locked the other way (see above);
  * -EMSGSIZE if the file's size is not @size; -ENOMEM; or the -errno of open,
  * read or mmap.
  */

@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -115,6 +116,22 @@ static int file_size(int fd, size_t *ret)
 	return 0;
 }
 
+/*
+ * The flock that says "a live process maps this file": shared for every mapping,
+ * exclusive for one that must be alone. flock, not fcntl, locks: they belong to
+ * the open file, so a fork shares them, and a close of another descriptor of the
+ * same file in this process does not drop them.
+ */
+static int lock_file(int fd, unsigned flags)
+{
+	while (flock(fd, ((flags & SMEM_REGION_LOCK_EX) ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0) {
+		if (errno == EINTR)
+			continue;
+		return errno == EWOULDBLOCK ? -EBUSY : -errno;
+	}
+	return 0;
+}
+
 int smem_region_open(const char *path, size_t size, unsigned flags, struct smem_region **ret)
 {
 	char p[PATH_MAX];
@@ -122,7 +139,10 @@ int smem_region_open(const char *path, size_t size, unsigned flags, struct smem_
 	size_t have = 0;
 	int r;
 
-	if (!ret || (flags & ~(SMEM_REGION_CREATE | SMEM_REGION_EXCL | SMEM_REGION_RDONLY)))
+	if (!ret || (flags & ~(SMEM_REGION_CREATE | SMEM_REGION_EXCL | SMEM_REGION_RDONLY |
+			       SMEM_REGION_LOCK_EX)))
+		return -EINVAL;
+	if ((flags & SMEM_REGION_LOCK_EX) && (flags & SMEM_REGION_RDONLY))
 		return -EINVAL;
 	if ((flags & SMEM_REGION_EXCL) && !(flags & SMEM_REGION_CREATE))
 		return -EINVAL;
@@ -149,6 +169,9 @@ int smem_region_open(const char *path, size_t size, unsigned flags, struct smem_
 		fd = open(p, oflags, 0660);
 		if (fd < 0)
 			return -errno;
+		r = lock_file(fd, flags);
+		if (r < 0)
+			return r;
 		if (ftruncate(fd, (off_t)size) < 0)
 			return -errno;
 		r = map_shared(fd, size, ret);
@@ -167,6 +190,9 @@ int smem_region_open(const char *path, size_t size, unsigned flags, struct smem_
 		return -EMSGSIZE;
 	if (flags & SMEM_REGION_RDONLY)
 		return snapshot(fd, have, ret);
+	r = lock_file(fd, flags);
+	if (r < 0)
+		return r;
 	r = map_shared(fd, have, ret);
 	if (r == 0)
 		fd = -1;
