@@ -73,6 +73,7 @@ struct smem_hwlock {
 	uint8_t *base;
 	unsigned stride;
 	struct smem_host_page *page; /* NULL when the bank has none */
+	bool writable;               /* false: a read-only snapshot; lock, unlock, bust refuse */
 };
 
 /*
@@ -82,6 +83,13 @@ struct smem_hwlock {
  * the holder, or the entry is busy).
  */
 int smem__hwlock_bust_if_dead(struct smem_hwlock *h, unsigned id, unsigned owner);
+
+/*
+ * Open the bank at @path as a private read-only snapshot, for tools that only
+ * look: it needs no write access, and lock, unlock, bust and registration on it
+ * return -EROFS.
+ */
+int smem__hwlock_open_snapshot(const char *path, struct smem_hwlock **ret);
 
 /* The journal slot of a lock, or NULL when the bank has no host page. */
 struct smem_lock_journal *smem__hwlock_journal(struct smem_hwlock *h, unsigned id);

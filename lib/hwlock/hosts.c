@@ -213,6 +213,8 @@ int smem_hwlock_host_register(struct smem_hwlock *h, unsigned host)
 	char state;
 	int r;
 
+	if (h && !h->writable)
+		return -EROFS;
 	r = entry(h, host, &e);
 	if (r < 0)
 		return r;
@@ -250,6 +252,8 @@ int smem_hwlock_host_unregister(struct smem_hwlock *h, unsigned host)
 	struct smem_host_entry *e;
 	int r;
 
+	if (h && !h->writable)
+		return -EROFS;
 	r = entry(h, host, &e);
 	if (r < 0)
 		return r;

@@ -86,6 +86,7 @@ static int bank_new(struct smem_region *r, bool own, struct smem_hwlock **ret)
 		.base = base,
 		.stride = stride,
 		.page = page,
+		.writable = smem_region_writable(r),
 	};
 	*ret = h;
 	return 0;
@@ -151,9 +152,25 @@ int smem_hwlock_open(const char *path, struct smem_hwlock **ret)
 	return err;
 }
 
+int smem__hwlock_open_snapshot(const char *path, struct smem_hwlock **ret)
+{
+	struct smem_region *r;
+	int err;
+
+	if (!ret)
+		return -EINVAL;
+	err = smem_region_open(path, 0, SMEM_REGION_RDONLY, &r);
+	if (err < 0)
+		return err;
+	err = bank_new(r, true, ret);
+	if (err < 0)
+		smem_region_close(r);
+	return err;
+}
+
 int smem_hwlock_open_region(struct smem_region *r, struct smem_hwlock **ret)
 {
-	if (!r || !ret || !smem_region_writable(r))
+	if (!r || !ret)
 		return -EINVAL;
 	return bank_new(r, false, ret);
 }
@@ -182,6 +199,8 @@ int smem_hwlock_trylock(struct smem_hwlock *h, unsigned id, unsigned host)
 
 	if (!args_ok(h, id, host))
 		return -EINVAL;
+	if (!h->writable)
+		return -EROFS;
 	/*
 	 * L1: take the lock; acquire pairs with the release in U1 (unlock) and B1
 	 * (bust), so the new holder sees every store made under the lock before.
@@ -325,6 +344,8 @@ int smem_hwlock_unlock(struct smem_hwlock *h, unsigned id, unsigned host)
 
 	if (!args_ok(h, id, host))
 		return -EINVAL;
+	if (!h->writable)
+		return -EROFS;
 	/*
 	 * U1: release every store made under the lock before the word reads 0;
 	 * pairs with the acquire in L1. The exchange returns the owner it replaced,
@@ -343,6 +364,8 @@ int smem_hwlock_bust(struct smem_hwlock *h, unsigned id, unsigned owner)
 
 	if (!args_ok(h, id, owner))
 		return -EINVAL;
+	if (!h->writable)
+		return -EROFS;
 	/*
 	 * B1: release the lock only if the dead owner's value is still there;
 	 * pairs with the acquire in L1 of the next holder.
