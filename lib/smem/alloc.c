@@ -213,23 +213,39 @@ int smem__recover_locked(struct smem *s)
 	return 0;
 }
 
-int smem_recover(struct smem *s)
+int smem__recover_report(struct smem *s, struct smem__repairs *ret)
 {
+	unsigned before = 0;
 	int r, u;
 
-	if (!s)
+	if (!s || !ret)
 		return -EINVAL;
 	if (!s->writable)
 		return -EROFS;
 	if (!s->hwlock)
 		return -ENOLCK;
+	smem_hwlock_owner(s->hwlock, s->hwlock_id, &before);
 	r = smem_hwlock_lock_flags(s->hwlock, s->hwlock_id, s->host, SMEM_HWLOCK_TIMEOUT_MS,
 				   s->lock_flags);
 	if (r < 0)
 		return r;
 	u = smem__recover_locked(s);
 	smem_hwlock_unlock(s->hwlock, s->hwlock_id, s->host);
+	if (u < 0)
+		return u;
+	*ret = (struct smem__repairs){
+		/* The holder seen before the bust; the bust itself was owner-checked. */
+		.busted = r == SMEM_HWLOCK_RECOVERED ? before : 0,
+		.heap = (unsigned)u,
+	};
 	return u;
+}
+
+int smem_recover(struct smem *s)
+{
+	struct smem__repairs rep;
+
+	return smem__recover_report(s, &rep);
 }
 
 static bool journal_dirty(struct smem *s)

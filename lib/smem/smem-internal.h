@@ -40,4 +40,13 @@ static inline const struct smem__part *smem__part_for(const struct smem *s, unsi
 /* Repair what a holder of lock 3 that died can leave; lock 3 held. */
 int smem__recover_locked(struct smem *s);
 
+/* What smem__recover_report() did. */
+struct smem__repairs {
+	unsigned busted; /* lock word value (host + 1) of the dead holder busted; 0: none */
+	unsigned heap;   /* version-11 heap counters repaired */
+};
+
+/* smem_recover(), and say what it repaired. Return: as smem_recover(). */
+int smem__recover_report(struct smem *s, struct smem__repairs *ret);
+
 #endif
