@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const struct verb {
 	const char *name;
@@ -48,6 +49,14 @@ int usage_error(const char *verb, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\nTry 'smemctl %s --help'.\n", verb);
 	return -1;
+}
+
+void bad_option(const struct common *c, int opt, const char *arg)
+{
+	if (opt == ':')
+		usage_error(c->verb, "option '%s' needs a value", arg);
+	else
+		usage_error(c->verb, "unknown option '%s'", arg);
 }
 
 int fail(const char *what, int err, const char *detail)
@@ -115,6 +124,86 @@ bool parse_host(const char *s, unsigned *ret)
 	return true;
 }
 
+int opt_number(const char *verb, const char *opt, const char *arg, uint64_t min, uint64_t max,
+	       bool size, uint64_t *ret)
+{
+	uint64_t v;
+
+	if (!(size ? parse_size(arg, &v) : parse_u64(arg, UINT64_MAX, &v)))
+		return usage_error(verb, "%s needs a %s (decimal, or hexadecimal with 0x), not '%s'",
+				   opt, size ? "size (a number, optionally with K, M or G)" : "number",
+				   arg);
+	if (v < min || v > max)
+		return usage_error(verb, "%s must be from %" PRIu64 " to %" PRIu64 ", not '%s'", opt,
+				   min, max, arg);
+	*ret = v;
+	return 0;
+}
+
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+int opt_hex(const char *verb, const char *opt, const char *arg, size_t max, uint8_t **ret,
+	    size_t *ret_len)
+{
+	size_t n = strlen(arg);
+	uint8_t *b;
+
+	for (size_t i = 0; i < n; i++)
+		if (hexval(arg[i]) < 0)
+			return usage_error(verb, "%s: '%c' is not a hex digit (0-9, a-f)", opt, arg[i]);
+	if (n % 2)
+		return usage_error(verb, "%s needs two hex digits per byte; '%s' has %zu digits", opt,
+				   arg, n);
+	if (n / 2 > max)
+		return usage_error(verb, "%s gives %zu bytes; at most %zu fit", opt, n / 2, max);
+	b = malloc(n / 2 + 1);
+	if (!b) {
+		fail(opt, -ENOMEM, NULL);
+		return -1;
+	}
+	for (size_t i = 0; i < n / 2; i++)
+		b[i] = (uint8_t)(hexval(arg[2 * i]) << 4 | hexval(arg[2 * i + 1]));
+	*ret = b;
+	*ret_len = n / 2;
+	return 0;
+}
+
+int fail_image(const char *image, int err, const char *detail)
+{
+	char path[4096];
+	struct stat st;
+
+	if (smem_region_path(image, path, sizeof(path)) < 0)
+		return fail(image, err, detail);
+	if (stat(path, &st) < 0) {
+		if (errno == ENOENT && !strchr(image, '/'))
+			fprintf(stderr, "smemctl: %s: no region %s (a name without a '/' is a region "
+					"under " SMEM_REGION_DIR "; write ./%s for a file here)\n",
+				image, path, image);
+		else
+			fprintf(stderr, "smemctl: %s: %s\n", image, strerror(errno));
+		return EXIT_ERR;
+	}
+	if (S_ISDIR(st.st_mode))
+		return fail(image, err, "is a directory, not an image");
+	if (!S_ISREG(st.st_mode))
+		return fail(image, err, "is not a regular file (an image is a file of at least 16 KiB)");
+	if (st.st_size == 0)
+		return fail(image, err, "is empty (0 bytes): not an image; smemctl format makes one");
+	if ((uint64_t)st.st_size > SMEM_REGION_MAX_SIZE)
+		return fail(image, err, "is larger than 4 GiB, the largest SMEM region");
+	return fail(image, err, detail);
+}
+
 int common_option(struct common *c, int opt, const char *arg)
 {
 	uint64_t v;
@@ -131,6 +220,7 @@ int common_option(struct common *c, int opt, const char *arg)
 	case OPT_HOST:
 		if (!parse_host(arg, &c->host))
 			return usage_error(c->verb, "--host needs a host id or 'any', not '%s'", arg);
+		c->host_arg = arg;
 		return 1;
 	case OPT_BASE:
 		if (!parse_u64(arg, UINT64_MAX, &c->phys_base))
@@ -144,6 +234,8 @@ int common_operand(struct common *c, int argc, char **argv)
 {
 	if (optind < argc)
 		c->image = argv[optind++];
+	if (!*c->image)
+		return usage_error(c->verb, "IMAGE is an empty string; give a name or a path");
 	if (optind < argc)
 		return usage_error(c->verb, "unexpected argument '%s'", argv[optind]);
 	return 0;
@@ -162,7 +254,7 @@ int open_ro(const struct common *c, struct smem **ret)
 	o.errbuf_size = sizeof(err);
 	r = smem_open_path(c->image, c->as, &o, ret);
 	if (r < 0)
-		return fail(c->image, r, err);
+		return fail_image(c->image, r, err);
 	return 0;
 }
 

@@ -25,6 +25,7 @@ struct common {
 	const char *image;
 	unsigned as;   /* local host */
 	unsigned host; /* remote host or SMEM_HOST_ANY */
+	const char *host_arg; /* --host as given, or NULL */
 	uint64_t phys_base;
 	bool json;
 };
@@ -45,7 +46,8 @@ enum { OPT_JSON = 0x100, OPT_AS, OPT_HOST, OPT_BASE, OPT_HELP, OPT_VERB_FIRST = 
  */
 #define OPTIONS_BEGIN(c, longopts)                                                                 \
 	optind = 1;                                                                                \
-	for (int opt; (opt = getopt_long(argc, argv, "", (longopts), NULL)) != -1;) {            \
+	opterr = 0;                                                                                \
+	for (int opt; (opt = getopt_long(argc, argv, ":", (longopts), NULL)) != -1;) {           \
 		int handled_ = common_option(&(c), opt, optarg);                                   \
 		if (handled_ < 0)                                                                  \
 			return EXIT_USAGE;                                                         \
@@ -57,7 +59,7 @@ enum { OPT_JSON = 0x100, OPT_AS, OPT_HOST, OPT_BASE, OPT_HELP, OPT_VERB_FIRST = 
 		fputs((c).usage, stdout);                                                          \
 		return EXIT_OK;                                                                    \
 	default:                                                                                   \
-		fprintf(stderr, "Try 'smemctl %s --help'.\n", (c).verb);                           \
+		bad_option(&(c), opt, argv[optind - 1]);                                           \
 		return EXIT_USAGE;                                                                 \
 		}                                                                                  \
 		}                                                                                  \
@@ -70,11 +72,34 @@ int common_option(struct common *c, int opt, const char *arg);
 int common_operand(struct common *c, int argc, char **argv);
 
 int usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An option getopt refused: unknown, or missing its value. */
+void bad_option(const struct common *c, int opt, const char *arg);
 int fail(const char *what, int err, const char *detail);
 
 bool parse_u64(const char *s, uint64_t max, uint64_t *ret);
 bool parse_size(const char *s, uint64_t *ret); /* with K, M, G suffixes */
 bool parse_host(const char *s, unsigned *ret); /* a number or "any" */
+
+/*
+ * Parse option @opt's value @arg as a number from @min to @max (a size with
+ * K/M/G suffixes if @size). Return: 0, or -1 after a usage error that says
+ * whether @arg is not a number or out of range.
+ */
+int opt_number(const char *verb, const char *opt, const char *arg, uint64_t min, uint64_t max,
+	       bool size, uint64_t *ret);
+/*
+ * Parse hex digits into a new buffer of at most @max bytes. Return: 0, or -1
+ * after a usage error naming the first bad digit, an odd count or the length.
+ */
+int opt_hex(const char *verb, const char *opt, const char *arg, size_t max, uint8_t **ret,
+	    size_t *ret_len);
+
+/*
+ * Print what is wrong with IMAGE as a file (missing, a directory, empty, not a
+ * regular file, too large, unreadable) when @err came from opening it.
+ * Return: EXIT_ERR.
+ */
+int fail_image(const char *image, int err, const char *detail);
 
 /* Attach read-only to a snapshot of the image; prints the reason on failure. */
 int open_ro(const struct common *c, struct smem **ret);
@@ -103,7 +128,12 @@ struct owner_info {
 
 void owner_info(struct smem_hwlock *h, unsigned value, struct owner_info *ret);
 
-/* Open IMAGE.hwlock, or bank if given; prints the reason on failure. */
-int open_bank(const char *image, const char *bank, struct smem_hwlock **ret);
+/*
+ * Open IMAGE.hwlock, or bank if given, writable or as a read-only snapshot;
+ * prints the reason on failure.
+ */
+int open_bank(const char *image, const char *bank, bool writable, struct smem_hwlock **ret);
+/* Describe a lock holder in words: "host 1 modem (pid 42, alive)". */
+void describe_owner(struct smem_hwlock *h, unsigned value, char *buf, size_t len);
 
 #endif

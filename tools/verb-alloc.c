@@ -73,29 +73,49 @@ static int read_all(const char *path, uint8_t **ret, size_t *ret_len)
 	return 0;
 }
 
-static int parse_hex(const char *s, uint8_t **ret, size_t *ret_len)
+/* Say why item @item of @size bytes could not be allocated. */
+static void alloc_error(struct smem *s, const struct common *c, unsigned item, size_t size, int r,
+			char *buf, size_t len)
 {
-	size_t n = strlen(s);
-	uint8_t *b;
+	size_t room;
 
-	if (n % 2)
-		return -EINVAL;
-	b = malloc(n / 2 + 1);
-	if (!b)
-		return -ENOMEM;
-	for (size_t i = 0; i < n / 2; i++) {
-		char pair[3] = { s[2 * i], s[2 * i + 1], 0 };
-		char *end;
-
-		b[i] = (uint8_t)strtoul(pair, &end, 16);
-		if (*end || pair[0] == '+' || pair[0] == '-' || pair[0] == ' ') {
-			free(b);
-			return -EINVAL;
-		}
+	switch (r) {
+	case -EEXIST:
+		snprintf(buf, len, "item %u already exists", item);
+		break;
+	case -EINVAL:
+		if (item < SMEM_ITEM_LAST_FIXED)
+			snprintf(buf, len, "item %u is a fixed item: items below %u belong to the "
+					   "bootloader", item, SMEM_ITEM_LAST_FIXED);
+		else
+			snprintf(buf, len, "item %u is not below the item count %u", item,
+				 smem_item_count(s));
+		break;
+	case -ENOSPC:
+	case -ENOMEM:
+		if (smem_free_space(s, c->host, &room) == 0)
+			snprintf(buf, len, "item %u of %zu bytes does not fit: %zu bytes are free there "
+					   "(each item also takes a header and rounds up to 8)",
+				 item, size, room);
+		else
+			snprintf(buf, len, "item %u of %zu bytes does not fit in the free space", item,
+				 size);
+		break;
+	case -ETIMEDOUT:
+		snprintf(buf, len, "item %u could not be allocated: lock 3 stayed held for %u ms "
+				   "(see smemctl locks)", item, SMEM_HWLOCK_TIMEOUT_MS);
+		break;
+	case -EBADMSG:
+		snprintf(buf, len, "item %u could not be allocated: the image is corrupt (run "
+				   "smemctl fsck)", item);
+		break;
+	case -EOPNOTSUPP:
+		snprintf(buf, len, "item %u cannot go in a cached list there (the version-11 heap "
+				   "has none, nor has a partition with cacheline 0)", item);
+		break;
+	default:
+		snprintf(buf, len, "item %u could not be allocated: %s", item, strerror(-r));
 	}
-	*ret = b;
-	*ret_len = n / 2;
-	return 0;
 }
 
 int verb_alloc(int argc, char **argv)
@@ -126,12 +146,12 @@ int verb_alloc(int argc, char **argv)
 
 	OPTIONS_BEGIN(c, longopts)
 	case O_ITEM:
-		if (!parse_u64(optarg, 0xffff, &item))
-			return usage_error(c.verb, "bad --item '%s'", optarg), EXIT_USAGE;
+		if (opt_number(c.verb, "--item", optarg, 0, 0xffff, false, &item) < 0)
+			return EXIT_USAGE;
 		break;
 	case O_SIZE:
-		if (!parse_size(optarg, &size) || size > UINT32_MAX)
-			return usage_error(c.verb, "bad --size '%s'", optarg), EXIT_USAGE;
+		if (opt_number(c.verb, "--size", optarg, 0, UINT32_MAX, true, &size) < 0)
+			return EXIT_USAGE;
 		break;
 	case O_DATA:
 		data_path = optarg;
@@ -146,8 +166,8 @@ int verb_alloc(int argc, char **argv)
 		sources++;
 		break;
 	case O_FILL:
-		if (!parse_u64(optarg, 255, &fill))
-			return usage_error(c.verb, "--fill needs a byte value"), EXIT_USAGE;
+		if (opt_number(c.verb, "--fill", optarg, 0, 255, false, &fill) < 0)
+			return EXIT_USAGE;
 		do_fill = true;
 		sources++;
 		break;
@@ -171,9 +191,8 @@ int verb_alloc(int argc, char **argv)
 		if (!contents)
 			return fail("--string", -ENOMEM, NULL);
 	} else if (hex) {
-		if (parse_hex(hex, &contents, &len) < 0)
-			return usage_error(c.verb, "--hex needs an even number of hex digits"),
-			       EXIT_USAGE;
+		if (opt_hex(c.verb, "--hex", hex, MAX_CONTENTS, &contents, &len) < 0)
+			return EXIT_USAGE;
 	}
 	if (size == UINT64_MAX) {
 		if (!contents)
@@ -193,29 +212,19 @@ int verb_alloc(int argc, char **argv)
 	r = smem_open_path(c.image, c.as, &o, &s);
 	if (r < 0) {
 		free(contents);
-		return fail(c.image, r, err);
+		return fail_image(c.image, r, err);
 	}
 	r = cached ? smem_item_alloc_cached(s, c.host, (unsigned)item, (size_t)size)
 		   : smem_item_alloc(s, c.host, (unsigned)item, (size_t)size);
 	if (r >= 0) /* SMEM_RECOVERED too: allocated after a repair */
 		r = smem_item_get(s, c.host, (unsigned)item, &p, NULL);
 	if (r < 0) {
-		const char *why = NULL;
-		char msg[160];
+		char msg[256];
 
-		switch (r) {
-		case -EEXIST: why = "already exists"; break;
-		case -EINVAL: why = "is a fixed item or not below the item count"; break;
-		case -ENOSPC:
-		case -ENOMEM: why = "does not fit in the free space"; break;
-		case -ETIMEDOUT: why = "could not be allocated: lock 3 stayed held (see smemctl locks)"; break;
-		case -EBADMSG: why = "could not be allocated: the image is corrupt (run smemctl fsck)"; break;
-		case -EOPNOTSUPP: why = "cannot go in a cached list there"; break;
-		}
-		snprintf(msg, sizeof(msg), "item %" PRIu64 " %s", item, why ? why : "failed");
+		alloc_error(s, &c, (unsigned)item, (size_t)size, r, msg, sizeof(msg));
 		free(contents);
 		smem_close(s);
-		return fail(c.image, r, why ? msg : NULL);
+		return fail(c.image, r, msg);
 	}
 	if (contents)
 		memcpy(p, contents, len);

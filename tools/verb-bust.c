@@ -29,9 +29,8 @@ int verb_bust(int argc, char **argv)
 
 	OPTIONS_BEGIN(c, longopts)
 	case O_LOCK:
-		if (!parse_u64(optarg, SMEM_HWLOCK_COUNT - 1, &lock))
-			return usage_error(c.verb, "--lock must be below %u", SMEM_HWLOCK_COUNT),
-			       EXIT_USAGE;
+		if (opt_number(c.verb, "--lock", optarg, 0, SMEM_HWLOCK_COUNT - 1, false, &lock) < 0)
+			return EXIT_USAGE;
 		break;
 	case O_BANK:
 		bank = optarg;
@@ -40,9 +39,14 @@ int verb_bust(int argc, char **argv)
 		force = true;
 		break;
 	OPTIONS_END(c)
+	if (!c.host_arg)
+		return usage_error(c.verb, "--host is required: the host whose hold to release"),
+		       EXIT_USAGE;
 	if (c.host == SMEM_HOST_ANY)
-		return usage_error(c.verb, "--host is required"), EXIT_USAGE;
-	r = open_bank(c.image, bank, &h);
+		return usage_error(c.verb, "--host %s names no host; bust needs the number of the "
+					   "host that holds the lock (see smemctl locks)", c.host_arg),
+		       EXIT_USAGE;
+	r = open_bank(c.image, bank, true, &h);
 	if (r)
 		return r;
 	smem_hwlock_owner(h, (unsigned)lock, &v);

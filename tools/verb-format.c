@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <string.h>
 
@@ -17,9 +18,11 @@ static const char usage[] =
 	"  --global-size SIZE    size of the global partition; default an equal share\n"
 	"  --phys-base ADDR      physical base recorded in the SIII block\n"
 	"  --stride N            bytes between lock words of the bank; default 64\n"
-	"  --no-hwlock           write only the image, no lock bank\n";
+	"  --no-hwlock           write only the image, no lock bank\n"
+	"  --force               format even while a live process has the image attached\n";
 
-enum { O_VERSION = OPT_VERB_FIRST, O_SIZE, O_ITEMS, O_CACHELINE, O_PAIRS, O_GSIZE, O_STRIDE, O_NOLOCK };
+enum { O_VERSION = OPT_VERB_FIRST, O_SIZE, O_ITEMS, O_CACHELINE, O_PAIRS, O_GSIZE, O_STRIDE, O_NOLOCK,
+       O_FORCE };
 
 static int parse_pairs(const char *verb, const char *s, struct smem_pair *pairs, size_t max,
 		       size_t *ret_n)
@@ -44,14 +47,83 @@ static int parse_pairs(const char *verb, const char *s, struct smem_pair *pairs,
 		sz = strchr(b, ':');
 		if (sz)
 			*sz++ = '\0';
-		if (n == max || !parse_u64(a, SMEM_HOST_COUNT - 1, &h0) ||
-		    !parse_u64(b, SMEM_HOST_COUNT - 1, &h1) || (sz && !parse_size(sz, &size)))
-			return usage_error(verb, "bad pair in --pairs (hosts below %u, at most %zu pairs)",
-					   SMEM_HOST_COUNT, max);
+		if (n == max)
+			return usage_error(verb, "--pairs lists more than %zu partitions", max);
+		if (!parse_u64(a, SMEM_HOST_COUNT - 1, &h0) || !parse_u64(b, SMEM_HOST_COUNT - 1, &h1))
+			return usage_error(verb, "--pairs %s:%s: hosts are numbers below %u", a, b,
+					   SMEM_HOST_COUNT);
+		if (sz && !parse_size(sz, &size))
+			return usage_error(verb, "--pairs %s:%s:%s: the size is not a size", a, b, sz);
 		pairs[n++] = (struct smem_pair){ (unsigned)h0, (unsigned)h1, (size_t)size };
 	}
 	*ret_n = n;
 	return 0;
+}
+
+/* Print why the options cannot make an image; they parsed, so this is exit 1. */
+static int check_options(const char *image, const struct smem_format_opts *fo, uint64_t size,
+			 bool items_given)
+{
+	char msg[256];
+
+	if (size % 4096 || size < 16384) {
+		snprintf(msg, sizeof(msg), "--size %" PRIu64 " is not a multiple of 4 KiB from 16 KiB",
+			 size);
+		return fail(image, -EINVAL, msg);
+	}
+	if (fo->cacheline < 16 || fo->cacheline > 4096 || (fo->cacheline & (fo->cacheline - 1)))
+		return fail(image, -EINVAL, "--cacheline must be a power of two from 16 to 4096");
+	if (fo->version == 11 && items_given && fo->item_count != SMEM_ITEM_COUNT)
+		return fail(image, -EINVAL, "--items is for version 12: a version-11 table of "
+					    "contents always has 512 items");
+	if (fo->version == 12 && fo->item_count <= SMEM_ITEM_LAST_FIXED)
+		return fail(image, -EINVAL, "--items must be from 9 to 65535 (items below 8 are the "
+					    "bootloader's)");
+	if (fo->global_size % 4096)
+		return fail(image, -EINVAL, "--global-size must be a multiple of 4 KiB");
+	for (size_t i = 0; i < fo->n_pairs; i++) {
+		const struct smem_pair *a = &fo->pairs[i];
+
+		if (a->host0 == a->host1) {
+			snprintf(msg, sizeof(msg), "--pairs %u:%u: a partition is between two different "
+						   "hosts", a->host0, a->host1);
+			return fail(image, -EINVAL, msg);
+		}
+		if (a->size % 4096) {
+			snprintf(msg, sizeof(msg), "--pairs %u:%u: the size must be a multiple of 4 KiB",
+				 a->host0, a->host1);
+			return fail(image, -EINVAL, msg);
+		}
+		for (size_t j = 0; j < i; j++) {
+			const struct smem_pair *b = &fo->pairs[j];
+
+			if ((a->host0 == b->host0 && a->host1 == b->host1) ||
+			    (a->host0 == b->host1 && a->host1 == b->host0)) {
+				snprintf(msg, sizeof(msg), "--pairs names the partition %u:%u twice",
+					 a->host0, a->host1);
+				return fail(image, -EINVAL, msg);
+			}
+		}
+	}
+	return 0;
+}
+
+/* The smallest region in which @fo's partitions fit, or 0 if none up to 4 GiB does. */
+static uint64_t smallest_size(const struct smem_format_opts *fo)
+{
+	uint64_t lo = 16384 / 4096, hi = SMEM_REGION_MAX_SIZE / 4096;
+
+	if (smem_format(NULL, (size_t)(hi * 4096), fo) != 0)
+		return 0;
+	while (lo < hi) { /* in pages: the smallest that fits lies in [lo, hi] */
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		if (smem_format(NULL, (size_t)(mid * 4096), fo) == 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo * 4096;
 }
 
 int verb_format(int argc, char **argv)
@@ -65,6 +137,7 @@ int verb_format(int argc, char **argv)
 		{ "global-size", required_argument, NULL, O_GSIZE },
 		{ "stride", required_argument, NULL, O_STRIDE },
 		{ "no-hwlock", no_argument, NULL, O_NOLOCK },
+		{ "force", no_argument, NULL, O_FORCE },
 		{ "phys-base", required_argument, NULL, OPT_BASE },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ 0 },
@@ -74,28 +147,30 @@ int verb_format(int argc, char **argv)
 	struct smem_format_opts fo;
 	struct smem_region *r;
 	uint64_t size = SMEM_DEFAULT_SIZE, v, stride = SMEM_HWLOCK_DEFAULT_STRIDE;
-	bool pairs_given = false, no_hwlock = false;
+	bool pairs_given = false, no_hwlock = false, items_given = false, force = false;
 	int err;
 
 	smem_format_opts_init(&fo);
 	OPTIONS_BEGIN(c, longopts)
 	case O_VERSION:
 		if (!parse_u64(optarg, 99, &v) || (v != 11 && v != 12))
-			return usage_error(c.verb, "--version must be 11 or 12"), EXIT_USAGE;
+			return usage_error(c.verb, "--version must be 11 or 12, not '%s'", optarg),
+			       EXIT_USAGE;
 		fo.version = (unsigned)v;
 		break;
 	case O_SIZE:
-		if (!parse_size(optarg, &size))
-			return usage_error(c.verb, "bad --size '%s'", optarg), EXIT_USAGE;
+		if (opt_number(c.verb, "--size", optarg, 0, SMEM_REGION_MAX_SIZE, true, &size) < 0)
+			return EXIT_USAGE;
 		break;
 	case O_ITEMS:
-		if (!parse_u64(optarg, 0xffff, &v))
-			return usage_error(c.verb, "--items must be at most 65535"), EXIT_USAGE;
+		if (opt_number(c.verb, "--items", optarg, 0, 0xffff, false, &v) < 0)
+			return EXIT_USAGE;
 		fo.item_count = (unsigned)v;
+		items_given = true;
 		break;
 	case O_CACHELINE:
-		if (!parse_u64(optarg, SMEM_HWLOCK_MAX_STRIDE, &v))
-			return usage_error(c.verb, "bad --cacheline '%s'", optarg), EXIT_USAGE;
+		if (opt_number(c.verb, "--cacheline", optarg, 0, SMEM_HWLOCK_MAX_STRIDE, false, &v) < 0)
+			return EXIT_USAGE;
 		fo.cacheline = (unsigned)v;
 		break;
 	case O_PAIRS:
@@ -105,46 +180,60 @@ int verb_format(int argc, char **argv)
 		pairs_given = true;
 		break;
 	case O_GSIZE:
-		if (!parse_size(optarg, &v))
-			return usage_error(c.verb, "bad --global-size '%s'", optarg), EXIT_USAGE;
+		if (opt_number(c.verb, "--global-size", optarg, 0, SMEM_REGION_MAX_SIZE, true, &v) < 0)
+			return EXIT_USAGE;
 		fo.global_size = (size_t)v;
 		break;
 	case O_STRIDE:
-		if (!parse_u64(optarg, SMEM_HWLOCK_MAX_STRIDE, &stride))
-			return usage_error(c.verb, "bad --stride '%s'", optarg), EXIT_USAGE;
+		if (opt_number(c.verb, "--stride", optarg, 4, SMEM_HWLOCK_MAX_STRIDE, false, &stride) < 0)
+			return EXIT_USAGE;
+		if (stride % 4)
+			return usage_error(c.verb, "--stride must be a multiple of 4, not '%s'", optarg),
+			       EXIT_USAGE;
 		break;
 	case O_NOLOCK:
 		no_hwlock = true;
+		break;
+	case O_FORCE:
+		force = true;
 		break;
 	OPTIONS_END(c)
 
 	if (fo.version == 11 && !pairs_given)
 		fo.n_pairs = 0;
+	if (fo.version == 11 && !items_given)
+		fo.item_count = SMEM_ITEM_COUNT;
 	fo.phys_base = c.phys_base;
-	if (size > SMEM_REGION_MAX_SIZE)
-		return usage_error(c.verb, "--size is at most 4G"), EXIT_USAGE;
 
-	if (stride < 4 || stride % 4)
-		return usage_error(c.verb, "--stride must be a multiple of 4 from 4 to 4096"),
-		       EXIT_USAGE;
 	/* Check the options first, so that a mistake leaves an existing file alone. */
+	err = check_options(c.image, &fo, size, items_given);
+	if (err)
+		return err;
 	err = smem_format(NULL, (size_t)size, &fo);
-	if (err == 0) {
-		err = smem_region_open(c.image, (size_t)size, SMEM_REGION_CREATE, &r);
-		if (err < 0)
-			return fail(c.image, err, NULL);
-		err = smem_format(smem_region_base(r), (size_t)size, &fo);
-		smem_region_close(r);
+	if (err == -ENOSPC) {
+		uint64_t need = smallest_size(&fo);
+		char msg[200];
+
+		if (need)
+			snprintf(msg, sizeof(msg), "the partitions do not fit in %" PRIu64 " KiB; with "
+						   "these options the smallest image is %" PRIu64 " KiB",
+				 size >> 10, need >> 10);
+		else
+			snprintf(msg, sizeof(msg), "the partitions do not fit in any region up to 4 GiB");
+		return fail(c.image, err, msg);
 	}
-	if (err == -EINVAL) {
-		usage_error(c.verb, "invalid options: the size must be a multiple of 4K from 16K, "
-				    "the cacheline a power of two from 16 to 4096, the items 9..65535, "
-				    "and the pairs distinct pairs of distinct hosts below %u",
-			    SMEM_HOST_COUNT);
-		return EXIT_USAGE;
-	}
-	if (err == -ENOSPC)
-		return fail(c.image, err, "the partitions do not fit in the region");
+	if (err < 0)
+		return fail(c.image, err, "these options do not make an image");
+	err = smem_region_open(c.image, (size_t)size,
+			       SMEM_REGION_CREATE | (force ? 0 : SMEM_REGION_LOCK_EX), &r);
+	if (err == -EBUSY)
+		return fail(c.image, err, "a live process has the image attached; formatting would "
+					  "reset its items, lock bank and host table under it "
+					  "(--force formats anyway)");
+	if (err < 0)
+		return fail_image(c.image, err, NULL);
+	err = smem_format(smem_region_base(r), (size_t)size, &fo);
+	smem_region_close(r);
 	if (err < 0)
 		return fail(c.image, err, NULL);
 	if (!no_hwlock) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 
+#include "smem/smem-internal.h"
 #include "smemctl.h"
 
 static const char usage[] =
@@ -12,12 +13,13 @@ static const char usage[] =
 
 enum { O_REPAIR = OPT_VERB_FIRST };
 
-/* Return: the number of repairs, or EXIT_ERR negated after printing why. */
-static int repair(const struct common *c)
+/* Return: 0 with *ret filled in, or EXIT_ERR after printing why. */
+static int repair(const struct common *c, struct smem__repairs *ret)
 {
 	struct smem_open_opts o;
-	char err[256] = "";
+	char err[256] = "", who[160];
 	struct smem *s;
+	unsigned v = 0;
 	int r;
 
 	smem_open_opts_init(&o);
@@ -27,14 +29,18 @@ static int repair(const struct common *c)
 	o.errbuf_size = sizeof(err);
 	r = smem_open_path(c->image, c->as, &o, &s);
 	if (r < 0)
-		return -fail(c->image, r, err);
-	r = smem_recover(s);
+		return fail_image(c->image, r, err);
+	r = smem__recover_report(s, ret);
+	if (r == -ETIMEDOUT) {
+		smem_hwlock_owner(smem_hwlock(s), SMEM_HWLOCK_ID, &v);
+		describe_owner(smem_hwlock(s), v, who, sizeof(who));
+		snprintf(err, sizeof(err), "lock 3 stayed held for %u ms by %s; nothing was repaired",
+			 SMEM_HWLOCK_TIMEOUT_MS, who);
+	}
 	smem_close(s);
-	if (r == -ETIMEDOUT)
-		return -fail(c->image, r, "lock 3 is held by a live host (see smemctl locks)");
 	if (r < 0)
-		return -fail(c->image, r, NULL);
-	return r;
+		return fail(c->image, r, r == -ETIMEDOUT ? err : NULL);
+	return 0;
 }
 
 struct findings {
@@ -65,8 +71,10 @@ int verb_fsck(int argc, char **argv)
 	struct common c = COMMON_INIT("fsck", usage);
 	struct findings f = { 0 };
 	struct smem_region *r;
+	struct smem__repairs rep = { 0 };
 	bool do_repair = false;
-	int err, repairs = 0;
+	char busted[32] = "null";
+	int err;
 
 	OPTIONS_BEGIN(c, longopts)
 	case O_REPAIR:
@@ -74,13 +82,23 @@ int verb_fsck(int argc, char **argv)
 		break;
 	OPTIONS_END(c)
 	if (do_repair) {
-		repairs = repair(&c);
-		if (repairs < 0)
-			return -repairs;
+		err = repair(&c, &rep);
+		if (err)
+			return err;
+		if (rep.busted)
+			snprintf(busted, sizeof(busted), "%u", rep.busted - 1);
+		if (!c.json && rep.busted)
+			printf("repaired: busted lock 3, held by host %u, whose process is dead\n",
+			       rep.busted - 1);
+		if (!c.json && rep.heap)
+			printf("repaired: the global heap's counters, left half-updated by a crashed "
+			       "allocation\n");
+		if (!c.json && !rep.busted && !rep.heap)
+			printf("nothing to repair\n");
 	}
 	err = smem_region_open(c.image, 0, SMEM_REGION_RDONLY, &r);
 	if (err < 0)
-		return fail(c.image, err, NULL);
+		return fail_image(c.image, err, NULL);
 	f.json = c.json;
 	if (c.json) {
 		printf("{\"image\":");
@@ -90,9 +108,10 @@ int verb_fsck(int argc, char **argv)
 	err = smem_check(smem_region_base(r), smem_region_size(r), report, &f);
 	smem_region_close(r);
 	if (c.json)
-		printf("],\"repairs\":%d,\"clean\":%s}\n", repairs, err == 0 ? "true" : "false");
+		printf("],\"repairs\":%u,\"busted_host\":%s,\"heap_repairs\":%u,\"clean\":%s}\n",
+		       (rep.busted != 0) + rep.heap, busted, rep.heap, err == 0 ? "true" : "false");
 	else if (err == 0)
-		printf("%s: clean%s\n", c.image, repairs ? " after repair" : "");
+		printf("%s: clean%s\n", c.image, rep.busted || rep.heap ? " after repair" : "");
 	else
 		fprintf(stderr, "smemctl: %s: %d finding%s\n", c.image, err, err == 1 ? "" : "s");
 	return err == 0 ? EXIT_OK : EXIT_ERR;

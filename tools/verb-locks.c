@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <limits.h>
 
+#include "hwlock/bank.h"
 #include "smemctl.h"
 
 static const char usage[] =
@@ -11,8 +12,9 @@ static const char usage[] =
 
 enum { O_BANK = OPT_VERB_FIRST };
 
-int open_bank(const char *image, const char *bank, struct smem_hwlock **ret)
+int open_bank(const char *image, const char *bank, bool writable, struct smem_hwlock **ret)
 {
+	bool given = bank != NULL;
 	char path[PATH_MAX];
 	int r;
 
@@ -20,10 +22,34 @@ int open_bank(const char *image, const char *bank, struct smem_hwlock **ret)
 		snprintf(path, sizeof(path), "%s.hwlock", image);
 		bank = path;
 	}
-	r = smem_hwlock_open(bank, ret);
+	r = writable ? smem_hwlock_open(bank, ret) : smem__hwlock_open_snapshot(bank, ret);
+	if (r == -EBADMSG)
+		return fail(bank, r, "not a lock bank (its size is not 32 lock words, with or "
+				     "without a host page)");
+	if (r == -ENOENT && !given)
+		return fail(bank, r, "no lock bank beside the image (smemctl format makes one)");
 	if (r < 0)
-		return fail(bank, r, r == -EBADMSG ? "not a lock bank (size is not 32 words)" : NULL);
+		return fail_image(bank, r, NULL);
 	return 0;
+}
+
+void describe_owner(struct smem_hwlock *h, unsigned value, char *buf, size_t len)
+{
+	struct owner_info o;
+	const char *name;
+
+	if (!value) {
+		snprintf(buf, len, "nobody");
+		return;
+	}
+	name = host_name(value - 1);
+	owner_info(h, value, &o);
+	if (!o.known)
+		snprintf(buf, len, "host %u%s%s (not in the host table, so nobody can tell whether it "
+				   "is alive)", value - 1, *name ? " " : "", name);
+	else
+		snprintf(buf, len, "host %u%s%s (pid %u, %s)", value - 1, *name ? " " : "", name, o.pid,
+			 o.alive == 1 ? "alive" : o.alive == 0 ? "dead" : "liveness unknown");
 }
 
 void owner_info(struct smem_hwlock *h, unsigned value, struct owner_info *ret)
@@ -57,7 +83,7 @@ int verb_locks(int argc, char **argv)
 		bank = optarg;
 		break;
 	OPTIONS_END(c)
-	r = open_bank(c.image, bank, &h);
+	r = open_bank(c.image, bank, false, &h);
 	if (r)
 		return r;
 	if (c.json)

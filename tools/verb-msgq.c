@@ -17,7 +17,7 @@ static const char usage[] =
 	"usage: smemctl msgq ACTION [OPTIONS] [IMAGE]\n"
 	"Actions:\n"
 	"  create  [--depth N] [--msg-size N] [--notempty N|max] [--notfull N]\n"
-	"          [--multi-send] [--multi-recv] [--doorbell futex|eventfd|poll]\n"
+	"          [--multi-send] [--multi-recv] [--doorbell futex|eventfd|poll] [--force]\n"
 	"  send    (--string TEXT | --hex HEX) [--push] [--wait MS]\n"
 	"  recv    [--raw | --json] [--wait MS] [--all]\n"
 	"  stat    [--json]\n"
@@ -25,6 +25,7 @@ static const char usage[] =
 	"  --item N [--host HOST|any] [--as HOST]  an SMEM item of IMAGE (create allocates it)\n"
 	"  otherwise IMAGE is a region file that holds only the queue (create makes it).\n"
 	"A queue is created with depth 8 and messages of up to 240 bytes unless told.\n"
+	"create refuses to replace a queue that holds messages unless --force is given.\n"
 	"Queues with an eventfd doorbell can be used here, but smemctl cannot ring a\n"
 	"peer's event loop: it has no eventfd of the peer's.\n";
 
@@ -43,6 +44,7 @@ enum {
 	O_WAIT,
 	O_RAW,
 	O_ALL,
+	O_FORCE,
 };
 
 struct args {
@@ -50,7 +52,7 @@ struct args {
 	struct smem_msgq_config cfg;
 	const char *string;
 	const char *hex;
-	bool push, raw, all;
+	bool push, raw, all, force;
 	int wait_ms;
 };
 
@@ -61,6 +63,7 @@ struct place {
 	void *mem;
 	size_t size;
 	int efd[2];
+	char name[300]; /* IMAGE, or IMAGE item N: what messages name */
 };
 
 static void place_close(struct place *p)
@@ -72,40 +75,54 @@ static void place_close(struct place *p)
 			close(p->efd[i]);
 }
 
-static int place_open(const struct common *c, const struct args *a, bool create, struct place *p)
+/*
+ * Map the queue's memory: writable for create, send and recv, a read-only
+ * snapshot for stat (which needs no write access).
+ */
+static int place_open(const struct common *c, const struct args *a, bool create, bool writable,
+		      struct place *p)
 {
 	size_t need = 0;
 	int r;
 
 	*p = (struct place){ .efd = { -1, -1 } };
-	if (create && smem_msgq_size(a->cfg.depth, a->cfg.max_msg_size, &need) < 0)
-		return usage_error(c->verb, "--depth must be 1..255 and --msg-size 1..1023"), EXIT_USAGE;
+	if (a->item != UINT64_MAX)
+		snprintf(p->name, sizeof(p->name), "%s item %" PRIu64, c->image, a->item);
+	else
+		snprintf(p->name, sizeof(p->name), "%s", c->image);
+	if (create)
+		smem_msgq_size(a->cfg.depth, a->cfg.max_msg_size, &need);
 	if (a->item != UINT64_MAX) {
 		struct smem_open_opts o;
 		char err[256] = "";
 
 		smem_open_opts_init(&o);
+		o.flags = writable ? 0 : SMEM_OPEN_RDONLY;
 		o.errbuf = err;
 		o.errbuf_size = sizeof(err);
 		r = smem_open_path(c->image, c->as, &o, &p->s);
 		if (r < 0)
-			return fail(c->image, r, err);
+			return fail_image(c->image, r, err);
 		if (create) {
 			r = smem_item_alloc(p->s, c->host, (unsigned)a->item, need);
 			if (r < 0) {
 				place_close(p);
-				return fail("alloc", r, r == -EEXIST ? "the item exists" : NULL);
+				return fail(p->name, r, r == -EEXIST ? "the item exists already; a queue "
+								       "is created in a new item"
+								     : NULL);
 			}
 		}
 		r = smem_item_get(p->s, c->host, (unsigned)a->item, &p->mem, &p->size);
 		if (r < 0) {
 			place_close(p);
-			return fail("item", r, r == -ENOENT ? "the item is not allocated" : NULL);
+			return fail(p->name, r, r == -ENOENT ? "the item is not allocated" : NULL);
 		}
 	} else {
-		r = smem_region_open(c->image, need, create ? SMEM_REGION_CREATE : 0, &p->r);
+		unsigned flags = create ? SMEM_REGION_CREATE : writable ? 0 : SMEM_REGION_RDONLY;
+
+		r = smem_region_open(c->image, need, flags, &p->r);
 		if (r < 0)
-			return fail(c->image, r, NULL);
+			return fail_image(c->image, r, NULL);
 		p->mem = smem_region_base(p->r);
 		p->size = smem_region_size(p->r);
 	}
@@ -115,44 +132,98 @@ static int place_open(const struct common *c, const struct args *a, bool create,
 static int open_queue(struct place *p, unsigned ends, struct smem_msgq **ret)
 {
 	struct smem_msgq_opts o;
+	size_t least = 0;
+	char msg[160];
 	int r;
 
+	smem_msgq_size(1, 1, &least);
+	if (p->size < least) {
+		snprintf(msg, sizeof(msg), "not a message queue: %zu bytes is less than the smallest "
+					   "queue (%zu bytes)", p->size, least);
+		return fail(p->name, -EPROTO, msg);
+	}
 	smem_msgq_opts_init(&o);
-	p->efd[0] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	p->efd[1] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	o.rx_eventfd = p->efd[0];
-	o.tx_eventfd = p->efd[1];
+	if (ends) {
+		p->efd[0] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		p->efd[1] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		o.rx_eventfd = p->efd[0];
+		o.tx_eventfd = p->efd[1];
+	}
 	r = smem_msgq_open(p->mem, p->size, ends, &o, ret);
 	if (r < 0)
-		return fail("msgq", r,
-			    r == -EPROTO    ? "no message queue there (smemctl msgq create makes one)"
-			    : r == -EBADMSG ? "the queue's header is corrupt"
+		return fail(p->name, r,
+			    r == -EPROTO    ? "not a message queue (smemctl msgq create makes one)"
+			    : r == -EBADMSG ? "a message queue whose header is corrupt"
 					    : NULL);
 	return 0;
 }
 
-static int hexval(char ch)
+/*
+ * Refuse to replace a queue that holds messages: create would drop them under
+ * their receiver. Return: 0 to go on, or EXIT_ERR after saying why.
+ */
+static int check_replace(const struct common *c, const struct args *a)
 {
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
+	struct smem_msgq_stats st;
+	struct smem_msgq *q;
+	struct smem_region *r;
+	char msg[200];
+	int err;
+
+	if (a->force || a->item != UINT64_MAX)
+		return 0; /* an item is always new: alloc refuses one that exists */
+	if (smem_region_open(c->image, 0, SMEM_REGION_RDONLY, &r) < 0)
+		return 0; /* nothing there, or nothing readable to lose */
+	err = smem_msgq_open(smem_region_base(r), smem_region_size(r), 0, NULL, &q);
+	if (err == 0) {
+		smem_msgq_stat(q, &st);
+		smem_msgq_close(q);
+	}
+	smem_region_close(r);
+	if (err < 0 || st.count == 0)
+		return 0;
+	snprintf(msg, sizeof(msg), "the queue there holds %u message%s; creating a queue would "
+				   "drop %s (--force creates it anyway)",
+		 st.count, st.count == 1 ? "" : "s", st.count == 1 ? "it" : "them");
+	return fail(c->image, -EEXIST, msg);
 }
 
 static int do_create(const struct common *c, const struct args *a)
 {
 	struct place p;
-	int r = place_open(c, a, true, &p);
+	uint8_t *scratch;
+	size_t need;
+	int r;
 
+	/* Check everything before any file or item exists. */
+	if (smem_msgq_size(a->cfg.depth, a->cfg.max_msg_size, &need) < 0)
+		return usage_error(c->verb, "--depth must be 1..255 and --msg-size 1..1023"),
+		       EXIT_USAGE;
+	scratch = aligned_alloc(64, (need + 63) / 64 * 64);
+	if (!scratch)
+		return fail(c->image, -ENOMEM, NULL);
+	r = smem_msgq_init(scratch, need, &a->cfg);
+	free(scratch);
+	if (r == -EINVAL)
+		return fail(c->image, r, a->cfg.notfull_thd >= (int)a->cfg.depth
+						 ? "--notfull must be below --depth"
+						 : "--notempty must be from 1 to --depth");
+	if (r < 0)
+		return fail(c->image, r, NULL);
+	r = check_replace(c, a);
+	if (r)
+		return r;
+
+	r = place_open(c, a, true, true, &p);
 	if (r)
 		return r;
 	r = smem_msgq_init(p.mem, p.size, &a->cfg);
+	if (r < 0) {
+		fail(p.name, r, NULL);
+		place_close(&p);
+		return EXIT_ERR;
+	}
 	place_close(&p);
-	if (r < 0)
-		return fail("msgq", r, r == -EINVAL ? "a threshold is out of range for the depth" : NULL);
 	if (!c->json)
 		printf("created a queue of %u messages of up to %u bytes\n", a->cfg.depth,
 		       a->cfg.max_msg_size);
@@ -161,10 +232,12 @@ static int do_create(const struct common *c, const struct args *a)
 
 static int do_send(const struct common *c, const struct args *a)
 {
-	uint8_t buf[SMEM_MSGQ_MAX_MSG_SIZE + 1];
+	uint8_t *buf = NULL;
+	struct smem_msgq_stats st;
 	struct smem_msgq *q;
 	struct place p;
 	size_t len;
+	char msg[160];
 	int r;
 
 	if (!!a->string == !!a->hex)
@@ -172,40 +245,43 @@ static int do_send(const struct common *c, const struct args *a)
 	if (a->string) {
 		len = strlen(a->string);
 		if (len > SMEM_MSGQ_MAX_MSG_SIZE)
-			return usage_error(c->verb, "the message is over 1023 bytes"), EXIT_USAGE;
-		memcpy(buf, a->string, len);
-	} else {
-		size_t n = strlen(a->hex);
-
-		if (n % 2 || n / 2 > SMEM_MSGQ_MAX_MSG_SIZE)
-			return usage_error(c->verb, "--hex needs an even number of digits, at most 2046"),
-			       EXIT_USAGE;
-		for (size_t i = 0; i < n / 2; i++) {
-			int hi = hexval(a->hex[2 * i]), lo = hexval(a->hex[2 * i + 1]);
-
-			if (hi < 0 || lo < 0)
-				return usage_error(c->verb, "bad hex digit"), EXIT_USAGE;
-			buf[i] = (uint8_t)(hi << 4 | lo);
-		}
-		len = n / 2;
+			return usage_error(c->verb, "the message is %zu bytes; no queue takes more than "
+						    "%u", len, SMEM_MSGQ_MAX_MSG_SIZE), EXIT_USAGE;
+		buf = (uint8_t *)strdup(a->string);
+		if (!buf)
+			return fail(c->image, -ENOMEM, NULL);
+	} else if (opt_hex(c->verb, "--hex", a->hex, SMEM_MSGQ_MAX_MSG_SIZE, &buf, &len) < 0) {
+		return EXIT_USAGE;
 	}
-	r = place_open(c, a, false, &p);
-	if (r)
+	r = place_open(c, a, false, true, &p);
+	if (r) {
+		free(buf);
 		return r;
+	}
 	r = open_queue(&p, SMEM_MSGQ_TX, &q);
 	if (r) {
+		free(buf);
 		place_close(&p);
 		return r;
 	}
 	r = smem_msgq_send_wait(q, buf, len, a->push ? SMEM_MSGQ_PUSH : 0, a->wait_ms);
+	smem_msgq_stat(q, &st);
 	smem_msgq_close(q);
+	free(buf);
+	if (r == -EAGAIN || r == -ETIMEDOUT) {
+		snprintf(msg, sizeof(msg), "the queue is full (%u of %u messages)", st.count, st.depth);
+	} else if (r == -EMSGSIZE) {
+		snprintf(msg, sizeof(msg), "%s: this queue takes messages of 1 to %u bytes",
+			 len ? "the message is too big" : "the message is empty", st.max_msg_size);
+	} else if (r < 0) {
+		snprintf(msg, sizeof(msg), "send failed: %s", strerror(-r));
+	}
+	if (r < 0) {
+		fail(p.name, r, msg);
+		place_close(&p);
+		return EXIT_ERR;
+	}
 	place_close(&p);
-	if (r == -EAGAIN || r == -ETIMEDOUT)
-		return fail("send", r, "the queue is full");
-	if (r == -EMSGSIZE)
-		return fail("send", r, "the message is empty or over the queue's maximum size");
-	if (r < 0)
-		return fail("send", r, NULL);
 	if (c->json)
 		printf("{\"sent\":%zu,\"not_full\":%s}\n", len, r ? "true" : "false");
 	else
@@ -240,7 +316,7 @@ static int do_recv(const struct common *c, const struct args *a)
 
 	if (a->raw && c->json)
 		return usage_error(c->verb, "--raw and --json exclude each other"), EXIT_USAGE;
-	r = place_open(c, a, false, &p);
+	r = place_open(c, a, false, true, &p);
 	if (r)
 		return r;
 	r = open_queue(&p, SMEM_MSGQ_RX, &q);
@@ -251,7 +327,7 @@ static int do_recv(const struct common *c, const struct args *a)
 	do {
 		r = smem_msgq_recv_wait(q, buf, sizeof(buf), &n, got ? 0 : a->wait_ms);
 		if (r == -EBADMSG) {
-			fprintf(stderr, "smemctl: recv: a malformed message was skipped\n");
+			fprintf(stderr, "smemctl: %s: a malformed message was skipped\n", p.name);
 			continue;
 		}
 		if (r < 0)
@@ -260,12 +336,14 @@ static int do_recv(const struct common *c, const struct args *a)
 		got++;
 	} while (a->all && r != 0);
 	smem_msgq_close(q);
-	place_close(&p);
 	if (r == -EAGAIN || r == -ETIMEDOUT)
-		return got ? EXIT_OK : fail("recv", r, "the queue is empty");
-	if (r < 0)
-		return fail("recv", r, NULL);
-	return EXIT_OK;
+		r = got ? 0 : fail(p.name, r, "the queue is empty");
+	else if (r < 0)
+		r = fail(p.name, r, NULL);
+	else
+		r = EXIT_OK;
+	place_close(&p);
+	return r;
 }
 
 static const char *doorbell_name(unsigned d)
@@ -283,7 +361,7 @@ static int do_stat(const struct common *c, const struct args *a)
 	struct place p;
 	int r;
 
-	r = place_open(c, a, false, &p);
+	r = place_open(c, a, false, false, &p);
 	if (r)
 		return r;
 	r = open_queue(&p, 0, &q);
@@ -360,6 +438,7 @@ int verb_msgq(int argc, char **argv)
 		{ "wait", required_argument, NULL, O_WAIT },
 		{ "raw", no_argument, NULL, O_RAW },
 		{ "all", no_argument, NULL, O_ALL },
+		{ "force", no_argument, NULL, O_FORCE },
 		{ 0 },
 	};
 	struct common c = COMMON_INIT("msgq", usage);
@@ -383,17 +462,17 @@ int verb_msgq(int argc, char **argv)
 
 	OPTIONS_BEGIN(c, longopts)
 	case O_ITEM:
-		if (!parse_u64(optarg, 0xffff, &a.item))
-			return usage_error(c.verb, "bad --item '%s'", optarg), EXIT_USAGE;
+		if (opt_number(c.verb, "--item", optarg, 0, 0xffff, false, &a.item) < 0)
+			return EXIT_USAGE;
 		break;
 	case O_DEPTH:
-		if (!parse_u64(optarg, SMEM_MSGQ_MAX_DEPTH, &v) || !v)
-			return usage_error(c.verb, "--depth must be 1..255"), EXIT_USAGE;
+		if (opt_number(c.verb, "--depth", optarg, 1, SMEM_MSGQ_MAX_DEPTH, false, &v) < 0)
+			return EXIT_USAGE;
 		a.cfg.depth = (unsigned)v;
 		break;
 	case O_MSGSIZE:
-		if (!parse_u64(optarg, SMEM_MSGQ_MAX_MSG_SIZE, &v) || !v)
-			return usage_error(c.verb, "--msg-size must be 1..1023"), EXIT_USAGE;
+		if (opt_number(c.verb, "--msg-size", optarg, 1, SMEM_MSGQ_MAX_MSG_SIZE, false, &v) < 0)
+			return EXIT_USAGE;
 		a.cfg.max_msg_size = (unsigned)v;
 		break;
 	case O_NOTEMPTY:
@@ -430,8 +509,8 @@ int verb_msgq(int argc, char **argv)
 		a.push = true;
 		break;
 	case O_WAIT:
-		if (!parse_u64(optarg, INT32_MAX, &v))
-			return usage_error(c.verb, "--wait needs milliseconds"), EXIT_USAGE;
+		if (opt_number(c.verb, "--wait", optarg, 0, INT32_MAX, false, &v) < 0)
+			return EXIT_USAGE;
 		a.wait_ms = (int)v;
 		break;
 	case O_RAW:
@@ -439,6 +518,9 @@ int verb_msgq(int argc, char **argv)
 		break;
 	case O_ALL:
 		a.all = true;
+		break;
+	case O_FORCE:
+		a.force = true;
 		break;
 	OPTIONS_END(c)
 

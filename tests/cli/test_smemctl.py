@@ -519,35 +519,38 @@ class FormatAndFsck(SmemctlTest):
         self.ok("alloc", "--item", 100, "--string", "keep me", img)
         self.patch(img + ".hwlock", 5 * LOCK_STRIDE, struct.pack("<I", 3))
         before = self.read(img), self.read(img + ".hwlock")
-        for opts, code in (
-                (("--cacheline", 48), 2),               # not a power of two
-                (("--cacheline", 8), 2),                # below 16
-                (("--size", "8K"), 2),                  # below 16K
-                (("--size", 12345), 2),                 # not a multiple of 4K
-                (("--size", 0), 2),
-                (("--items", 8), 2),                    # no room above the fixed items
-                (("--version", 11, "--items", 1000), 2),  # version 11 has 512
-                (("--pairs", "0:0"), 2),                # one host
-                (("--pairs", "0:1,1:0"), 2),            # a repeated pair
-                (("--pairs", "0:1:5000"), 2),           # not a multiple of 4K
-                (("--global-size", 5000), 2),
-                (("--global-size", "4M"), 1),           # does not fit
-                (("--size", "16K"), 1),                 # three pairs do not fit
-                (("--pairs", "0:1:1M,0:2:1M"), 1),
-                (("--stride", 6), 2),
-                (("--version", 10), 2),
-                (("--pairs", "0:x"), 2)):
+        # Well-formed values that make no image are errors (exit 1) that name the
+        # option; malformed ones are usage errors (exit 2), as smemctl(1) says.
+        for opts, code, says in (
+                (("--cacheline", 48), 1, "--cacheline"),         # not a power of two
+                (("--cacheline", 8), 1, "--cacheline"),          # below 16
+                (("--size", "8K"), 1, "--size"),                 # below 16K
+                (("--size", 12345), 1, "--size"),                # not a multiple of 4K
+                (("--size", 0), 1, "--size"),
+                (("--items", 8), 1, "--items"),                  # no room above the fixed items
+                (("--version", 11, "--items", 1000), 1, "version 12"),  # version 11 has 512
+                (("--pairs", "0:0"), 1, "--pairs 0:0"),          # one host
+                (("--pairs", "0:1,1:0"), 1, "twice"),            # a repeated pair
+                (("--pairs", "0:1:5000"), 1, "--pairs 0:1"),     # not a multiple of 4K
+                (("--global-size", 5000), 1, "--global-size"),
+                (("--global-size", "4M"), 1, "do not fit"),      # does not fit
+                (("--size", "16K"), 1, "smallest image is 32 KiB"),  # three pairs do not fit
+                (("--pairs", "0:1:1M,0:2:1M"), 1, "do not fit"),
+                (("--stride", 6), 2, "--stride"),
+                (("--version", 10), 2, "--version"),
+                (("--pairs", "0:x"), 2, "--pairs")):
             with self.subTest(opts=opts):
                 p = self.run_ctl("format", *opts, img)
                 self.assertEqual(p.returncode, code, p.stderr.decode())
-                self.assertTrue(p.stderr.strip())
+                self.assertIn(says, p.stderr.decode())
                 self.assertEqual((self.read(img), self.read(img + ".hwlock")), before,
                                  "a refused format changed the existing files")
 
     def test_fsck_json_clean(self):
         img = self.format()
         out = self.json_of("fsck", "--json", img)
-        self.assertEqual(out, {"image": img, "findings": [], "repairs": 0, "clean": True})
+        self.assertEqual(out, {"image": img, "findings": [], "repairs": 0, "busted_host": None,
+                               "heap_repairs": 0, "clean": True})
 
     def test_fsck_after_allocations(self):
         img = self.format("--cacheline", 128)
@@ -786,7 +789,12 @@ class Alloc(SmemctlTest):
         self.ok("alloc", "--item", 100, "--size", 4, img)
         off = self.json_of("get", "--json", "--item", 100, img)["offset"]
         g = self.json_of("get", "--json", "--item", 100, "--phys-base", "0x80000000", img)
-        self.assertEqual(g["offset"], 0x80000000 + off)
+        # One name for one thing, as in ls --json: offset in the region, phys address.
+        self.assertEqual(g["offset"], off)
+        self.assertEqual(g["phys"], 0x80000000 + off)
+        ls = self.json_of("ls", "--json", "--phys-base", "0x80000000", img)
+        it = [e for e in ls if e["item"] == 100][0]
+        self.assertEqual((it["offset"], it["phys"]), (g["offset"], g["phys"]))
 
     def test_lock_held_by_dead_host_blocks_alloc_until_bust(self):
         img = self.format()
@@ -853,7 +861,7 @@ class JsonOutput(SmemctlTest):
 
     def test_get(self):
         out = self.json_of("get", "--json", "--item", 100, self.img)
-        self.assertEqual(set(out), {"item", "size", "offset", "data"})
+        self.assertEqual(set(out), {"item", "size", "offset", "phys", "data"})
         self.assertEqual(bytes.fromhex(out["data"]), b'quote " backslash \\ tab \t\0')
 
     def test_fsck(self):
@@ -1364,6 +1372,253 @@ class Locks(SmemctlTest):
         self.assertEqual(doc[7], {"lock": 7, "value": 10, "owner": 9})
         self.ok("bust", "--host", 9, "--lock", 7, "--bank", other, img)
         self.assertEqual(u32(self.read(other), 7 * 4096), 0)
+
+
+class Messages(SmemctlTest):
+    """Each error says what is wrong and names the file, and changes nothing."""
+
+    def test_unknown_option_has_the_verb_prefix(self):
+        img = self.format()
+        for verb in ALL_VERBS:
+            with self.subTest(verb=verb):
+                p = self.usage(verb, "--bogus", img)
+                self.assertIn(f"smemctl {verb}: unknown option '--bogus'", p.stderr.decode())
+        p = self.usage("get", img, "--item")
+        self.assertIn("smemctl get: option '--item' needs a value", p.stderr.decode())
+
+    def test_bad_values_are_described_as_they_are(self):
+        img = self.format()
+        for args, says in (
+                (("alloc", "--item", 600, "--hex", "zz"), "'z' is not a hex digit"),
+                (("alloc", "--item", 600, "--hex", "abc"), "two hex digits per byte"),
+                (("bust", "--host", 1, "--lock", "3abc"), "--lock needs a number"),
+                (("bust", "--host", 1, "--lock", 40), "--lock must be from 0 to 31"),
+                (("bust", "--host", "any"), "--host any names no host"),
+                (("bust",), "--host is required"),
+                (("get", "--item", "12x"), "--item needs a number"),
+                (("alloc", "--item", 600, "--size", "1Q"), "--size needs a size")):
+            with self.subTest(args=args):
+                self.assertIn(says, self.usage(*args, img).stderr.decode())
+
+    def test_leading_zero_is_decimal_in_code_and_page(self):
+        img = self.format()
+        self.ok("alloc", "--item", "0100", "--fill", "010", "--size", 4, img)
+        self.assertEqual(self.get_raw(img, 100), b"\x0a" * 4)
+        page = open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                 "../../man/smemctl.1")).read()
+        self.assertNotIn("octal", page.replace("never octal", ""))
+        self.assertIn("leading 0 is still decimal", page)
+
+    def test_images_that_are_no_files(self):
+        empty = self.write_file("empty", b"")
+        for image, says in ((empty, "is empty (0 bytes)"), (self.dir, "is a directory"),
+                            ("/dev/null", "is not a regular file")):
+            for verb in ("info", "ls", "fsck", "alloc"):
+                with self.subTest(image=image, verb=verb):
+                    args = ("--item", 100, "--size", 4) if verb == "alloc" else ()
+                    p = self.error(verb, *args, image)
+                    self.assertIn(f"smemctl: {image}: {says}", p.stderr.decode())
+        p = self.usage("format", "")
+        self.assertIn("IMAGE is an empty string", p.stderr.decode())
+
+    def test_alloc_that_does_not_fit_says_how_much_room(self):
+        img = self.format("--size", "64K")
+        free = self.json_of("info", "--json", img)["partitions"][0]["free"]
+        p = self.error("alloc", "--item", 100, "--size", free + 8, img)
+        self.assertIn(f"{free} bytes are free there", p.stderr.decode())
+
+    def test_get_says_which_host_finds_an_item(self):
+        img = self.format()
+        self.ok("alloc", "--item", 500, "--size", 4, "--host", 1, img)
+        p = self.error("get", "--item", 500, img)
+        self.assertIn("use --host 1", p.stderr.decode())
+        p = self.error("get", "--item", 500, "--as", 1, img)
+        self.assertIn("use --host 0", p.stderr.decode())
+        self.assertIn("is not allocated", self.error("get", "--item", 501, img).stderr.decode())
+
+
+def copy_for_nobody(ctl, d):
+    """A copy of smemctl that another user may run, in a directory it may enter."""
+    dst = os.path.join(d, "smemctl")
+    with open(ctl, "rb") as src, open(dst, "wb") as out:
+        out.write(src.read())
+    os.chmod(dst, 0o755)
+    os.chmod(d, 0o755)
+    return dst
+
+
+class ReadOnly(SmemctlTest):
+    """Read verbs need read access only: a read-only mount, another user."""
+
+    def run_as_reader(self, *args):
+        """Run smemctl without write access to the images: as root, as nobody."""
+        ctl = copy_for_nobody(SMEMCTL, self.dir)
+        cmd = [ctl, *map(str, args)]
+        if os.geteuid() == 0:
+            cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+        return subprocess.run(cmd, capture_output=True, timeout=60)
+
+    def test_read_verbs_work_without_write_access(self):
+        img = self.format()
+        q = self.path("q")
+        self.ok("msgq", "create", "--depth", 4, q)
+        self.ok("msgq", "send", "--string", "hi", q)
+        self.ok("msgq", "create", "--item", 300, img)
+        for f in (img, img + ".hwlock", q):
+            os.chmod(f, 0o444)
+        for args in (("locks", img), ("locks", "--json", img), ("info", img), ("ls", img),
+                     ("fsck", img), ("msgq", "stat", q), ("msgq", "stat", "--item", 300, img),
+                     ("get", "--item", 300, img)):
+            with self.subTest(args=args):
+                p = self.run_as_reader(*args)
+                self.assertEqual(p.returncode, 0, p.stderr.decode())
+        out = self.run_as_reader("msgq", "stat", "--json", q).stdout
+        self.assertEqual(json.loads(out)["count"], 1)
+        p = self.run_as_reader("bust", "--host", 1, img)
+        self.assertEqual(p.returncode, 1, "bust needs write access and says so")
+        self.assertIn("Permission denied", p.stderr.decode())
+
+    def test_read_verbs_work_on_a_read_only_mount(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root for a mount namespace")
+        img = self.format()
+        q = self.path("q")
+        self.ok("msgq", "create", q)
+        script = (f"mount --bind -o ro {self.dir} {self.dir} && "
+                  f"{SMEMCTL} locks {img} >/dev/null && {SMEMCTL} msgq stat {q} >/dev/null && "
+                  f"{SMEMCTL} bust --host 1 {img} 2>&1 | grep -q 'Read-only file system'")
+        p = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+                           capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout.decode() + p.stderr.decode())
+
+
+class Msgq(SmemctlTest):
+    def test_refused_create_leaves_no_file(self):
+        q = self.path("q")
+        p = self.error("msgq", "create", "--depth", 8, "--notfull", 8, q)
+        self.assertIn("--notfull must be below --depth", p.stderr.decode())
+        self.assertFalse(os.path.exists(q), "a refused create left a file behind")
+        img = self.format()
+        before = self.read(img)
+        self.error("msgq", "create", "--item", 300, "--depth", 4, "--notempty", 9, img)
+        self.assertEqual(self.read(img), before, "a refused create allocated the item")
+
+    def test_errors_name_the_queue(self):
+        q = self.path("q")
+        self.ok("msgq", "create", "--depth", 1, "--msg-size", 8, q)
+        p = self.error("msgq", "recv", q)
+        self.assertIn(f"smemctl: {q}: the queue is empty", p.stderr.decode())
+        p = self.error("msgq", "send", "--string", "123456789", q)
+        self.assertIn(f"smemctl: {q}: the message is too big: this queue takes messages of 1 "
+                      "to 8 bytes", p.stderr.decode())
+        self.ok("msgq", "send", "--string", "x", q)
+        self.assertIn(f"smemctl: {q}: the queue is full (1 of 1 messages)",
+                      self.error("msgq", "send", "--string", "y", q).stderr.decode())
+        img = self.format()
+        self.ok("msgq", "create", "--item", 300, img)
+        p = self.error("msgq", "create", "--item", 300, img)
+        self.assertIn(f"smemctl: {img} item 300: the item exists already", p.stderr.decode())
+
+    def test_an_item_that_is_no_queue_is_not_corrupt(self):
+        img = self.format()
+        self.ok("alloc", "--item", 300, "--size", 16, img)
+        self.ok("alloc", "--item", 301, "--size", 4096, img)
+        for item in (300, 301):
+            with self.subTest(item=item):
+                p = self.error("msgq", "stat", "--item", item, img)
+                self.assertIn(f"smemctl: {img} item {item}: not a message queue",
+                              p.stderr.decode())
+                self.assertNotIn("corrupt", p.stderr.decode())
+
+    def test_create_over_a_queue_with_messages_needs_force(self):
+        q = self.path("q")
+        self.ok("msgq", "create", q)
+        self.ok("msgq", "create", q)  # empty: replacing it loses nothing
+        self.ok("msgq", "send", "--string", "keep", q)
+        before = self.read(q)
+        p = self.error("msgq", "create", "--depth", 4, q)
+        self.assertIn("holds 1 message", p.stderr.decode())
+        self.assertEqual(self.read(q), before)
+        self.ok("msgq", "create", "--depth", 4, "--force", q)
+        self.assertEqual(self.json_of("msgq", "stat", "--json", q)["count"], 0)
+
+
+class LiveHosts(SmemctlTest):
+    """What a live, attached host must be protected from."""
+
+    def attached_receiver(self, img):
+        """A smemctl attached to img as host 0, blocked in recv on item 300."""
+        self.ok("msgq", "create", "--item", 300, img)
+        p = subprocess.Popen([SMEMCTL, "msgq", "recv", "--item", "300", "--wait", "60000", img],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(p.wait)
+        self.addCleanup(p.kill)
+        # Attached once its registration shows in the host table.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if p.poll() is not None:
+                self.fail(f"the receiver exited: {p.stderr.read()!r}")
+            if self.host_pid(img, 0) == p.pid:
+                return p
+            os.sched_yield()
+        self.fail("the receiver never registered")
+
+    def host_pid(self, img, host):
+        e = self.read(img + ".hwlock")[HOST_TABLE + host * HOST_ENTRY:][:32]
+        seq, _claim, pid = struct.unpack_from("<III", e)
+        return pid if seq % 2 == 0 else None
+
+    def test_format_refuses_an_attached_image(self):
+        img = self.format()
+        rx = self.attached_receiver(img)
+        before = self.read(img), self.read(img + ".hwlock")
+        p = self.error("format", img)
+        self.assertIn("a live process has the image attached", p.stderr.decode())
+        self.assertEqual((self.read(img), self.read(img + ".hwlock")), before)
+        self.ok("msgq", "send", "--as", 1, "--item", 300, "--string", "bye", img)
+        self.assertEqual(rx.wait(30), 0)
+        self.ok("format", img)  # nobody attached any more
+
+    def test_format_force_formats_an_attached_image(self):
+        img = self.format()
+        self.attached_receiver(img)
+        self.ok("format", "--force", img)
+        self.assertEqual(self.json_of("ls", "--json", img), [])
+
+
+class Repair(SmemctlTest):
+    register = Locks.register
+    set_lock = Locks.set_lock
+    word = Locks.word
+
+    def dead_pid(self):
+        p = subprocess.Popen(["true"])
+        st = start_time(p.pid)
+        p.wait()
+        return p.pid, st
+
+    def test_repair_reports_the_bust(self):
+        img = self.format("--version", 11)
+        pid, st = self.dead_pid()
+        self.patch(img + ".hwlock", HOST_TABLE + 1 * HOST_ENTRY, struct.pack("<IIIIQ", 2, 0, pid, 1, st))
+        self.set_lock(img, 3, 1)
+        out = self.ok("fsck", "--repair", img).stdout.decode()
+        self.assertIn("repaired: busted lock 3, held by host 1", out)
+        self.assertIn("clean after repair", out)
+        self.set_lock(img, 3, 1)
+        doc = self.json_of("fsck", "--repair", "--json", img)
+        self.assertEqual((doc["repairs"], doc["busted_host"], doc["clean"]), (1, 1, True))
+        self.assertEqual(self.word(img, 3), 0)
+        self.assertIn("nothing to repair", self.ok("fsck", "--repair", img).stdout.decode())
+
+    def test_holder_not_in_the_host_table_is_not_called_live(self):
+        img = self.format()
+        self.set_lock(img, 3, 7)
+        p = self.error("fsck", "--repair", img)
+        err = p.stderr.decode()
+        self.assertIn("lock 3 stayed held for 1000 ms by host 7 tz (not in the host table", err)
+        self.assertNotIn("a live host", err)
+        self.assertEqual(self.word(img, 3), 8, "an unknown holder is never busted")
 
 
 def main():
