@@ -133,6 +133,21 @@ Test(hosts, a_reused_pid_is_not_the_registered_process)
 	cr_assert_eq(smem_hwlock_host_alive(h, 6), 0);
 }
 
+Test(hosts, an_entry_that_stays_busy_cannot_be_read)
+{
+	struct smem_hwlock_host e;
+	uint8_t *page = (uint8_t *)smem_region_base(lr) + 32 * 64;
+	uint32_t odd = 1;
+
+	cr_assert_eq(smem_hwlock_host_register(h, 7), 0);
+	/* A rewrite that never ends: the entry's sequence count stays odd. */
+	memcpy(page + 64 + 7 * 32, &odd, 4);
+	memset(&e, 0xa5, sizeof(e));
+	cr_assert_eq(smem_hwlock_host_get(h, 7, &e), -EAGAIN);
+	cr_assert_eq(e.pid, 0xa5a5a5a5, "out-parameters are written only on success");
+	cr_assert_eq(e.generation, 0xa5a5a5a5);
+}
+
 Test(hosts, a_registration_cut_short_by_a_crash_is_taken_over)
 {
 	static const char *const points[] = { "hwlock.host.after_seq_odd", "hwlock.host.after_pid",
