@@ -77,8 +77,9 @@ static void make(struct setup *st, unsigned version, size_t size)
 		exit(1);
 	}
 	smem_open_opts_init(&oo);
+	oo.region = st->r;
 	oo.hwlock = st->h;
-	if (smem_open_region(st->r, 0, &oo, &st->s)) {
+	if (smem_open(NULL, 0, &oo, &st->s)) {
 		fprintf(stderr, "bench-smem: attach failed\n");
 		exit(1);
 	}

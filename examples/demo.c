@@ -51,7 +51,7 @@ static int modem(const char *image, int wait_fd, int done_fd)
 	size_t size;
 	void *p;
 
-	if (say("modem", "attached as host 1", smem_open(image, 1, &s)) < 0)
+	if (say("modem", "attached as host 1", smem_open(image, 1, NULL, &s)) < 0)
 		return 1;
 	if (read(wait_fd, &c, 1) != 1)
 		return 1;
@@ -92,7 +92,7 @@ int main(int argc, char **argv)
 	if (pid == 0)
 		_exit(modem(argv[1], to_modem[0], from_modem[1]));
 
-	if (say("apps", "attached as host 0", smem_open(argv[1], 0, &s)) < 0)
+	if (say("apps", "attached as host 0", smem_open(argv[1], 0, NULL, &s)) < 0)
 		return 1;
 	/* socinfo format 0.15: soc id 321 (SDM845), revision 2.1, a build id, a serial. */
 	socinfo[0] = 15;

@@ -42,8 +42,9 @@ static inline struct smem *fuzz_open(const uint8_t *data, size_t size, unsigned 
 		return NULL;
 	}
 	smem_open_opts_init(&o);
+	o.region = *ret_r;
 	o.hwlock = writable ? h : NULL;
-	if (smem_open_region(*ret_r, host, &o, &s) < 0)
+	if (smem_open(NULL, host, &o, &s) < 0)
 		s = NULL;
 	*ret_copy = copy;
 	return s;

@@ -54,8 +54,23 @@ static inline int img_open(struct img *im, unsigned host, struct smem **ret)
 	struct smem_open_opts o;
 
 	smem_open_opts_init(&o);
+	o.region = im->r;
 	o.hwlock = im->h;
-	return smem_open_region(im->r, host, &o, ret);
+	return smem_open(NULL, host, &o, ret);
+}
+
+/* smem_open() of the image in a region the test owns; @o NULL for the defaults. */
+static inline int open_in_region(struct smem_region *r, unsigned host,
+				 const struct smem_open_opts *o, struct smem **ret)
+{
+	struct smem_open_opts opts;
+
+	if (o)
+		opts = *o;
+	else
+		smem_open_opts_init(&opts);
+	opts.region = r;
+	return smem_open(NULL, host, &opts, ret);
 }
 
 static inline void img_free(struct img *im)

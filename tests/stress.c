@@ -70,7 +70,8 @@ static int attach(unsigned host, struct smem **ret)
 	smem_open_opts_init(&o);
 	o.hwlock = bank;
 	o.flags = SMEM_OPEN_BUST_DEAD;
-	return smem_open_region(region, host, &o, ret);
+	o.region = region;
+	return smem_open(NULL, host, &o, ret);
 }
 
 static void fail(int code)

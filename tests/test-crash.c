@@ -65,7 +65,8 @@ static int open_survivor(struct img *im, struct smem **ret)
 	smem_open_opts_init(&o);
 	o.hwlock = im->h;
 	o.flags = SMEM_OPEN_BUST_DEAD;
-	return smem_open_region(im->r, 0, &o, ret);
+	o.region = im->r;
+	return smem_open(NULL, 0, &o, ret);
 }
 
 static void run(const struct point *pt, enum where w)

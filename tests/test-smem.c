@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "helpers.h"
+#include "smem/smem-internal.h"
 
 #define MB (1u << 20)
 
@@ -180,7 +181,7 @@ Test(smem12, virt_to_phys)
 	smem_open_opts_init(&o);
 	o.flags = SMEM_OPEN_RDONLY;
 	o.phys_base = 0x86000000;
-	cr_assert_eq(smem_open_region(im.r, 0, &o, &b), 0);
+	cr_assert_eq(open_in_region(im.r, 0, &o, &b), 0);
 	cr_assert_eq(smem_virt_to_phys(b, p, &a), 0);
 	cr_assert_eq(a, 0x86000000 + (uint64_t)((uint8_t *)p - im.b));
 	cr_assert_eq(smem_virt_to_phys(b, im.b + 2 * MB, &a), -ERANGE);
@@ -236,11 +237,11 @@ Test(smem12, readonly_and_lockless_handles_cannot_allocate)
 	smem_open_opts_init(&o);
 	o.flags = SMEM_OPEN_RDONLY;
 	o.hwlock = im.h;
-	cr_assert_eq(smem_open_region(im.r, 0, &o, &b), 0);
+	cr_assert_eq(open_in_region(im.r, 0, &o, &b), 0);
 	cr_assert_eq(smem_item_alloc(b, 1, 100, 8), -EROFS);
 	smem_close(b);
 	smem_open_opts_init(&o);
-	cr_assert_eq(smem_open_region(im.r, 0, &o, &b), 0);
+	cr_assert_eq(open_in_region(im.r, 0, &o, &b), 0);
 	cr_assert_eq(smem_item_alloc(b, 1, 100, 8), -ENOLCK);
 	smem_close(b);
 }
@@ -262,15 +263,32 @@ Test(smem12, open_arguments)
 	struct smem_open_opts o;
 	struct smem *b;
 
-	cr_assert_eq(smem_open_region(im.r, SMEM_HOST_COUNT, NULL, &b), -EINVAL);
-	cr_assert_eq(smem_open_region(NULL, 0, NULL, &b), -EINVAL);
+	cr_assert_eq(open_in_region(im.r, SMEM_HOST_COUNT, NULL, &b), -EINVAL);
+	cr_assert_eq(open_in_region(NULL, 0, NULL, &b), -EINVAL);
 	smem_open_opts_init(&o);
 	o.flags = 0x10;
-	cr_assert_eq(smem_open_region(im.r, 0, &o, &b), -EINVAL);
+	cr_assert_eq(open_in_region(im.r, 0, &o, &b), -EINVAL);
 	smem_open_opts_init(&o);
-	o.hwlock_id = 32;
-	cr_assert_eq(smem_open_region(im.r, 0, &o, &b), -EINVAL);
+	o.region = im.r;
+	cr_assert_eq(smem__open(NULL, 0, &o, 32, &b), -EINVAL);
 	smem_close(NULL);
+}
+
+Test(smem12, open_takes_a_path_or_a_region)
+{
+	struct smem_open_opts o;
+	char err[64] = "";
+	struct smem *b;
+
+	cr_assert_eq(smem_open(NULL, 0, NULL, &b), -EINVAL, "neither");
+	smem_open_opts_init(&o);
+	o.region = im.r;
+	o.errbuf = err;
+	o.errbuf_size = sizeof(err);
+	cr_assert_eq(smem_open("img", 0, &o, &b), -EINVAL, "both");
+	cr_assert_str_neq(err, "");
+	cr_assert_eq(smem_open(NULL, 0, &o, &b), 0);
+	smem_close(b);
 }
 
 Test(smem12, other_hwlock_id)
@@ -279,9 +297,9 @@ Test(smem12, other_hwlock_id)
 	struct smem *b;
 
 	smem_open_opts_init(&o);
+	o.region = im.r;
 	o.hwlock = im.h;
-	o.hwlock_id = 9;
-	cr_assert_eq(smem_open_region(im.r, 0, &o, &b), 0);
+	cr_assert_eq(smem__open(NULL, 0, &o, 9, &b), 0);
 	cr_assert_eq(smem_hwlock_trylock(im.h, SMEM_HWLOCK_ID, 1), 0);
 	cr_assert_eq(smem_item_alloc(b, 1, 100, 8), 0, "lock 3 is not the one configured");
 	cr_assert_eq(smem_hwlock_unlock(im.h, SMEM_HWLOCK_ID, 1), 0);
@@ -340,7 +358,7 @@ Test(smem11, aux_base_equal_to_our_base_is_ours)
 	wr32(&im, 0xd0 + 16 * 300 + 12, 0x86000000);
 	smem_open_opts_init(&o);
 	o.phys_base = 0x86000000;
-	cr_assert_eq(smem_open_region(im.r, 0, &o, &b), 0);
+	cr_assert_eq(open_in_region(im.r, 0, &o, &b), 0);
 	cr_assert_eq(smem_item_get(b, SMEM_HOST_ANY, 300, &p, NULL), 0);
 	smem_close(b);
 	wr32(&im, 0xd0 + 16 * 300 + 12, 0);
@@ -356,17 +374,17 @@ Test(files, create_open_alloc_and_reopen)
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(p, sizeof(p), "%s/img", dir);
 	cr_assert_eq(smem_create(p, 1 * MB, NULL), 0);
-	cr_assert_eq(smem_open(p, 0, &a), 0);
+	cr_assert_eq(smem_open(p, 0, NULL, &a), 0);
 	cr_assert_eq(smem_item_alloc(a, 1, 100, 4), 0);
 	cr_assert_eq(smem_item_get(a, 1, 100, &x, NULL), 0);
 	memcpy(x, "abcd", 4);
 	smem_close(a);
-	cr_assert_eq(smem_open(p, 1, &b), 0);
+	cr_assert_eq(smem_open(p, 1, NULL, &b), 0);
 	cr_assert_eq(smem_item_get(b, 0, 100, &x, &size), 0, "the modem finds it after a reopen");
 	cr_assert_eq(memcmp(x, "abcd", 4), 0);
 	smem_close(b);
 	snprintf(p, sizeof(p), "%s/nothing", dir);
-	cr_assert_eq(smem_open(p, 0, &a), -ENOENT);
+	cr_assert_eq(smem_open(p, 0, NULL, &a), -ENOENT);
 	cr_assert_eq(smem_create(p, 1000, NULL), -EINVAL);
 }
 
@@ -385,12 +403,12 @@ Test(files, open_reports_a_reason)
 	o.flags = SMEM_OPEN_RDONLY;
 	o.errbuf = err;
 	o.errbuf_size = sizeof(err);
-	cr_assert_eq(smem_open_path(p, 0, &o, &a), -EBADMSG);
+	cr_assert_eq(smem_open(p, 0, &o, &a), -EBADMSG);
 	cr_assert_not_null(strstr(err, "not initialized"), "got: %s", err);
 	smem_open_opts_init(&o);
 	o.errbuf = err;
 	o.errbuf_size = sizeof(err);
-	cr_assert_eq(smem_open_path(p, 0, &o, &a), -ENOENT, "no lock bank beside it");
+	cr_assert_eq(smem_open(p, 0, &o, &a), -ENOENT, "no lock bank beside it");
 	cr_assert_not_null(strstr(err, ".hwlock"), "got: %s", err);
 }
 

@@ -190,7 +190,7 @@ int verb_alloc(int argc, char **argv)
 	o.phys_base = c.phys_base;
 	o.errbuf = err;
 	o.errbuf_size = sizeof(err);
-	r = smem_open_path(c.image, c.as, &o, &s);
+	r = smem_open(c.image, c.as, &o, &s);
 	if (r < 0) {
 		free(contents);
 		return fail(c.image, r, err);

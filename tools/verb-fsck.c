@@ -25,7 +25,7 @@ static int repair(const struct common *c)
 	o.phys_base = c->phys_base;
 	o.errbuf = err;
 	o.errbuf_size = sizeof(err);
-	r = smem_open_path(c->image, c->as, &o, &s);
+	r = smem_open(c->image, c->as, &o, &s);
 	if (r < 0)
 		return -fail(c->image, r, err);
 	r = smem_recover(s);

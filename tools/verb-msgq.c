@@ -87,7 +87,7 @@ static int place_open(const struct common *c, const struct args *a, bool create,
 		smem_open_opts_init(&o);
 		o.errbuf = err;
 		o.errbuf_size = sizeof(err);
-		r = smem_open_path(c->image, c->as, &o, &p->s);
+		r = smem_open(c->image, c->as, &o, &p->s);
 		if (r < 0)
 			return fail(c->image, r, err);
 		if (create) {

@@ -101,20 +101,31 @@ enum smem_open_flags {
 
 struct smem_open_opts {
 	unsigned flags;             /* enum smem_open_flags */
-	struct smem_hwlock *hwlock; /* the lock bank, borrowed; NULL: no allocation */
-	unsigned hwlock_id;         /* lock taken by allocators; default SMEM_HWLOCK_ID */
+	struct smem_region *region; /* the image, borrowed; then the path is NULL */
+	struct smem_hwlock *hwlock; /* the lock bank, borrowed; NULL: PATH.hwlock or none */
 	uint64_t phys_base;         /* physical address of the region's first byte */
 	char *errbuf;               /* on failure, a sentence saying what is wrong */
 	size_t errbuf_size;
 };
 
+/**
+ * smem_open_opts_init() - the defaults: read-write, the lock bank beside the image
+ * @o: options to fill; every field 0 or NULL
+ */
 void smem_open_opts_init(struct smem_open_opts *o);
 
 /**
- * smem_open() - attach to an SMEM region as a host
- * @path: a path or bare name of the region; its lock bank is PATH.hwlock
+ * smem_open() - attach to an SMEM image as a host
+ * @path: a path or bare name of the region, or NULL with @o->region
  * @host: the local host id, below SMEM_HOST_COUNT
+ * @o: options, or NULL for the defaults
  * @ret: the handle
+ *
+ * The image is the region file @path, or the region @o->region that the caller
+ * owns and that must outlive the handle. A file is mapped shared and read-write
+ * and its lock bank PATH.hwlock is opened too, unless @o->hwlock names one; with
+ * SMEM_OPEN_RDONLY the file is read once into a private snapshot and no lock
+ * bank is opened. A region comes with only the lock bank @o->hwlock, if any.
  *
  * Validates the image as the Linux probe does, and more (docs/FORMAT.md lists the
  * checks): the header, the version, the partition table, and the header of the
@@ -123,39 +134,16 @@ void smem_open_opts_init(struct smem_open_opts *o);
  * that others can tell whether it is alive.
  *
  * Context: process context.
- * Return: 0; -EINVAL for a bad @host; -EBADMSG if the image fails validation;
- * -EPROTO for an unsupported version; -EADDRINUSE if another live process is
- * attached as @host; -EAGAIN if the host table stayed busy; -ENOENT; or an
- * error of smem_region_open().
+ * Return: 0; -EINVAL for a bad @host, unknown flag bits, a NULL @ret, neither or
+ * both of @path and @o->region; -EBADMSG if the image fails validation; -EPROTO
+ * for an unsupported version; -EADDRINUSE if another live process is attached
+ * as @host; -EAGAIN if the host table stayed busy; -ENOENT if the file or its
+ * lock bank does not exist or a version-12 image has no partition table;
+ * -ENAMETOOLONG; -ENOMEM; or an error of smem_region_open() or smem_hwlock_open().
  */
-int smem_open(const char *path, unsigned host, struct smem **ret);
+int smem_open(const char *path, unsigned host, const struct smem_open_opts *o, struct smem **ret);
 
-/**
- * smem_open_region() - attach to an SMEM image in a region the caller owns
- * @r: the region; it must outlive the handle
- * @host: the local host id, below SMEM_HOST_COUNT
- * @o: options, or NULL for the defaults
- * @ret: the handle
- *
- * Context: process context.
- * Return: as smem_open(); -ENOMEM.
- */
-int smem_open_region(struct smem_region *r, unsigned host, const struct smem_open_opts *o,
-		     struct smem **ret);
-
-/**
- * smem_open_path() - smem_open() with options
- * @path: a path or bare name of the region
- * @host: the local host id
- * @o: options; without SMEM_OPEN_RDONLY and without a lock bank, PATH.hwlock is opened
- * @ret: the handle
- *
- * Return: as smem_open().
- */
-int smem_open_path(const char *path, unsigned host, const struct smem_open_opts *o,
-		   struct smem **ret);
-
-/* Detach; closes what smem_open() opened. NULL is a no-op. */
+/* Detach; closes the region and lock bank that smem_open() opened. NULL is a no-op. */
 void smem_close(struct smem *s);
 
 /* Facts of an attached image. */
