@@ -185,7 +185,7 @@ int main(int argc, char **argv)
 	}
 
 	for (int k = 0; k < RUNS; k++)
-		v[k] = time_floor(smem_base(v12.s), iters);
+		v[k] = time_floor(smem_region_base(v12.r), iters);
 	fl = summarize(v);
 	floor_ns = fl.p50;
 

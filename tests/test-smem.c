@@ -36,12 +36,24 @@ TestSuite(smem11, .init = v11, .fini = fini);
 
 Test(smem12, facts)
 {
-	cr_assert_eq(smem_version(s), 12);
-	cr_assert_eq(smem_item_count(s), 512);
-	cr_assert_eq(smem_host(s), 0);
-	cr_assert_eq(smem_size(s), 2 * MB);
-	cr_assert_eq(smem_base(s), im.b);
-	cr_assert_eq(smem_hwlock(s), im.h);
+	struct smem_stat st;
+
+	cr_assert_eq(smem_stat(s, &st), 0);
+	cr_assert_eq(st.version, 12);
+	cr_assert_eq(st.item_count, 512);
+	cr_assert_eq(st.host, 0);
+	cr_assert_eq(st.size, 2 * MB);
+	cr_assert_eq(st.base, im.b);
+	cr_assert_eq(st.phys_base, 0);
+	cr_assert_eq(st.hwlock, im.h);
+}
+
+Test(smem12, stat_arguments)
+{
+	struct smem_stat st;
+
+	cr_assert_eq(smem_stat(NULL, &st), -EINVAL);
+	cr_assert_eq(smem_stat(s, NULL), -EINVAL);
 }
 
 Test(smem12, alloc_then_get_returns_the_same_bytes)
@@ -308,10 +320,12 @@ Test(smem12, other_hwlock_id)
 
 Test(smem11, heap_allocation_and_lookup)
 {
+	struct smem_stat st;
 	void *p;
 	size_t size, a, b;
 
-	cr_assert_eq(smem_version(s), 11);
+	cr_assert_eq(smem_stat(s, &st), 0);
+	cr_assert_eq(st.version, 11);
 	cr_assert_eq(smem_free_space(s, SMEM_HOST_ANY, &a), 0);
 	cr_assert_eq(a, 1 * MB - 0x20d0);
 	cr_assert_eq(smem_item_alloc(s, 1, 100, 5), 0, "no partitions: host 1 uses the heap");

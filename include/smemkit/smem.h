@@ -146,13 +146,26 @@ int smem_open(const char *path, unsigned host, const struct smem_open_opts *o, s
 /* Detach; closes the region and lock bank that smem_open() opened. NULL is a no-op. */
 void smem_close(struct smem *s);
 
-/* Facts of an attached image. */
-unsigned smem_version(const struct smem *s);    /* 11 or 12 */
-unsigned smem_item_count(const struct smem *s); /* items are below this */
-unsigned smem_host(const struct smem *s);
-size_t smem_size(const struct smem *s);
-void *smem_base(const struct smem *s);
-struct smem_hwlock *smem_hwlock(const struct smem *s); /* NULL when opened without one */
+/* What smem_stat() reports about an attached image. */
+struct smem_stat {
+	unsigned version;           /* 11 or 12 */
+	unsigned item_count;        /* items are below this */
+	unsigned host;              /* the local host */
+	size_t size;                /* bytes mapped */
+	void *base;                 /* the mapping */
+	uint64_t phys_base;         /* smem_open_opts.phys_base */
+	struct smem_hwlock *hwlock; /* the lock bank; NULL when the handle has none */
+};
+
+/**
+ * smem_stat() - facts of an attached image
+ * @s: the handle
+ * @ret: the facts, which do not change while the handle is open
+ *
+ * Context: any; no lock, no system call.
+ * Return: 0; -EINVAL for a NULL argument.
+ */
+int smem_stat(const struct smem *s, struct smem_stat *ret);
 
 /**
  * smem_item_alloc() - allocate an item

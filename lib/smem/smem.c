@@ -226,34 +226,20 @@ void smem_close(struct smem *s)
 	free(s);
 }
 
-unsigned smem_version(const struct smem *s)
+int smem_stat(const struct smem *s, struct smem_stat *ret)
 {
-	return s->hdr.version;
-}
-
-unsigned smem_item_count(const struct smem *s)
-{
-	return s->item_count;
-}
-
-unsigned smem_host(const struct smem *s)
-{
-	return s->host;
-}
-
-size_t smem_size(const struct smem *s)
-{
-	return s->size;
-}
-
-void *smem_base(const struct smem *s)
-{
-	return s->base;
-}
-
-struct smem_hwlock *smem_hwlock(const struct smem *s)
-{
-	return s->hwlock;
+	if (!s || !ret)
+		return -EINVAL;
+	*ret = (struct smem_stat){
+		.version = s->hdr.version,
+		.item_count = s->item_count,
+		.host = s->host,
+		.size = s->size,
+		.base = s->base,
+		.phys_base = s->phys_base,
+		.hwlock = s->hwlock,
+	};
+	return 0;
 }
 
 static int get_private(const struct smem *s, const struct smem__part *part, unsigned item,
