@@ -178,7 +178,7 @@ int main(int argc, char **argv)
 		struct smem *s = r == 0 ? v11.s : v12.s;
 
 		for (unsigned i = 0; i < rows[r].items; i++)
-			if (smem_item_alloc(s, rows[r].host, rows[r].first + i, 64)) {
+			if (smem_item_alloc(s, rows[r].host, rows[r].first + i, 64, 0)) {
 				fprintf(stderr, "bench-smem: alloc failed\n");
 				return 1;
 			}
@@ -238,7 +238,7 @@ int main(int argc, char **argv)
 			make(&x, (unsigned)version, 4u << 20);
 			t0 = now_ns();
 			for (unsigned i = 0; i < 500; i++)
-				if (smem_item_alloc(x.s, version == 12 ? 1 : SMEM_HOST_ANY, 10 + i, 64))
+				if (smem_item_alloc(x.s, version == 12 ? 1 : SMEM_HOST_ANY, 10 + i, 64, 0))
 					abort();
 			v[k] = 500 / ((now_ns() - t0) / 1e9);
 			teardown(&x);

@@ -23,7 +23,7 @@
 static int put(struct smem *s, unsigned remote, unsigned item, const void *data, size_t len)
 {
 	void *p;
-	int r = smem_item_alloc(s, remote, item, len);
+	int r = smem_item_alloc(s, remote, item, len, 0);
 
 	if (r == 0 || r == -EEXIST) /* a second run finds the item there: rewrite it */
 		r = smem_item_get(s, remote, item, &p, NULL);

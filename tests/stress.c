@@ -108,7 +108,7 @@ static void host_loop(unsigned host)
 		int r;
 
 		if (rand_r(&seed) & 1) {
-			r = smem_item_alloc(s, SMEM_HOST_ANY, item, item_size(item));
+			r = smem_item_alloc(s, SMEM_HOST_ANY, item, item_size(item), 0);
 			if (r == SMEM_RECOVERED)
 				atomic_fetch_add(&sh->recovered, 1);
 			if (r >= 0)

@@ -53,7 +53,7 @@ static bool try_alloc(struct smem *s, unsigned remote, unsigned item, int out, b
 {
 	struct record rec = { item, remote, host_of(s) };
 	void *p;
-	int r = smem_item_alloc(s, remote, item, item_size(item));
+	int r = smem_item_alloc(s, remote, item, item_size(item), 0);
 
 	if (r == -EEXIST && !must_win)
 		return true;

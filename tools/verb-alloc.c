@@ -195,8 +195,7 @@ int verb_alloc(int argc, char **argv)
 		free(contents);
 		return fail(c.image, r, err);
 	}
-	r = cached ? smem_item_alloc_cached(s, c.host, (unsigned)item, (size_t)size)
-		   : smem_item_alloc(s, c.host, (unsigned)item, (size_t)size);
+	r = smem_item_alloc(s, c.host, (unsigned)item, (size_t)size, cached ? SMEM_ITEM_CACHED : 0);
 	if (r >= 0) /* SMEM_RECOVERED too: allocated after a repair */
 		r = smem_item_get(s, c.host, (unsigned)item, &p, NULL);
 	if (r < 0) {

@@ -91,7 +91,7 @@ static int place_open(const struct common *c, const struct args *a, bool create,
 		if (r < 0)
 			return fail(c->image, r, err);
 		if (create) {
-			r = smem_item_alloc(p->s, c->host, (unsigned)a->item, need);
+			r = smem_item_alloc(p->s, c->host, (unsigned)a->item, need, 0);
 			if (r < 0) {
 				place_close(p);
 				return fail("alloc", r, r == -EEXIST ? "the item exists" : NULL);

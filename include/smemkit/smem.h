@@ -167,17 +167,27 @@ struct smem_stat {
  */
 int smem_stat(const struct smem *s, struct smem_stat *ret);
 
+/* smem_item_alloc() flags. */
+enum smem_item_alloc_flags {
+	SMEM_ITEM_CACHED = 1u << 0, /* in the cached list, from the top of the partition down */
+};
+
 /**
  * smem_item_alloc() - allocate an item
  * @s: the handle
  * @host: the remote host whose private partition holds the item, or SMEM_HOST_ANY
  * @item: the item number, from SMEM_ITEM_LAST_FIXED to the item count
  * @size: bytes; stored 8-byte aligned
+ * @flags: 0 or SMEM_ITEM_CACHED
  *
  * The item goes in the private partition of the local host and @host if there is
  * one, otherwise in the global partition (version 12) or the global heap
  * (version 11). Takes hwlock 3 for at most SMEM_HWLOCK_TIMEOUT_MS. The data is
  * not cleared (a fresh image is all zeroes).
+ *
+ * With SMEM_ITEM_CACHED the item goes in the partition's cached list, from the
+ * top down, as some remote processors allocate; Linux itself never does, but a
+ * test or an emulated remote may.
  *
  * With SMEM_OPEN_BUST_DEAD, a holder of lock 3 proven dead is busted, and what
  * it left half-done is repaired (smem_recover()) before the allocation.
@@ -185,27 +195,14 @@ int smem_stat(const struct smem *s, struct smem_stat *ret);
  * Context: process context; may sleep on the lock.
  * Return: 0; SMEM_RECOVERED (1) if the item was allocated after taking lock 3
  * from a dead holder and repairing the heap; -EINVAL for an item below 8 or not
- * below the item count; -EEXIST if the item exists in that partition or heap;
- * -ENOSPC (partition) or -ENOMEM (global heap) if it does not fit; -ETIMEDOUT if
- * the lock stayed held; -EBADMSG if the image fails validation; -EROFS for a
- * read-only handle; -ENOLCK without a lock bank.
+ * below the item count, or unknown flag bits; -EEXIST if the item exists in that
+ * partition or heap; -ENOSPC (partition) or -ENOMEM (global heap) if it does not
+ * fit; -EOPNOTSUPP for SMEM_ITEM_CACHED in the version-11 global heap or in a
+ * partition without a cached list (cacheline 0); -ETIMEDOUT if the lock stayed
+ * held; -EBADMSG if the image fails validation; -EROFS for a read-only handle;
+ * -ENOLCK without a lock bank.
  */
-int smem_item_alloc(struct smem *s, unsigned host, unsigned item, size_t size);
-
-/**
- * smem_item_alloc_cached() - allocate an item in the cached list of a partition
- * @s: the handle
- * @host: as for smem_item_alloc()
- * @item: as for smem_item_alloc()
- * @size: as for smem_item_alloc()
- *
- * Remote processors allocate some items from the top of a partition down; this
- * lets a test or an emulated remote do the same. Linux itself never does.
- *
- * Context: process context; may sleep on the lock.
- * Return: as smem_item_alloc(); -EOPNOTSUPP in the version-11 global heap.
- */
-int smem_item_alloc_cached(struct smem *s, unsigned host, unsigned item, size_t size);
+int smem_item_alloc(struct smem *s, unsigned host, unsigned item, size_t size, unsigned flags);
 
 /**
  * smem_recover() - repair what a crash of an allocator can leave
