@@ -801,7 +801,7 @@ static void setup(void)
 
 	err = smem_region_memfd("bench-hwlock-bank", bank_size, &br);
 	if (err == 0)
-		err = smem_hwlock_init(smem_region_base(br), bank_size, STRIDE);
+		err = smem_hwlock_format(smem_region_base(br), bank_size, STRIDE);
 	if (err == 0)
 		err = smem_hwlock_open_region(br, &bank);
 	if (err == 0)

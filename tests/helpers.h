@@ -29,7 +29,7 @@ static inline void img_make(struct img *im, size_t size, const struct smem_forma
 	cr_assert_eq(smem_region_memfd("test-smem", size, &im->r), 0);
 	cr_assert_eq(smem_region_memfd("test-hwlock", SMEM_HWLOCK_BANK_SIZE(SMEM_HWLOCK_DEFAULT_STRIDE),
 				       &im->lr), 0);
-	cr_assert_eq(smem_hwlock_init(smem_region_base(im->lr), smem_region_size(im->lr),
+	cr_assert_eq(smem_hwlock_format(smem_region_base(im->lr), smem_region_size(im->lr),
 				      SMEM_HWLOCK_DEFAULT_STRIDE), 0);
 	cr_assert_eq(smem_hwlock_open_region(im->lr, &im->h), 0);
 	im->b = smem_region_base(im->r);

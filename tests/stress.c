@@ -203,7 +203,7 @@ int main(int argc, char **argv)
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED || smem_region_memfd("stress", SIZE, &region) ||
 	    smem_region_memfd("stress-bank", SMEM_HWLOCK_BANK_SIZE(64), &bank_region) ||
-	    smem_hwlock_init(smem_region_base(bank_region), SMEM_HWLOCK_BANK_SIZE(64), 64) ||
+	    smem_hwlock_format(smem_region_base(bank_region), SMEM_HWLOCK_BANK_SIZE(64), 64) ||
 	    smem_hwlock_open_region(bank_region, &bank)) {
 		fprintf(stderr, "stress: setup failed\n");
 		return 1;

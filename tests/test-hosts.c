@@ -13,7 +13,7 @@ static struct smem_hwlock *h;
 static void setup(void)
 {
 	cr_assert_eq(smem_region_memfd("bank", SMEM_HWLOCK_BANK_SIZE(64), &lr), 0);
-	cr_assert_eq(smem_hwlock_init(smem_region_base(lr), smem_region_size(lr), 64), 0);
+	cr_assert_eq(smem_hwlock_format(smem_region_base(lr), smem_region_size(lr), 64), 0);
 	cr_assert_eq(smem_hwlock_open_region(lr, &h), 0);
 }
 
@@ -217,6 +217,6 @@ Test(hosts, bank_without_table)
 	smem_hwlock_close(x);
 	smem_region_close(r);
 	cr_assert_eq(smem_hwlock_host_register(h, SMEM_HWLOCK_TABLE_HOSTS), -EINVAL);
-	cr_assert_eq(smem_hwlock_init(NULL, 100, 64), -EINVAL);
-	cr_assert_eq(smem_hwlock_init(smem_region_base(lr), 100, 64), -EINVAL);
+	cr_assert_eq(smem_hwlock_format(NULL, 100, 64), -EINVAL);
+	cr_assert_eq(smem_hwlock_format(smem_region_base(lr), 100, 64), -EINVAL);
 }

@@ -55,7 +55,7 @@ struct smem_hwlock;
 int smem_hwlock_create(const char *path, unsigned stride, struct smem_hwlock **ret);
 
 /**
- * smem_hwlock_init() - lay out a lock bank with a host table in memory
+ * smem_hwlock_format() - lay out a lock bank with a host table in memory
  * @base: the memory: a memfd's mapping, say, that becomes a bank
  * @size: 32 * @stride + 4096
  * @stride: as for smem_hwlock_create()
@@ -63,7 +63,7 @@ int smem_hwlock_create(const char *path, unsigned stride, struct smem_hwlock **r
  * Context: nobody may use the memory meanwhile.
  * Return: 0; -EINVAL for a bad stride or a size that does not match it.
  */
-int smem_hwlock_init(void *base, size_t size, unsigned stride);
+int smem_hwlock_format(void *base, size_t size, unsigned stride);
 
 /* The size of a bank with a host table. */
 #define SMEM_HWLOCK_BANK_SIZE(stride) ((size_t)(stride) * SMEM_HWLOCK_COUNT + 4096u)

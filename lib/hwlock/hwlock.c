@@ -96,7 +96,7 @@ struct smem_lock_journal *smem__hwlock_journal(struct smem_hwlock *h, unsigned i
 	return h->page && id < SMEM_HWLOCK_COUNT ? &h->page->journal[id] : NULL;
 }
 
-int smem_hwlock_init(void *mem, size_t size, unsigned stride)
+int smem_hwlock_format(void *mem, size_t size, unsigned stride)
 {
 	size_t words = (size_t)stride * SMEM_HWLOCK_COUNT;
 	struct smem_host_page *page;
@@ -127,7 +127,7 @@ int smem_hwlock_create(const char *path, unsigned stride, struct smem_hwlock **r
 	err = smem_region_open(path, SMEM_HWLOCK_BANK_SIZE(stride), SMEM_REGION_CREATE, &r);
 	if (err < 0)
 		return err;
-	err = smem_hwlock_init(smem_region_base(r), SMEM_HWLOCK_BANK_SIZE(stride), stride);
+	err = smem_hwlock_format(smem_region_base(r), SMEM_HWLOCK_BANK_SIZE(stride), stride);
 	if (err == 0)
 		err = bank_new(r, true, ret);
 	if (err < 0)
