@@ -791,6 +791,7 @@ static void setup(void)
 {
 	struct smem_region *r, *br;
 	size_t bank_size = SMEM_HWLOCK_BANK_SIZE(STRIDE);
+	struct smem_hwlock_opts bo;
 	int err;
 
 	err = smem_region_memfd("bench-hwlock", (sizeof(struct shared) + 4095) & ~(size_t)4095, &r);
@@ -800,10 +801,13 @@ static void setup(void)
 	mutex_init_robust(&sh->mutex);
 
 	err = smem_region_memfd("bench-hwlock-bank", bank_size, &br);
-	if (err == 0)
-		err = smem_hwlock_format(smem_region_base(br), bank_size, STRIDE);
-	if (err == 0)
-		err = smem_hwlock_open_region(br, &bank);
+	if (err == 0) {
+		smem_hwlock_opts_init(&bo);
+		bo.flags = SMEM_HWLOCK_CREATE;
+		bo.stride = STRIDE;
+		bo.region = br;
+		err = smem_hwlock_open(NULL, &bo, &bank);
+	}
 	if (err == 0)
 		err = smem_hwlock_host_register(bank, HOST_WAITER);
 	if (err < 0)

@@ -64,6 +64,7 @@ struct setup {
 static void make(struct setup *st, unsigned version, size_t size)
 {
 	struct smem_format_opts o;
+	struct smem_hwlock_opts ho;
 	struct smem_open_opts oo;
 
 	smem_format_opts_init(&o);
@@ -71,9 +72,14 @@ static void make(struct setup *st, unsigned version, size_t size)
 	if (version == 11)
 		o.n_pairs = 0;
 	if (smem_region_memfd("bench", size, &st->r) || smem_region_memfd("locks", 2048, &st->lr) ||
-	    smem_hwlock_open_region(st->lr, &st->h) ||
 	    smem_format(smem_region_base(st->r), size, &o)) {
 		fprintf(stderr, "bench-smem: setup failed\n");
+		exit(1);
+	}
+	smem_hwlock_opts_init(&ho);
+	ho.region = st->lr;
+	if (smem_hwlock_open(NULL, &ho, &st->h)) {
+		fprintf(stderr, "bench-smem: lock bank failed\n");
 		exit(1);
 	}
 	smem_open_opts_init(&oo);

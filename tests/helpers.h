@@ -15,6 +15,16 @@
 #include "smemkit/region.h"
 #include "smemkit/smem.h"
 
+/* smem_hwlock_open() of the bank in a region the test owns. */
+static inline int open_bank_in(struct smem_region *r, struct smem_hwlock **ret)
+{
+	struct smem_hwlock_opts o;
+
+	smem_hwlock_opts_init(&o);
+	o.region = r;
+	return smem_hwlock_open(NULL, &o, ret);
+}
+
 /* A formatted image in a memfd with a lock bank in another memfd. */
 struct img {
 	struct smem_region *r;
@@ -31,7 +41,7 @@ static inline void img_make(struct img *im, size_t size, const struct smem_forma
 				       &im->lr), 0);
 	cr_assert_eq(smem_hwlock_format(smem_region_base(im->lr), smem_region_size(im->lr),
 				      SMEM_HWLOCK_DEFAULT_STRIDE), 0);
-	cr_assert_eq(smem_hwlock_open_region(im->lr, &im->h), 0);
+	cr_assert_eq(open_bank_in(im->lr, &im->h), 0);
 	im->b = smem_region_base(im->r);
 	im->size = size;
 	if (o)

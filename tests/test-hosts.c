@@ -14,7 +14,7 @@ static void setup(void)
 {
 	cr_assert_eq(smem_region_memfd("bank", SMEM_HWLOCK_BANK_SIZE(64), &lr), 0);
 	cr_assert_eq(smem_hwlock_format(smem_region_base(lr), smem_region_size(lr), 64), 0);
-	cr_assert_eq(smem_hwlock_open_region(lr, &h), 0);
+	cr_assert_eq(open_bank_in(lr, &h), 0);
 }
 
 static void teardown(void)
@@ -210,7 +210,7 @@ Test(hosts, bank_without_table)
 	struct smem_hwlock_host e;
 
 	cr_assert_eq(smem_region_memfd("bare", 32 * 64, &r), 0);
-	cr_assert_eq(smem_hwlock_open_region(r, &x), 0);
+	cr_assert_eq(open_bank_in(r, &x), 0);
 	cr_assert_eq(smem_hwlock_host_register(x, 0), -ENODATA);
 	cr_assert_eq(smem_hwlock_host_get(x, 0, &e), -ENODATA);
 	cr_assert_eq(smem_hwlock_host_alive(x, 0), -ENODATA);

@@ -16,7 +16,7 @@ static struct smem_hwlock *h;
 static void setup(void)
 {
 	cr_assert_eq(smem_region_memfd("locks", 32 * 64, &lr), 0);
-	cr_assert_eq(smem_hwlock_open_region(lr, &h), 0);
+	cr_assert_eq(open_bank_in(lr, &h), 0);
 }
 
 static void teardown(void)
@@ -98,13 +98,13 @@ Test(hwlock, bank_size_must_be_32_strides)
 	struct smem_hwlock *x;
 
 	cr_assert_eq(smem_region_memfd("bad", 100, &r), 0);
-	cr_assert_eq(smem_hwlock_open_region(r, &x), -EBADMSG);
+	cr_assert_eq(open_bank_in(r, &x), -EBADMSG);
 	smem_region_close(r);
 	cr_assert_eq(smem_region_memfd("big", 32 * 8192, &r), 0);
-	cr_assert_eq(smem_hwlock_open_region(r, &x), -EBADMSG, "stride above 4096");
+	cr_assert_eq(open_bank_in(r, &x), -EBADMSG, "stride above 4096");
 	smem_region_close(r);
 	cr_assert_eq(smem_region_memfd("sfpb", 32 * 4, &r), 0);
-	cr_assert_eq(smem_hwlock_open_region(r, &x), 0, "the SFPB stride of 4 works");
+	cr_assert_eq(open_bank_in(r, &x), 0, "the SFPB stride of 4 works");
 	cr_assert_eq(smem_hwlock_stride(x), 4);
 	cr_assert_eq(smem_hwlock_trylock(x, 31, 0), 0);
 	cr_assert_eq(smem_hwlock_lock(x, 31, 1, 5), -ETIMEDOUT, "no sleeper count, still times out");
@@ -115,13 +115,18 @@ Test(hwlock, bank_size_must_be_32_strides)
 Test(hwlock, create_and_open_files)
 {
 	char dir[] = "/tmp/smemkit-hwlock-XXXXXX", p[PATH_MAX];
+	struct smem_hwlock_opts o;
 	struct smem_hwlock *a, *b;
 
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(p, sizeof(p), "%s/bank", dir);
-	cr_assert_eq(smem_hwlock_create(p, 3, &a), -EINVAL);
-	cr_assert_eq(smem_hwlock_create(p, 0x1000, &a), 0);
-	cr_assert_eq(smem_hwlock_open(p, &b), 0);
+	smem_hwlock_opts_init(&o);
+	o.flags = SMEM_HWLOCK_CREATE;
+	o.stride = 3;
+	cr_assert_eq(smem_hwlock_open(p, &o, &a), -EINVAL);
+	o.stride = 0x1000;
+	cr_assert_eq(smem_hwlock_open(p, &o, &a), 0);
+	cr_assert_eq(smem_hwlock_open(p, NULL, &b), 0);
 	cr_assert_eq(smem_hwlock_stride(b), 0x1000);
 	cr_assert_eq(smem_hwlock_trylock(a, 9, 6), 0);
 	cr_assert_eq(smem_hwlock_trylock(b, 9, 1), -EBUSY, "both handles see one lock");
@@ -129,7 +134,40 @@ Test(hwlock, create_and_open_files)
 	smem_hwlock_close(b);
 	smem_hwlock_close(NULL);
 	snprintf(p, sizeof(p), "%s/missing", dir);
-	cr_assert_eq(smem_hwlock_open(p, &a), -ENOENT);
+	cr_assert_eq(smem_hwlock_open(p, NULL, &a), -ENOENT);
+}
+
+Test(hwlock, open_options)
+{
+	struct smem_hwlock_opts o;
+	struct smem_region *r;
+	struct smem_hwlock *x;
+	unsigned v;
+
+	smem_hwlock_opts_init(&o);
+	cr_assert_eq(smem_hwlock_open(NULL, &o, &x), -EINVAL, "no path and no region");
+	o.region = lr;
+	cr_assert_eq(smem_hwlock_open("bank", &o, &x), -EINVAL, "a path and a region");
+	o.flags = 0x2;
+	cr_assert_eq(smem_hwlock_open(NULL, &o, &x), -EINVAL, "unknown flags");
+	o.flags = 0;
+	o.stride = 64;
+	cr_assert_eq(smem_hwlock_open(NULL, &o, &x), -EINVAL, "a stride only with CREATE");
+	o.flags = SMEM_HWLOCK_CREATE;
+	cr_assert_eq(smem_hwlock_open(NULL, &o, &x), -EINVAL, "the region is not a bank's size");
+	cr_assert_eq(smem_hwlock_open(NULL, &o, NULL), -EINVAL);
+
+	/* CREATE in a region lays out an empty bank, host table included. */
+	cr_assert_eq(smem_region_memfd("new", SMEM_HWLOCK_BANK_SIZE(64), &r), 0);
+	memset(smem_region_base(r), 0xff, smem_region_size(r));
+	o.region = r;
+	o.stride = 0;
+	cr_assert_eq(smem_hwlock_open(NULL, &o, &x), 0, "stride 0 is the default, 64");
+	cr_assert_eq(smem_hwlock_owner(x, 31, &v), 0);
+	cr_assert_eq(v, 0);
+	cr_assert_eq(smem_hwlock_host_register(x, 0), 0);
+	smem_hwlock_close(x);
+	smem_region_close(r);
 }
 
 /*

@@ -20,7 +20,7 @@ int open_bank(const char *image, const char *bank, struct smem_hwlock **ret)
 		snprintf(path, sizeof(path), "%s.hwlock", image);
 		bank = path;
 	}
-	r = smem_hwlock_open(bank, ret);
+	r = smem_hwlock_open(bank, NULL, ret);
 	if (r < 0)
 		return fail(bank, r, r == -EBADMSG ? "not a lock bank (size is not 32 words)" : NULL);
 	return 0;

@@ -8,9 +8,10 @@
  * handler can release ("bust") the lock of a host that died holding it without
  * ever releasing a live holder's lock.
  *
- * A bank made by smem_hwlock_create() also holds a host table: each attached
- * host records its pid and process start time there, so that anyone can prove a
- * lock holder dead (even after its pid is reused) and bust its lock.
+ * A bank laid out by smem_hwlock_format() (or smem_hwlock_open() with
+ * SMEM_HWLOCK_CREATE) also holds a host table: each attached host records its
+ * pid and process start time there, so that anyone can prove a lock holder
+ * dead (even after its pid is reused) and bust its lock.
  */
 #ifndef SMEMKIT_HWLOCK_H
 #define SMEMKIT_HWLOCK_H
@@ -41,55 +42,60 @@ enum smem_hwlock_flags {
 
 struct smem_hwlock;
 
-/**
- * smem_hwlock_create() - create (or reset) a lock bank in a file
- * @path: a path, or a bare name for SMEM_REGION_DIR
- * @stride: bytes between lock words: a multiple of 4 from 4 to SMEM_HWLOCK_MAX_STRIDE
- * @ret: the bank, with every lock free and an empty host table
- *
- * The file holds 32 * @stride bytes of lock words and a 4096-byte host page.
- *
- * Context: process context. Resetting a bank that others use frees their locks.
- * Return: 0; -EINVAL for a bad stride; or an error of smem_region_open().
- */
-int smem_hwlock_create(const char *path, unsigned stride, struct smem_hwlock **ret);
-
-/**
- * smem_hwlock_format() - lay out a lock bank with a host table in memory
- * @base: the memory: a memfd's mapping, say, that becomes a bank
- * @size: 32 * @stride + 4096
- * @stride: as for smem_hwlock_create()
- *
- * Context: nobody may use the memory meanwhile.
- * Return: 0; -EINVAL for a bad stride or a size that does not match it.
- */
-int smem_hwlock_format(void *base, size_t size, unsigned stride);
-
 /* The size of a bank with a host table. */
 #define SMEM_HWLOCK_BANK_SIZE(stride) ((size_t)(stride) * SMEM_HWLOCK_COUNT + 4096u)
 
 /**
- * smem_hwlock_open() - attach to an existing lock bank
- * @path: a path, or a bare name for SMEM_REGION_DIR
- * @ret: the bank
+ * smem_hwlock_format() - lay out a lock bank with a host table in memory
+ * @base: the memory: a memfd's mapping, say, that becomes a bank
+ * @size: SMEM_HWLOCK_BANK_SIZE(@stride)
+ * @stride: bytes between lock words: a multiple of 4 from 4 to SMEM_HWLOCK_MAX_STRIDE
  *
- * The stride is taken from the file's size: 32 strides, plus the host page when
- * the file has one.
+ * Every lock is free and the host table empty afterwards.
  *
- * Return: 0; -EBADMSG if the size fits no valid stride; or an error of
- * smem_region_open().
+ * Context: nobody may use the memory meanwhile.
+ * Return: 0; -EINVAL for a NULL @base, a bad stride or a size that does not match it.
  */
-int smem_hwlock_open(const char *path, struct smem_hwlock **ret);
+int smem_hwlock_format(void *base, size_t size, unsigned stride);
+
+enum smem_hwlock_open_flags {
+	SMEM_HWLOCK_CREATE = 1u << 0, /* lay out a new bank: every lock free, an empty host table */
+};
+
+struct smem_hwlock_opts {
+	unsigned flags;             /* enum smem_hwlock_open_flags */
+	unsigned stride;            /* with SMEM_HWLOCK_CREATE; 0: SMEM_HWLOCK_DEFAULT_STRIDE */
+	struct smem_region *region; /* the bank, borrowed; then the path is NULL */
+};
 
 /**
- * smem_hwlock_open_region() - use a region the caller owns as a lock bank
- * @r: the region; it must outlive the bank
+ * smem_hwlock_opts_init() - the defaults: attach to an existing bank
+ * @o: options to fill; every field 0 or NULL
+ */
+void smem_hwlock_opts_init(struct smem_hwlock_opts *o);
+
+/**
+ * smem_hwlock_open() - attach to a lock bank, or create one
+ * @path: a path, or a bare name for SMEM_REGION_DIR; NULL with @o->region
+ * @o: options, or NULL for the defaults
  * @ret: the bank
  *
- * Return: 0; -EINVAL for a NULL or read-only region; -EBADMSG if the size fits
- * no valid stride; -ENOMEM.
+ * The bank is the file @path, mapped shared and read-write, or the writable
+ * region @o->region that the caller owns and that must outlive the bank.
+ * Without SMEM_HWLOCK_CREATE the bank exists and its stride is taken from its
+ * size: 32 strides, plus the host page when it has one. With it, the file is
+ * created (or truncated or extended) to SMEM_HWLOCK_BANK_SIZE(@o->stride)
+ * bytes, or the region must have that size, and an empty bank is laid out
+ * there, as smem_hwlock_format() does.
+ *
+ * Context: process context. Creating a bank that others use frees their locks.
+ * Return: 0; -EINVAL for a NULL @ret, unknown flag bits, a stride without
+ * SMEM_HWLOCK_CREATE or a bad one, neither or both of @path and @o->region, a
+ * read-only region, or a region whose size is not the bank size of the stride;
+ * -EBADMSG if the size of an existing bank fits no valid stride; -ENOMEM; or an
+ * error of smem_region_open().
  */
-int smem_hwlock_open_region(struct smem_region *r, struct smem_hwlock **ret);
+int smem_hwlock_open(const char *path, const struct smem_hwlock_opts *o, struct smem_hwlock **ret);
 
 /* Detach; the locks keep their state. NULL is a no-op. */
 void smem_hwlock_close(struct smem_hwlock *h);

@@ -90,7 +90,8 @@ int smem_format(void *base, size_t size, const struct smem_format_opts *o);
  * @o: format options, or NULL for the defaults
  *
  * Context: process context. An existing region of that name is overwritten.
- * Return: 0; an error of smem_format(), smem_region_open() or smem_hwlock_create().
+ * Return: 0; -EINVAL for a NULL @path; -ENAMETOOLONG if PATH.hwlock is too long; an
+ * error of smem_format(), smem_region_open() or smem_hwlock_open().
  */
 int smem_create(const char *path, size_t size, const struct smem_format_opts *o);
 

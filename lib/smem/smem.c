@@ -171,7 +171,7 @@ static int open_path(const char *path, unsigned host, const struct smem_open_opt
 		if (snprintf(lockpath, sizeof(lockpath), "%s.hwlock", path) >= (int)sizeof(lockpath))
 			err = -ENAMETOOLONG;
 		else
-			err = smem_hwlock_open(lockpath, &h);
+			err = smem_hwlock_open(lockpath, NULL, &h);
 		if (err < 0) {
 			smem__diag(&d, "cannot open the lock bank %s.hwlock: %s", path, strerror(-err));
 			smem_region_close(r);
