@@ -253,7 +253,7 @@ static void kind_lock(enum kind k, unsigned host)
 			cpu_relax();
 		break;
 	case K_SMEM:
-		r = smem_hwlock_lock(bank, LOCK_PINGPONG, host, 10000);
+		r = smem_hwlock_lock(bank, LOCK_PINGPONG, host, 10000, 0);
 		break;
 	case K_MUTEX:
 		r = pthread_mutex_lock(&sh->mutex);
@@ -312,7 +312,7 @@ static double batch_ns(enum kind k)
 		break;
 	case K_SMEM:
 		for (unsigned i = 0; i < n_batch; i++) {
-			if (smem_hwlock_lock(bank, LOCK_PINGPONG, HOST_A, 1000) < 0)
+			if (smem_hwlock_lock(bank, LOCK_PINGPONG, HOST_A, 1000, 0) < 0)
 				die("lock", ETIMEDOUT);
 			smem_hwlock_unlock(bank, LOCK_PINGPONG, HOST_A);
 		}
@@ -608,7 +608,7 @@ static struct row *part_kill(bool smem)
 		/* K4: announce the wait; pairs with K3. */
 		atomic_store_explicit(&sh->waiter_in, 1, memory_order_release);
 		if (smem) {
-			ret = smem_hwlock_lock_flags(bank, LOCK_KILL, HOST_WAITER, 10000,
+			ret = smem_hwlock_lock(bank, LOCK_KILL, HOST_WAITER, 10000,
 						     SMEM_HWLOCK_BUST_DEAD);
 			t_own = now_ns();
 			if (ret >= 0)

@@ -277,13 +277,13 @@ Test(crash, dead_sleeper_leaves_the_lock_usable, .timeout = 30)
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
 		smem__fault_arm("hwlock.lock.after_sleeper_add", 1);
-		smem_hwlock_lock(im.h, 4, 1, 10000);
+		smem_hwlock_lock(im.h, 4, 1, 10000, 0);
 		_exit(0);
 	}
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 	cr_assert_eq(smem_hwlock_unlock(im.h, 4, 0), 0);
-	cr_assert_eq(smem_hwlock_lock(im.h, 4, 2, 100), 0);
+	cr_assert_eq(smem_hwlock_lock(im.h, 4, 2, 100, 0), 0);
 	cr_assert_eq(smem_hwlock_unlock(im.h, 4, 2), 0);
 	img_free(&im);
 }
@@ -310,14 +310,14 @@ Test(crash, dead_buster_leaves_the_lock_free, .timeout = 30)
 	if (buster == 0) {
 		smem_hwlock_host_register(im.h, 2);
 		smem__fault_arm("hwlock.lock.after_bust", 1);
-		smem_hwlock_lock_flags(im.h, 3, 2, 10000, SMEM_HWLOCK_BUST_DEAD);
+		smem_hwlock_lock(im.h, 3, 2, 10000, SMEM_HWLOCK_BUST_DEAD);
 		_exit(0);
 	}
 	cr_assert_eq(waitpid(buster, &st, 0), buster);
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 	cr_assert_eq(smem_hwlock_owner(im.h, 3, &v), 0);
 	cr_assert_eq(v, 0, "busted, not taken");
-	cr_assert_eq(smem_hwlock_lock(im.h, 3, 0, 10), 0);
+	cr_assert_eq(smem_hwlock_lock(im.h, 3, 0, 10, 0), 0);
 	img_free(&im);
 }
 

@@ -180,27 +180,27 @@ Test(hosts, waiter_busts_a_dead_holder_only_with_the_policy, .timeout = 30)
 	unsigned v;
 
 	cr_assert_eq(smem_hwlock_host_register(h, 0), 0);
-	cr_assert_eq(smem_hwlock_lock_flags(h, 3, 0, 20, SMEM_HWLOCK_BUST_DEAD), -ETIMEDOUT,
+	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 20, SMEM_HWLOCK_BUST_DEAD), -ETIMEDOUT,
 		     "the holder is alive: no bust");
 	kill(pid, SIGKILL);
 	cr_assert_eq(waitpid(pid, NULL, 0), pid);
 	close(release);
-	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 20), -ETIMEDOUT, "without the policy nobody busts");
-	cr_assert_eq(smem_hwlock_lock_flags(h, 3, 0, 5000, SMEM_HWLOCK_BUST_DEAD),
+	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 20, 0), -ETIMEDOUT, "without the policy nobody busts");
+	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 5000, SMEM_HWLOCK_BUST_DEAD),
 		     SMEM_HWLOCK_RECOVERED);
 	cr_assert_eq(smem_hwlock_owner(h, 3, &v), 0);
 	cr_assert_eq(v, 1, "host 0 holds it now");
 	cr_assert_eq(smem_hwlock_unlock(h, 3, 0), 0);
-	cr_assert_eq(smem_hwlock_lock_flags(h, 3, 0, 10, SMEM_HWLOCK_BUST_DEAD), 0, "a plain take");
-	cr_assert_eq(smem_hwlock_lock_flags(h, 3, 0, 10, 0x80), -EINVAL);
+	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 10, SMEM_HWLOCK_BUST_DEAD), 0, "a plain take");
+	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 10, 0x80), -EINVAL);
 }
 
 Test(hosts, an_unregistered_holder_is_never_busted, .timeout = 30)
 {
 	cr_assert_eq(smem_hwlock_trylock(h, 5, 9), 0); /* host 9: nobody registered */
-	cr_assert_eq(smem_hwlock_lock_flags(h, 5, 0, 30, SMEM_HWLOCK_BUST_DEAD), -ETIMEDOUT);
+	cr_assert_eq(smem_hwlock_lock(h, 5, 0, 30, SMEM_HWLOCK_BUST_DEAD), -ETIMEDOUT);
 	cr_assert_eq(smem_hwlock_trylock(h, 6, 200), 0); /* beyond the table */
-	cr_assert_eq(smem_hwlock_lock_flags(h, 6, 0, 30, SMEM_HWLOCK_BUST_DEAD), -ETIMEDOUT);
+	cr_assert_eq(smem_hwlock_lock(h, 6, 0, 30, SMEM_HWLOCK_BUST_DEAD), -ETIMEDOUT);
 }
 
 Test(hosts, bank_without_table)

@@ -71,11 +71,11 @@ Test(hwlock, bust_releases_only_the_named_owner)
 Test(hwlock, lock_times_out_while_held)
 {
 	cr_assert_eq(smem_hwlock_trylock(h, 0, 4), 0);
-	cr_assert_eq(smem_hwlock_lock(h, 0, 1, 0), -ETIMEDOUT);
-	cr_assert_eq(smem_hwlock_lock(h, 0, 1, 20), -ETIMEDOUT);
+	cr_assert_eq(smem_hwlock_lock(h, 0, 1, 0, 0), -ETIMEDOUT);
+	cr_assert_eq(smem_hwlock_lock(h, 0, 1, 20, 0), -ETIMEDOUT);
 	cr_assert_eq(owner(0), 5);
 	cr_assert_eq(smem_hwlock_unlock(h, 0, 4), 0);
-	cr_assert_eq(smem_hwlock_lock(h, 0, 1, 0), 0);
+	cr_assert_eq(smem_hwlock_lock(h, 0, 1, 0, 0), 0);
 }
 
 Test(hwlock, bad_arguments)
@@ -85,7 +85,7 @@ Test(hwlock, bad_arguments)
 	cr_assert_eq(smem_hwlock_trylock(h, 32, 0), -EINVAL);
 	cr_assert_eq(smem_hwlock_trylock(h, 0, SMEM_HWLOCK_MAX_HOST + 1), -EINVAL);
 	cr_assert_eq(smem_hwlock_trylock(NULL, 0, 0), -EINVAL);
-	cr_assert_eq(smem_hwlock_lock(h, 32, 0, 10), -EINVAL);
+	cr_assert_eq(smem_hwlock_lock(h, 32, 0, 10, 0), -EINVAL);
 	cr_assert_eq(smem_hwlock_unlock(h, 32, 0), -EINVAL);
 	cr_assert_eq(smem_hwlock_bust(h, 32, 0), -EINVAL);
 	cr_assert_eq(smem_hwlock_owner(h, 32, &v), -EINVAL);
@@ -107,7 +107,7 @@ Test(hwlock, bank_size_must_be_32_strides)
 	cr_assert_eq(open_bank_in(r, &x), 0, "the SFPB stride of 4 works");
 	cr_assert_eq(smem_hwlock_stride(x), 4);
 	cr_assert_eq(smem_hwlock_trylock(x, 31, 0), 0);
-	cr_assert_eq(smem_hwlock_lock(x, 31, 1, 5), -ETIMEDOUT, "no sleeper count, still times out");
+	cr_assert_eq(smem_hwlock_lock(x, 31, 1, 5, 0), -ETIMEDOUT, "no sleeper count, still times out");
 	smem_hwlock_close(x);
 	smem_region_close(r);
 }
@@ -188,7 +188,7 @@ Test(hwlock, mutual_exclusion_across_processes, .timeout = 120)
 		cr_assert_geq(pids[p], 0);
 		if (pids[p] == 0) {
 			for (unsigned i = 0; i < ROUNDS; i++) {
-				if (smem_hwlock_lock(h, 3, p, 10000) != 0)
+				if (smem_hwlock_lock(h, 3, p, 10000, 0) != 0)
 					_exit(2);
 				/* A non-atomic read-modify-write: only the lock protects it. */
 				uint64_t v = *(volatile uint64_t *)counter;
@@ -219,7 +219,7 @@ Test(hwlock, sleeper_gets_the_lock_after_unlock, .timeout = 30)
 	pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0)
-		_exit(smem_hwlock_lock(h, 7, 1, 20000) == 0 && owner(7) == 2 ? 0 : 5);
+		_exit(smem_hwlock_lock(h, 7, 1, 20000, 0) == 0 && owner(7) == 2 ? 0 : 5);
 	while (atomic_load(sleepers) == 0)
 		sched_yield();
 	cr_assert_eq(smem_hwlock_unlock(h, 7, 0), 0);
@@ -239,7 +239,7 @@ Test(hwlock, dead_holder_is_busted)
 	}
 	cr_assert_eq(waitpid(pid, NULL, 0), pid);
 	cr_assert_eq(owner(3), 3, "the dead host still owns the lock");
-	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 10), -ETIMEDOUT);
+	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 10, 0), -ETIMEDOUT);
 	cr_assert_eq(smem_hwlock_bust(h, 3, 2), 1);
-	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 10), 0);
+	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 10, 0), 0);
 }

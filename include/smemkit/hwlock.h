@@ -32,9 +32,10 @@ struct smem_region;
 #define SMEM_HWLOCK_MAX_HOST       0xfffeu
 #define SMEM_HWLOCK_TABLE_HOSTS    64u /* hosts below this have a host-table entry */
 
-/* smem_hwlock_lock_flags() returns this when it took the lock from a dead holder. */
+/* smem_hwlock_lock() returns this when it took the lock from a dead holder. */
 #define SMEM_HWLOCK_RECOVERED 1
 
+/* smem_hwlock_lock() flags. */
 enum smem_hwlock_flags {
 	/* While waiting, bust the lock if its holder is proven dead (host table). */
 	SMEM_HWLOCK_BUST_DEAD = 1u << 0,
@@ -123,22 +124,10 @@ int smem_hwlock_trylock(struct smem_hwlock *h, unsigned id, unsigned host);
  * @id: lock number
  * @host: the taker
  * @timeout_ms: how long to wait; 0 tries once, without spinning
+ * @flags: 0 or SMEM_HWLOCK_BUST_DEAD
  *
  * Spins briefly, then sleeps on the lock word (futex) between attempts, so a
  * waiter does not burn a core while the holder works.
- *
- * Context: process context; may sleep.
- * Return: 0; -ETIMEDOUT if the lock stayed held; -EINVAL.
- */
-int smem_hwlock_lock(struct smem_hwlock *h, unsigned id, unsigned host, unsigned timeout_ms);
-
-/**
- * smem_hwlock_lock_flags() - smem_hwlock_lock() with a policy
- * @h: the bank
- * @id: lock number
- * @host: the taker
- * @timeout_ms: how long to wait
- * @flags: enum smem_hwlock_flags
  *
  * With SMEM_HWLOCK_BUST_DEAD, a waiter that has slept without the holder
  * changing looks the holder up in the host table; if the holder is proven dead,
@@ -146,12 +135,13 @@ int smem_hwlock_lock(struct smem_hwlock *h, unsigned id, unsigned host, unsigned
  * safe) and takes it.
  *
  * Context: process context; may sleep.
- * Return: 0; SMEM_HWLOCK_RECOVERED when the lock was taken from a dead holder, so
- * that what it guarded may be half-updated and should be repaired before use;
- * -ETIMEDOUT; -EINVAL for bad arguments or unknown flags.
+ * Return: 0; SMEM_HWLOCK_RECOVERED (1) when the lock was taken from a dead
+ * holder, so that what it guarded may be half-updated and should be repaired
+ * before use; -ETIMEDOUT if the lock stayed held; -EINVAL for bad arguments or
+ * unknown flag bits.
  */
-int smem_hwlock_lock_flags(struct smem_hwlock *h, unsigned id, unsigned host, unsigned timeout_ms,
-			   unsigned flags);
+int smem_hwlock_lock(struct smem_hwlock *h, unsigned id, unsigned host, unsigned timeout_ms,
+		     unsigned flags);
 
 /**
  * smem_hwlock_unlock() - release a lock

@@ -253,13 +253,8 @@ static int bust_if_dead(struct smem_hwlock *h, unsigned id, unsigned host, uint3
 	return smem_hwlock_trylock(h, id, host) == 0 ? SMEM_HWLOCK_RECOVERED : 0;
 }
 
-int smem_hwlock_lock(struct smem_hwlock *h, unsigned id, unsigned host, unsigned timeout_ms)
-{
-	return smem_hwlock_lock_flags(h, id, host, timeout_ms, 0);
-}
-
-int smem_hwlock_lock_flags(struct smem_hwlock *h, unsigned id, unsigned host, unsigned timeout_ms,
-			   unsigned flags)
+int smem_hwlock_lock(struct smem_hwlock *h, unsigned id, unsigned host, unsigned timeout_ms,
+		     unsigned flags)
 {
 	_Atomic uint32_t *w, *s;
 	int64_t deadline;

@@ -223,7 +223,7 @@ int smem_recover(struct smem *s)
 		return -EROFS;
 	if (!s->hwlock)
 		return -ENOLCK;
-	r = smem_hwlock_lock_flags(s->hwlock, s->hwlock_id, s->host, SMEM_HWLOCK_TIMEOUT_MS,
+	r = smem_hwlock_lock(s->hwlock, s->hwlock_id, s->host, SMEM_HWLOCK_TIMEOUT_MS,
 				   s->lock_flags);
 	if (r < 0)
 		return r;
@@ -261,7 +261,7 @@ int smem_item_alloc(struct smem *s, unsigned host, unsigned item, size_t size, u
 	if (size > UINT32_MAX - 64)
 		return part ? -ENOSPC : -ENOMEM;
 
-	r = smem_hwlock_lock_flags(s->hwlock, s->hwlock_id, s->host, SMEM_HWLOCK_TIMEOUT_MS,
+	r = smem_hwlock_lock(s->hwlock, s->hwlock_id, s->host, SMEM_HWLOCK_TIMEOUT_MS,
 				   s->lock_flags);
 	if (r < 0)
 		return r;
