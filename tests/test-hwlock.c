@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 
 #include "helpers.h"
+#include "hwlock/bank.h"
 
 static struct smem_region *lr;
 static struct smem_hwlock *h;
@@ -37,7 +38,7 @@ static unsigned owner(unsigned id)
 
 Test(hwlock, lock_word_names_the_owner)
 {
-	cr_assert_eq(smem_hwlock_stride(h), 64);
+	cr_assert_eq(smem__hwlock_stride(h), 64);
 	cr_assert_eq(owner(3), 0);
 	cr_assert_eq(smem_hwlock_trylock(h, 3, 1), 0);
 	cr_assert_eq(owner(3), 2, "the word holds host + 1");
@@ -105,7 +106,7 @@ Test(hwlock, bank_size_must_be_32_strides)
 	smem_region_close(r);
 	cr_assert_eq(smem_region_memfd("sfpb", 32 * 4, &r), 0);
 	cr_assert_eq(open_bank_in(r, &x), 0, "the SFPB stride of 4 works");
-	cr_assert_eq(smem_hwlock_stride(x), 4);
+	cr_assert_eq(smem__hwlock_stride(x), 4);
 	cr_assert_eq(smem_hwlock_trylock(x, 31, 0), 0);
 	cr_assert_eq(smem_hwlock_lock(x, 31, 1, 5, 0), -ETIMEDOUT, "no sleeper count, still times out");
 	smem_hwlock_close(x);
@@ -127,7 +128,7 @@ Test(hwlock, create_and_open_files)
 	o.stride = 0x1000;
 	cr_assert_eq(smem_hwlock_open(p, &o, &a), 0);
 	cr_assert_eq(smem_hwlock_open(p, NULL, &b), 0);
-	cr_assert_eq(smem_hwlock_stride(b), 0x1000);
+	cr_assert_eq(smem__hwlock_stride(b), 0x1000);
 	cr_assert_eq(smem_hwlock_trylock(a, 9, 6), 0);
 	cr_assert_eq(smem_hwlock_trylock(b, 9, 1), -EBUSY, "both handles see one lock");
 	smem_hwlock_close(a);

@@ -101,9 +101,6 @@ int smem_hwlock_open(const char *path, const struct smem_hwlock_opts *o, struct 
 /* Detach; the locks keep their state. NULL is a no-op. */
 void smem_hwlock_close(struct smem_hwlock *h);
 
-/* Bytes between two lock words of the bank. */
-unsigned smem_hwlock_stride(const struct smem_hwlock *h);
-
 /**
  * smem_hwlock_trylock() - take a lock if it is free
  * @h: the bank

@@ -180,7 +180,7 @@ void smem_hwlock_close(struct smem_hwlock *h)
 	free(h);
 }
 
-unsigned smem_hwlock_stride(const struct smem_hwlock *h)
+unsigned smem__hwlock_stride(const struct smem_hwlock *h)
 {
 	return h->stride;
 }
