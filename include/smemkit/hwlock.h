@@ -12,6 +12,9 @@
  * SMEM_HWLOCK_CREATE) also holds a host table: each attached host records its
  * pid and process start time there, so that anyone can prove a lock holder
  * dead (even after its pid is reused) and bust its lock.
+ *
+ * Functions return a value >= 0 on success and a negative errno on failure, and
+ * write out-parameters only on success, as smem(3) says under RETURN VALUE.
  */
 #ifndef SMEMKIT_HWLOCK_H
 #define SMEMKIT_HWLOCK_H
@@ -72,6 +75,8 @@ struct smem_hwlock_opts {
 /**
  * smem_hwlock_opts_init() - the defaults: attach to an existing bank
  * @o: options to fill; every field 0 or NULL
+ *
+ * Context: any.
  */
 void smem_hwlock_opts_init(struct smem_hwlock_opts *o);
 
@@ -98,7 +103,12 @@ void smem_hwlock_opts_init(struct smem_hwlock_opts *o);
  */
 int smem_hwlock_open(const char *path, const struct smem_hwlock_opts *o, struct smem_hwlock **ret);
 
-/* Detach; the locks keep their state. NULL is a no-op. */
+/**
+ * smem_hwlock_close() - detach; the locks keep their state. NULL is a no-op.
+ * @h: the bank
+ *
+ * Context: no other call may use @h meanwhile or afterwards.
+ */
 void smem_hwlock_close(struct smem_hwlock *h);
 
 /**
@@ -175,7 +185,9 @@ int smem_hwlock_bust(struct smem_hwlock *h, unsigned id, unsigned owner);
  * @id: lock number
  * @ret_value: the raw lock word: 0 when free, otherwise owner host + 1
  *
- * Return: 0; -EINVAL.
+ * Context: any; an observation: the lock may change hands right after.
+ * Return: 0; -EINVAL for a NULL @h or @ret_value, or an id not below
+ * SMEM_HWLOCK_COUNT.
  */
 int smem_hwlock_owner(struct smem_hwlock *h, unsigned id, unsigned *ret_value);
 
@@ -212,7 +224,10 @@ int smem_hwlock_host_register(struct smem_hwlock *h, unsigned host);
  * @h: the bank
  * @host: the host id
  *
- * Return: 0; -EPERM if the entry is another process's; -ENODATA; -EINVAL.
+ * Context: process context; may wait (yielding) while another process
+ * rewrites the entry.
+ * Return: 0; -EPERM if the entry is another process's; -EAGAIN if the entry
+ * stayed busy; -ENODATA; -EINVAL.
  */
 int smem_hwlock_host_unregister(struct smem_hwlock *h, unsigned host);
 
@@ -222,6 +237,7 @@ int smem_hwlock_host_unregister(struct smem_hwlock *h, unsigned host);
  * @host: the host id
  * @ret: the entry (registered false if nobody is registered)
  *
+ * Context: any.
  * Return: 0; -EAGAIN if the entry kept changing while it was read; -ENODATA;
  * -EINVAL.
  */

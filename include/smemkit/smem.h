@@ -9,6 +9,11 @@
  * lock bank; lookups take no lock and make no system call. Every value read from
  * the image is checked before use, so a corrupt or hostile image gives -EBADMSG,
  * never a read outside the region.
+ *
+ * The return contract of every smemkit function (smem(3), RETURN VALUE): a value
+ * >= 0 on success, a negative errno on failure; most return 0, and each that
+ * returns a positive value says so under Return:. Out-parameters are written
+ * only on success. Nothing sets errno, prints or exits.
  */
 #ifndef SMEMKIT_SMEM_H
 #define SMEMKIT_SMEM_H
@@ -60,6 +65,8 @@ struct smem_format_opts {
  * smem_format_opts_init() - the defaults: version 12, 512 items, cacheline 64, and
  * private partitions for host 0 (apps) with 1 (modem), 2 (adsp) and 5 (cdsp)
  * @o: options to fill
+ *
+ * Context: any.
  */
 void smem_format_opts_init(struct smem_format_opts *o);
 
@@ -112,6 +119,8 @@ struct smem_open_opts {
 /**
  * smem_open_opts_init() - the defaults: read-write, the lock bank beside the image
  * @o: options to fill; every field 0 or NULL
+ *
+ * Context: any.
  */
 void smem_open_opts_init(struct smem_open_opts *o);
 
@@ -144,7 +153,14 @@ void smem_open_opts_init(struct smem_open_opts *o);
  */
 int smem_open(const char *path, unsigned host, const struct smem_open_opts *o, struct smem **ret);
 
-/* Detach; closes the region and lock bank that smem_open() opened. NULL is a no-op. */
+/**
+ * smem_close() - detach; closes the region and lock bank that smem_open() opened
+ * @s: the handle, or NULL (a no-op)
+ *
+ * Borrowed regions and banks stay open; items stay allocated.
+ *
+ * Context: no other call may use @s meanwhile or afterwards.
+ */
 void smem_close(struct smem *s);
 
 /* What smem_stat() reports about an attached image. */
@@ -261,7 +277,8 @@ int smem_free_space(struct smem *s, unsigned host, size_t *ret_size);
  * @ret_addr: the region's physical base (smem_open_opts.phys_base) plus the
  *            offset of @p in the region
  *
- * Return: 0; -ERANGE if @p is outside the region.
+ * Context: any.
+ * Return: 0; -ERANGE if @p is outside the region or @ret_addr is NULL.
  */
 int smem_virt_to_phys(const struct smem *s, const void *p, uint64_t *ret_addr);
 
