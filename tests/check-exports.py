@@ -10,25 +10,10 @@ on any symbol that is not a declared function (an internal that leaked) and on
 any declared function that is not exported (a missing entry in
 lib/libsmemkit.map).
 """
-import glob
-import os
-import re
 import subprocess
 import sys
 
-
-def declared(include_dir):
-    """Every function declared in the public headers."""
-    names = set()
-    for path in sorted(glob.glob(os.path.join(include_dir, 'smemkit', '*.h'))):
-        with open(path) as f:
-            src = f.read()
-        src = re.sub(r'/\*.*?\*/', ' ', src, flags=re.S)
-        src = re.sub(r'//[^\n]*', ' ', src)
-        # Preprocessor lines hold macros, never declarations.
-        src = '\n'.join(l for l in src.split('\n') if not l.lstrip().startswith('#'))
-        names.update(re.findall(r'\b(smem_[a-z0-9_]+)\s*\(', src))
-    return names
+from public_api import declared
 
 
 def exported(lib):
