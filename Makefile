@@ -5,8 +5,12 @@ RELBUILD   ?= build-release
 FUZZBUILD  ?= build-fuzz
 FUZZ_SECONDS ?= 60
 MESON_TEST ?= meson test --print-errorlogs --num-processes 2
+# Where make install puts things: $(DESTDIR)$(PREFIX)/{lib,include,bin,share/man}.
+PREFIX     ?= /usr/local
+LIBDIR     ?= lib
+DESTDIR    ?=
 
-.PHONY: all build run check test test-san release-check interop fuzz bench release stress clean
+.PHONY: all build run check test test-san release-check interop fuzz bench release install stress clean
 
 all: build
 
@@ -64,10 +68,19 @@ fuzz: deps-build deps-fuzz $(FUZZBUILD)/build.ninja
 	@scripts/fuzz.sh $(FUZZBUILD) $(FUZZ_SECONDS)
 
 $(RELBUILD)/build.ninja:
-	meson setup $(RELBUILD) --buildtype=release -Dfault_points=false -Dtests=false
+	meson setup $(RELBUILD) --buildtype=release -Dfault_points=false -Dtests=false \
+		--prefix=$(PREFIX) --libdir=$(LIBDIR)
 
 release: deps-build $(RELBUILD)/build.ninja
 	ninja -C $(RELBUILD)
+
+# Install the release build: libsmemkit.so, the headers, smemkit.pc, smemctl and
+# the man pages. No fault point and no test is in it (make release-check).
+install: release
+	meson configure $(RELBUILD) --prefix=$(PREFIX) --libdir=$(LIBDIR)
+	ninja -C $(RELBUILD)
+	DESTDIR="$(DESTDIR)" meson install -C $(RELBUILD) --no-rebuild
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 
 bench: release deps-bench
 	@scripts/bench.sh $(RELBUILD)

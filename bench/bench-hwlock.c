@@ -253,7 +253,7 @@ static void kind_lock(enum kind k, unsigned host)
 			cpu_relax();
 		break;
 	case K_SMEM:
-		r = smem_hwlock_lock(bank, LOCK_PINGPONG, host, 10000);
+		r = smem_hwlock_lock(bank, LOCK_PINGPONG, host, 10000, 0);
 		break;
 	case K_MUTEX:
 		r = pthread_mutex_lock(&sh->mutex);
@@ -312,7 +312,7 @@ static double batch_ns(enum kind k)
 		break;
 	case K_SMEM:
 		for (unsigned i = 0; i < n_batch; i++) {
-			if (smem_hwlock_lock(bank, LOCK_PINGPONG, HOST_A, 1000) < 0)
+			if (smem_hwlock_lock(bank, LOCK_PINGPONG, HOST_A, 1000, 0) < 0)
 				die("lock", ETIMEDOUT);
 			smem_hwlock_unlock(bank, LOCK_PINGPONG, HOST_A);
 		}
@@ -608,7 +608,7 @@ static struct row *part_kill(bool smem)
 		/* K4: announce the wait; pairs with K3. */
 		atomic_store_explicit(&sh->waiter_in, 1, memory_order_release);
 		if (smem) {
-			ret = smem_hwlock_lock_flags(bank, LOCK_KILL, HOST_WAITER, 10000,
+			ret = smem_hwlock_lock(bank, LOCK_KILL, HOST_WAITER, 10000,
 						     SMEM_HWLOCK_BUST_DEAD);
 			t_own = now_ns();
 			if (ret >= 0)
@@ -791,6 +791,7 @@ static void setup(void)
 {
 	struct smem_region *r, *br;
 	size_t bank_size = SMEM_HWLOCK_BANK_SIZE(STRIDE);
+	struct smem_hwlock_opts bo;
 	int err;
 
 	err = smem_region_memfd("bench-hwlock", (sizeof(struct shared) + 4095) & ~(size_t)4095, &r);
@@ -800,10 +801,13 @@ static void setup(void)
 	mutex_init_robust(&sh->mutex);
 
 	err = smem_region_memfd("bench-hwlock-bank", bank_size, &br);
-	if (err == 0)
-		err = smem_hwlock_init(smem_region_base(br), bank_size, STRIDE);
-	if (err == 0)
-		err = smem_hwlock_open_region(br, &bank);
+	if (err == 0) {
+		smem_hwlock_opts_init(&bo);
+		bo.flags = SMEM_HWLOCK_CREATE;
+		bo.stride = STRIDE;
+		bo.region = br;
+		err = smem_hwlock_open(NULL, &bo, &bank);
+	}
 	if (err == 0)
 		err = smem_hwlock_host_register(bank, HOST_WAITER);
 	if (err < 0)

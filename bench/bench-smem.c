@@ -64,6 +64,7 @@ struct setup {
 static void make(struct setup *st, unsigned version, size_t size)
 {
 	struct smem_format_opts o;
+	struct smem_hwlock_opts ho;
 	struct smem_open_opts oo;
 
 	smem_format_opts_init(&o);
@@ -71,14 +72,20 @@ static void make(struct setup *st, unsigned version, size_t size)
 	if (version == 11)
 		o.n_pairs = 0;
 	if (smem_region_memfd("bench", size, &st->r) || smem_region_memfd("locks", 2048, &st->lr) ||
-	    smem_hwlock_open_region(st->lr, &st->h) ||
 	    smem_format(smem_region_base(st->r), size, &o)) {
 		fprintf(stderr, "bench-smem: setup failed\n");
 		exit(1);
 	}
+	smem_hwlock_opts_init(&ho);
+	ho.region = st->lr;
+	if (smem_hwlock_open(NULL, &ho, &st->h)) {
+		fprintf(stderr, "bench-smem: lock bank failed\n");
+		exit(1);
+	}
 	smem_open_opts_init(&oo);
+	oo.region = st->r;
 	oo.hwlock = st->h;
-	if (smem_open_region(st->r, 0, &oo, &st->s)) {
+	if (smem_open(NULL, 0, &oo, &st->s)) {
 		fprintf(stderr, "bench-smem: attach failed\n");
 		exit(1);
 	}
@@ -177,14 +184,14 @@ int main(int argc, char **argv)
 		struct smem *s = r == 0 ? v11.s : v12.s;
 
 		for (unsigned i = 0; i < rows[r].items; i++)
-			if (smem_item_alloc(s, rows[r].host, rows[r].first + i, 64)) {
+			if (smem_item_alloc(s, rows[r].host, rows[r].first + i, 64, 0)) {
 				fprintf(stderr, "bench-smem: alloc failed\n");
 				return 1;
 			}
 	}
 
 	for (int k = 0; k < RUNS; k++)
-		v[k] = time_floor(smem_base(v12.s), iters);
+		v[k] = time_floor(smem_region_base(v12.r), iters);
 	fl = summarize(v);
 	floor_ns = fl.p50;
 
@@ -237,7 +244,7 @@ int main(int argc, char **argv)
 			make(&x, (unsigned)version, 4u << 20);
 			t0 = now_ns();
 			for (unsigned i = 0; i < 500; i++)
-				if (smem_item_alloc(x.s, version == 12 ? 1 : SMEM_HOST_ANY, 10 + i, 64))
+				if (smem_item_alloc(x.s, version == 12 ? 1 : SMEM_HOST_ANY, 10 + i, 64, 0))
 					abort();
 			v[k] = 500 / ((now_ns() - t0) / 1e9);
 			teardown(&x);

@@ -74,7 +74,7 @@ static int attach(const char *image, unsigned host, struct smem **ret)
 	o.flags = SMEM_OPEN_BUST_DEAD; /* a dead holder of lock 3 is busted, not waited for */
 	o.errbuf = err;
 	o.errbuf_size = sizeof(err);
-	r = smem_open_path(image, host, &o, ret);
+	r = smem_open(image, host, &o, ret);
 	if (r < 0)
 		fprintf(stderr, "%s: cannot attach as host %u: %s\n", image, host,
 			*err ? err : strerror(-r));
@@ -106,7 +106,7 @@ static int make_queues(struct smem *s)
 	c.max_msg_size = MSG_SIZE;
 	smem_msgq_size(DEPTH, MSG_SIZE, &need);
 	for (int i = 0; i < 2; i++) {
-		r = smem_item_alloc(s, HOST_MODEM, items[i], need);
+		r = smem_item_alloc(s, HOST_MODEM, items[i], need, 0);
 		if (r < 0 && r != -EEXIST)
 			return r;
 		r = smem_item_get(s, HOST_MODEM, items[i], &mem, &size);
@@ -222,7 +222,7 @@ static int modem_crash(const char *image)
 
 	if (attach(image, HOST_MODEM, &s) < 0)
 		return 1;
-	r = smem_item_alloc(s, HOST_APPS, ITEM_CRASHED, 64);
+	r = smem_item_alloc(s, HOST_APPS, ITEM_CRASHED, 64, 0);
 	/* Only a build without fault points gets here. */
 	fprintf(stderr, "modem: the allocation returned %d: this build has no fault points "
 			"(meson setup -Dfault_points=true)\n", r);
@@ -248,7 +248,7 @@ static int recover(const char *self, const char *image, struct smem *s, unsigned
 {
 	double t0 = now_us(), t1;
 	void *p;
-	int r = smem_item_alloc(s, HOST_MODEM, ITEM_RECOVERED, 64);
+	int r = smem_item_alloc(s, HOST_MODEM, ITEM_RECOVERED, 64, 0);
 
 	t1 = now_us();
 	if (r < 0)

@@ -18,10 +18,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				void *p;
 				size_t n, free;
 
-				if (smem_item_alloc(s, remotes[j], 100 + j, 24) == 0 &&
+				if (smem_item_alloc(s, remotes[j], 100 + j, 24, 0) == 0 &&
 				    smem_item_get(s, remotes[j], 100 + j, &p, &n) == 0)
 					memset(p, 0xee, n);
-				smem_item_alloc_cached(s, remotes[j], 200 + j, 8);
+				smem_item_alloc(s, remotes[j], 200 + j, 8, SMEM_ITEM_CACHED);
 				smem_free_space(s, remotes[j], &free);
 			}
 			/* What the allocations left must still be a sound image to the fsck walk. */

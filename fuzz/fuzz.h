@@ -25,6 +25,7 @@ static inline struct smem *fuzz_open(const uint8_t *data, size_t size, unsigned 
 	static uint32_t bank[32 * 2];
 	static struct smem_region *lr;
 	static struct smem_hwlock *h;
+	struct smem_hwlock_opts ho;
 	struct smem_open_opts o;
 	struct smem *s = NULL;
 	uint8_t *copy;
@@ -34,16 +35,22 @@ static inline struct smem *fuzz_open(const uint8_t *data, size_t size, unsigned 
 	if (!size || !(copy = malloc(size)))
 		return NULL;
 	memcpy(copy, data, size);
-	if (!h && (smem_region_wrap(bank, sizeof(bank), true, &lr) < 0 ||
-		   smem_hwlock_open_region(lr, &h) < 0))
-		abort();
+	if (!h) {
+		if (smem_region_wrap(bank, sizeof(bank), true, &lr) < 0)
+			abort();
+		smem_hwlock_opts_init(&ho);
+		ho.region = lr;
+		if (smem_hwlock_open(NULL, &ho, &h) < 0)
+			abort();
+	}
 	if (smem_region_wrap(copy, size, writable, ret_r) < 0) {
 		free(copy);
 		return NULL;
 	}
 	smem_open_opts_init(&o);
+	o.region = *ret_r;
 	o.hwlock = writable ? h : NULL;
-	if (smem_open_region(*ret_r, host, &o, &s) < 0)
+	if (smem_open(NULL, host, &o, &s) < 0)
 		s = NULL;
 	*ret_copy = copy;
 	return s;

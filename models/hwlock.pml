@@ -11,7 +11,7 @@
  *
  * Promela label     C code (lib/hwlock/hwlock.c, lib/hwlock/hosts.c)
  *   L1              smem_hwlock_trylock(): acquire CAS 0 -> host + 1
- *   L2              smem_hwlock_lock_flags(): relaxed load of the word (seen)
+ *   L2              smem_hwlock_lock(): relaxed load of the word (seen)
  *   C1              smem__hwlock_bust_if_dead(): claim_once() of the owner's
  *                   host entry; a busy entry means no bust this round
  *   ALIVE           smem__hwlock_bust_if_dead(): the entry's pid and start time
@@ -19,7 +19,7 @@
  *   B1              smem_hwlock_bust(): CAS owner + 1 -> 0, then wake_sleepers()
  *   C2              unclaim()
  *   L1'             bust_if_dead(): the trylock after a bust (RECOVERED)
- *   L3              smem_hwlock_lock_flags(): seq_cst add to the sleeper count,
+ *   L3              smem_hwlock_lock(): seq_cst add to the sleeper count,
  *                   then seq_cst load of the word (the Dekker pair with U1/U2)
  *   FWAIT           futex_wait(): the kernel compares the word with seen and
  *                   queues the waiter in one step; a wake or the 1 ms slice ends it
@@ -33,7 +33,7 @@
  * seq_cst gives the C code for L3, U1, U2 and B1. The word itself is only
  * changed by read-modify-writes (L1, U1, B1), so its one modification order is
  * what the model's order of those steps shows. The spin phase of
- * smem_hwlock_lock_flags() (L2 then L1, SPIN_TRIES times) is left out: it only
+ * smem_hwlock_lock() (L2 then L1, SPIN_TRIES times) is left out: it only
  * repeats L1, which the sleep loop repeats too, and a model waiter that may bust
  * after fewer rounds than the C code only adds behaviours. Timeouts of the
  * caller (-ETIMEDOUT) are left out: waiters wait for ever. The data under the
@@ -205,7 +205,7 @@ proctype host(byte me)
 		:: else -> round++
 		fi;
 #endif
-		/* smem_hwlock_lock_flags(..., SMEM_HWLOCK_BUST_DEAD) */
+		/* smem_hwlock_lock(..., SMEM_HWLOCK_BUST_DEAD) */
 		do
 		:: L1_TAKE
 		:: else ->

@@ -15,6 +15,16 @@
 #include "smemkit/region.h"
 #include "smemkit/smem.h"
 
+/* smem_hwlock_open() of the bank in a region the test owns. */
+static inline int open_bank_in(struct smem_region *r, struct smem_hwlock **ret)
+{
+	struct smem_hwlock_opts o;
+
+	smem_hwlock_opts_init(&o);
+	o.region = r;
+	return smem_hwlock_open(NULL, &o, ret);
+}
+
 /* A formatted image in a memfd with a lock bank in another memfd. */
 struct img {
 	struct smem_region *r;
@@ -29,9 +39,9 @@ static inline void img_make(struct img *im, size_t size, const struct smem_forma
 	cr_assert_eq(smem_region_memfd("test-smem", size, &im->r), 0);
 	cr_assert_eq(smem_region_memfd("test-hwlock", SMEM_HWLOCK_BANK_SIZE(SMEM_HWLOCK_DEFAULT_STRIDE),
 				       &im->lr), 0);
-	cr_assert_eq(smem_hwlock_init(smem_region_base(im->lr), smem_region_size(im->lr),
+	cr_assert_eq(smem_hwlock_format(smem_region_base(im->lr), smem_region_size(im->lr),
 				      SMEM_HWLOCK_DEFAULT_STRIDE), 0);
-	cr_assert_eq(smem_hwlock_open_region(im->lr, &im->h), 0);
+	cr_assert_eq(open_bank_in(im->lr, &im->h), 0);
 	im->b = smem_region_base(im->r);
 	im->size = size;
 	if (o)
@@ -54,8 +64,23 @@ static inline int img_open(struct img *im, unsigned host, struct smem **ret)
 	struct smem_open_opts o;
 
 	smem_open_opts_init(&o);
+	o.region = im->r;
 	o.hwlock = im->h;
-	return smem_open_region(im->r, host, &o, ret);
+	return smem_open(NULL, host, &o, ret);
+}
+
+/* smem_open() of the image in a region the test owns; @o NULL for the defaults. */
+static inline int open_in_region(struct smem_region *r, unsigned host,
+				 const struct smem_open_opts *o, struct smem **ret)
+{
+	struct smem_open_opts opts;
+
+	if (o)
+		opts = *o;
+	else
+		smem_open_opts_init(&opts);
+	opts.region = r;
+	return smem_open(NULL, host, &opts, ret);
 }
 
 static inline void img_free(struct img *im)

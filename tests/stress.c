@@ -70,7 +70,8 @@ static int attach(unsigned host, struct smem **ret)
 	smem_open_opts_init(&o);
 	o.hwlock = bank;
 	o.flags = SMEM_OPEN_BUST_DEAD;
-	return smem_open_region(region, host, &o, ret);
+	o.region = region;
+	return smem_open(NULL, host, &o, ret);
 }
 
 static void fail(int code)
@@ -107,7 +108,7 @@ static void host_loop(unsigned host)
 		int r;
 
 		if (rand_r(&seed) & 1) {
-			r = smem_item_alloc(s, SMEM_HOST_ANY, item, item_size(item));
+			r = smem_item_alloc(s, SMEM_HOST_ANY, item, item_size(item), 0);
 			if (r == SMEM_RECOVERED)
 				atomic_fetch_add(&sh->recovered, 1);
 			if (r >= 0)
@@ -187,6 +188,18 @@ static int check_epoch(void)
 	return bad;
 }
 
+/* Lay out an empty bank with a host table in @r and attach to it. */
+static int create_bank(struct smem_region *r, struct smem_hwlock **ret)
+{
+	struct smem_hwlock_opts o;
+
+	smem_hwlock_opts_init(&o);
+	o.flags = SMEM_HWLOCK_CREATE;
+	o.stride = 64;
+	o.region = r;
+	return smem_hwlock_open(NULL, &o, ret);
+}
+
 int main(int argc, char **argv)
 {
 	unsigned kills = argc > 1 ? (unsigned)atoi(argv[1]) : 300;
@@ -202,8 +215,7 @@ int main(int argc, char **argv)
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED || smem_region_memfd("stress", SIZE, &region) ||
 	    smem_region_memfd("stress-bank", SMEM_HWLOCK_BANK_SIZE(64), &bank_region) ||
-	    smem_hwlock_init(smem_region_base(bank_region), SMEM_HWLOCK_BANK_SIZE(64), 64) ||
-	    smem_hwlock_open_region(bank_region, &bank)) {
+	    create_bank(bank_region, &bank)) {
 		fprintf(stderr, "stress: setup failed\n");
 		return 1;
 	}

@@ -65,7 +65,8 @@ static int open_survivor(struct img *im, struct smem **ret)
 	smem_open_opts_init(&o);
 	o.hwlock = im->h;
 	o.flags = SMEM_OPEN_BUST_DEAD;
-	return smem_open_region(im->r, 0, &o, ret);
+	o.region = im->r;
+	return smem_open(NULL, 0, &o, ret);
 }
 
 static void run(const struct point *pt, enum where w)
@@ -82,7 +83,7 @@ static void run(const struct point *pt, enum where w)
 	img_v(&im, version, 1u << 20);
 	cr_assert_eq(open_survivor(&im, &s), 0);
 	for (unsigned i = 0; i < 10; i++) {
-		cr_assert_eq(smem_item_alloc(s, remote(w, 0), 100 + i, 8 + i), 0);
+		cr_assert_eq(smem_item_alloc(s, remote(w, 0), 100 + i, 8 + i, 0), 0);
 		cr_assert_eq(smem_item_get(s, remote(w, 0), 100 + i, &p, NULL), 0);
 		fill(p, 8 + i, (uint8_t)(0x40 + i));
 	}
@@ -97,7 +98,7 @@ static void run(const struct point *pt, enum where w)
 		if (img_open(&im, 1, &v) != 0)
 			_exit(20);
 		smem__fault_arm(pt->name, 1);
-		if (smem_item_alloc(v, remote(w, 1), VICTIM_ITEM, VICTIM_SIZE) != 0 ||
+		if (smem_item_alloc(v, remote(w, 1), VICTIM_ITEM, VICTIM_SIZE, 0) != 0 ||
 		    smem_item_get(v, remote(w, 1), VICTIM_ITEM, &p, NULL) != 0)
 			_exit(21);
 		fill(p, VICTIM_SIZE, 0x77);
@@ -114,7 +115,7 @@ static void run(const struct point *pt, enum where w)
 	cr_assert_eq(owner, pt->holds_lock ? 2u : 0u, "%s: lock 3 held by the dead host", pt->name);
 
 	/* The survivor's next allocation busts the dead holder and repairs. */
-	r = smem_item_alloc(s, remote(w, 0), 300, 16);
+	r = smem_item_alloc(s, remote(w, 0), 300, 16, 0);
 	cr_assert_eq(r, pt->holds_lock ? SMEM_RECOVERED : 0, "%s (%s): got %d", pt->name,
 		     where_name[w], r);
 	cr_assert_eq(smem_hwlock_owner(im.h, SMEM_HWLOCK_ID, &owner), 0);
@@ -129,17 +130,17 @@ out:
 	r = smem_item_get(s, remote(w, 0), VICTIM_ITEM, &p, &size);
 	if (r == 0) {
 		cr_assert_eq(size, version == 11 ? 24 : VICTIM_SIZE, "%s: the item has its size", pt->name);
-		cr_assert_eq(smem_item_alloc(s, remote(w, 0), VICTIM_ITEM, VICTIM_SIZE), -EEXIST);
+		cr_assert_eq(smem_item_alloc(s, remote(w, 0), VICTIM_ITEM, VICTIM_SIZE, 0), -EEXIST);
 	} else {
 		cr_assert_eq(r, -ENOENT, "%s", pt->name);
-		cr_assert_eq(smem_item_alloc(s, remote(w, 0), VICTIM_ITEM, VICTIM_SIZE), 0,
+		cr_assert_eq(smem_item_alloc(s, remote(w, 0), VICTIM_ITEM, VICTIM_SIZE, 0), 0,
 			     "%s: allocating it afresh works", pt->name);
 	}
 	for (unsigned i = 0; i < 10; i++) {
 		cr_assert_eq(smem_item_get(s, remote(w, 0), 100 + i, &p, &size), 0);
 		cr_assert(filled(p, 8 + i, (uint8_t)(0x40 + i)), "%s: item %u intact", pt->name, 100 + i);
 	}
-	cr_assert_eq(smem_item_alloc(s, remote(w, 0), 301, 8), 0, "and allocation goes on");
+	cr_assert_eq(smem_item_alloc(s, remote(w, 0), 301, 8, 0), 0, "and allocation goes on");
 	cr_assert_eq(img_fsck(&im), 0);
 	smem_close(s);
 	img_free(&im);
@@ -165,7 +166,7 @@ Test(crash, heap_repair_without_a_journal)
 
 	img_v(&im, 11, 1u << 20);
 	cr_assert_eq(open_survivor(&im, &s), 0);
-	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 100, 8), 0);
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 100, 8, 0), 0);
 	free_offset = rd32(&im, 0xc4);
 	available = rd32(&im, 0xc8);
 	/* Publish item 101 at free_offset as Linux would, then "die" before the counters. */
@@ -178,7 +179,7 @@ Test(crash, heap_repair_without_a_journal)
 	cr_assert_eq(rd32(&im, 0xc8), available - 32);
 	cr_assert_eq(img_fsck(&im), 0);
 	cr_assert_eq(smem_recover(s), 0, "nothing left to repair");
-	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 102, 8), 0);
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 102, 8, 0), 0);
 	cr_assert_eq(smem_item_get(s, SMEM_HOST_ANY, 102, &p, NULL), 0);
 	cr_assert_eq((uint8_t *)p, im.b + free_offset + 32, "no overlap with the repaired item");
 	smem_close(s);
@@ -204,7 +205,7 @@ Test(crash, unpublished_partition_entry_is_invisible)
 	cr_assert_eq(smem_item_get(s, 1, 150, &p, NULL), -ENOENT);
 	cr_assert_eq(img_fsck(&im), 0);
 	cr_assert_eq(smem_recover(s), 0);
-	cr_assert_eq(smem_item_alloc(s, 1, 151, 16), 0, "the next allocation takes its place");
+	cr_assert_eq(smem_item_alloc(s, 1, 151, 16, 0), 0, "the next allocation takes its place");
 	cr_assert_eq(smem_item_get(s, 1, 151, &p, NULL), 0);
 	cr_assert_eq((uint8_t *)p, im.b + part + uncached + 16);
 	cr_assert_eq(smem_item_get(s, 1, 150, &p, NULL), -ENOENT);
@@ -257,7 +258,7 @@ Test(crash, publication_never_tears, .timeout = 60)
 	close(go[0]);
 	close(go[1]);
 	for (unsigned i = 0; i < 400; i++)
-		cr_assert_eq(smem_item_alloc(s, 1, 100 + i, 1 + i % 29), 0);
+		cr_assert_eq(smem_item_alloc(s, 1, 100 + i, 1 + i % 29, 0), 0);
 	wait_ok(pid);
 	smem_close(s);
 	img_free(&im);
@@ -276,13 +277,13 @@ Test(crash, dead_sleeper_leaves_the_lock_usable, .timeout = 30)
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
 		smem__fault_arm("hwlock.lock.after_sleeper_add", 1);
-		smem_hwlock_lock(im.h, 4, 1, 10000);
+		smem_hwlock_lock(im.h, 4, 1, 10000, 0);
 		_exit(0);
 	}
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 	cr_assert_eq(smem_hwlock_unlock(im.h, 4, 0), 0);
-	cr_assert_eq(smem_hwlock_lock(im.h, 4, 2, 100), 0);
+	cr_assert_eq(smem_hwlock_lock(im.h, 4, 2, 100, 0), 0);
 	cr_assert_eq(smem_hwlock_unlock(im.h, 4, 2), 0);
 	img_free(&im);
 }
@@ -309,14 +310,14 @@ Test(crash, dead_buster_leaves_the_lock_free, .timeout = 30)
 	if (buster == 0) {
 		smem_hwlock_host_register(im.h, 2);
 		smem__fault_arm("hwlock.lock.after_bust", 1);
-		smem_hwlock_lock_flags(im.h, 3, 2, 10000, SMEM_HWLOCK_BUST_DEAD);
+		smem_hwlock_lock(im.h, 3, 2, 10000, SMEM_HWLOCK_BUST_DEAD);
 		_exit(0);
 	}
 	cr_assert_eq(waitpid(buster, &st, 0), buster);
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 	cr_assert_eq(smem_hwlock_owner(im.h, 3, &v), 0);
 	cr_assert_eq(v, 0, "busted, not taken");
-	cr_assert_eq(smem_hwlock_lock(im.h, 3, 0, 10), 0);
+	cr_assert_eq(smem_hwlock_lock(im.h, 3, 0, 10, 0), 0);
 	img_free(&im);
 }
 
@@ -337,7 +338,7 @@ static void die_mid_alloc_as_host_1(struct img *im, const char *point)
 		if (img_open(im, 1, &v) != 0)
 			_exit(50);
 		smem__fault_arm(point, 1);
-		smem_item_alloc(v, SMEM_HOST_ANY, VICTIM_ITEM, VICTIM_SIZE);
+		smem_item_alloc(v, SMEM_HOST_ANY, VICTIM_ITEM, VICTIM_SIZE, 0);
 		_exit(0);
 	}
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
@@ -367,7 +368,7 @@ Test(crash, restarted_host_releases_its_dead_predecessors_lock, .timeout = 30)
 			_exit(51);
 		if (smem_hwlock_owner(im.h, SMEM_HWLOCK_ID, &v) != 0 || v != 0)
 			_exit(52);
-		_exit(smem_item_alloc(n, SMEM_HOST_ANY, 301, 8) == SMEM_RECOVERED ? 0 : 53);
+		_exit(smem_item_alloc(n, SMEM_HOST_ANY, 301, 8, 0) == SMEM_RECOVERED ? 0 : 53);
 	}
 	wait_ok(pid);
 	cr_assert_eq(rd32(&im, 0xc4) + rd32(&im, 0xc8), sum, "the heap counters add up");
@@ -418,9 +419,9 @@ Test(crash, attach_between_the_counter_stores, .timeout = 30)
 	die_mid_alloc_as_host_1(&im, "smem.alloc.after_available");
 	cr_assert_lt(rd32(&im, 0xc4) + rd32(&im, 0xc8), sum, "torn: the sum is short");
 	cr_assert_eq(open_survivor(&im, &s), 0);
-	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 301, 8), SMEM_RECOVERED);
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 301, 8, 0), SMEM_RECOVERED);
 	cr_assert_eq(rd32(&im, 0xc4) + rd32(&im, 0xc8), sum, "repaired");
-	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 302, 8), 0, "and the heap still takes items");
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 302, 8, 0), 0, "and the heap still takes items");
 	cr_assert_eq(img_fsck(&im), 0);
 	smem_close(s);
 	img_free(&im);

@@ -86,7 +86,7 @@ Test(format, private_entry_bytes_after_alloc)
 
 	img_v(&im, 12, 2 * MB);
 	cr_assert_eq(img_open(&im, 0, &s), 0);
-	cr_assert_eq(smem_item_alloc(s, 1, 300, 13), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 300, 13, 0), 0);
 	part = rd32(&im, 2 * MB - 4096 + 32 + 48);
 	cr_assert_eq(rd16(&im, part + 32 + 0), 0xa5a5, "canary");
 	cr_assert_eq(rd16(&im, part + 32 + 2), 300, "item");
@@ -110,7 +110,7 @@ Test(format, cached_entry_bytes_after_alloc)
 
 	img_v(&im, 12, 2 * MB);
 	cr_assert_eq(img_open(&im, 0, &s), 0);
-	cr_assert_eq(smem_item_alloc_cached(s, 2, 301, 20), 0);
+	cr_assert_eq(smem_item_alloc(s, 2, 301, 20, SMEM_ITEM_CACHED), 0);
 	part = rd32(&im, 2 * MB - 4096 + 32 + 96);
 	psize = rd32(&im, part + 8);
 	/* First cached header: the last cacheline slot of the partition. */
@@ -134,7 +134,7 @@ Test(format, global_entry_bytes_after_alloc)
 
 	img_v(&im, 11, 1 * MB);
 	cr_assert_eq(img_open(&im, 0, &s), 0);
-	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 400, 10), 0);
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 400, 10, 0), 0);
 	cr_assert_eq(rd32(&im, toc + 0), 1, "allocated");
 	cr_assert_eq(rd32(&im, toc + 4), 0x20d0, "offset: the old free_offset");
 	cr_assert_eq(rd32(&im, toc + 8), 16, "size, 8-aligned");
@@ -188,8 +188,8 @@ Test(format, v11_with_partitions)
 	cr_assert_eq(rd32(&im, MB - 4096 + 8), 3, "no global partition in version 11");
 	cr_assert_leq(rd32(&im, 0xc4) + rd32(&im, 0xc8), rd32(&im, MB - 4096 + 32), "heap first");
 	cr_assert_eq(img_open(&im, 0, &s), 0);
-	cr_assert_eq(smem_item_alloc(s, 1, 100, 8), 0);
-	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 100, 8), 0, "heap and partition are separate");
+	cr_assert_eq(smem_item_alloc(s, 1, 100, 8, 0), 0);
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 100, 8, 0), 0, "heap and partition are separate");
 	cr_assert_eq(smem_item_get(s, 3, 100, &p, NULL), 0, "no partition with 3: the heap");
 	cr_assert_eq((uint8_t *)p, im.b + 0x20d0);
 	cr_assert_eq(img_fsck(&im), 0);

@@ -13,8 +13,8 @@ static struct smem_hwlock *h;
 static void setup(void)
 {
 	cr_assert_eq(smem_region_memfd("bank", SMEM_HWLOCK_BANK_SIZE(64), &lr), 0);
-	cr_assert_eq(smem_hwlock_init(smem_region_base(lr), smem_region_size(lr), 64), 0);
-	cr_assert_eq(smem_hwlock_open_region(lr, &h), 0);
+	cr_assert_eq(smem_hwlock_format(smem_region_base(lr), smem_region_size(lr), 64), 0);
+	cr_assert_eq(open_bank_in(lr, &h), 0);
 }
 
 static void teardown(void)
@@ -133,6 +133,21 @@ Test(hosts, a_reused_pid_is_not_the_registered_process)
 	cr_assert_eq(smem_hwlock_host_alive(h, 6), 0);
 }
 
+Test(hosts, an_entry_that_stays_busy_cannot_be_read)
+{
+	struct smem_hwlock_host e;
+	uint8_t *page = (uint8_t *)smem_region_base(lr) + 32 * 64;
+	uint32_t odd = 1;
+
+	cr_assert_eq(smem_hwlock_host_register(h, 7), 0);
+	/* A rewrite that never ends: the entry's sequence count stays odd. */
+	memcpy(page + 64 + 7 * 32, &odd, 4);
+	memset(&e, 0xa5, sizeof(e));
+	cr_assert_eq(smem_hwlock_host_get(h, 7, &e), -EAGAIN);
+	cr_assert_eq(e.pid, 0xa5a5a5a5, "out-parameters are written only on success");
+	cr_assert_eq(e.generation, 0xa5a5a5a5);
+}
+
 Test(hosts, a_registration_cut_short_by_a_crash_is_taken_over)
 {
 	static const char *const points[] = { "hwlock.host.after_seq_odd", "hwlock.host.after_pid",
@@ -165,27 +180,27 @@ Test(hosts, waiter_busts_a_dead_holder_only_with_the_policy, .timeout = 30)
 	unsigned v;
 
 	cr_assert_eq(smem_hwlock_host_register(h, 0), 0);
-	cr_assert_eq(smem_hwlock_lock_flags(h, 3, 0, 20, SMEM_HWLOCK_BUST_DEAD), -ETIMEDOUT,
+	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 20, SMEM_HWLOCK_BUST_DEAD), -ETIMEDOUT,
 		     "the holder is alive: no bust");
 	kill(pid, SIGKILL);
 	cr_assert_eq(waitpid(pid, NULL, 0), pid);
 	close(release);
-	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 20), -ETIMEDOUT, "without the policy nobody busts");
-	cr_assert_eq(smem_hwlock_lock_flags(h, 3, 0, 5000, SMEM_HWLOCK_BUST_DEAD),
+	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 20, 0), -ETIMEDOUT, "without the policy nobody busts");
+	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 5000, SMEM_HWLOCK_BUST_DEAD),
 		     SMEM_HWLOCK_RECOVERED);
 	cr_assert_eq(smem_hwlock_owner(h, 3, &v), 0);
 	cr_assert_eq(v, 1, "host 0 holds it now");
 	cr_assert_eq(smem_hwlock_unlock(h, 3, 0), 0);
-	cr_assert_eq(smem_hwlock_lock_flags(h, 3, 0, 10, SMEM_HWLOCK_BUST_DEAD), 0, "a plain take");
-	cr_assert_eq(smem_hwlock_lock_flags(h, 3, 0, 10, 0x80), -EINVAL);
+	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 10, SMEM_HWLOCK_BUST_DEAD), 0, "a plain take");
+	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 10, 0x80), -EINVAL);
 }
 
 Test(hosts, an_unregistered_holder_is_never_busted, .timeout = 30)
 {
 	cr_assert_eq(smem_hwlock_trylock(h, 5, 9), 0); /* host 9: nobody registered */
-	cr_assert_eq(smem_hwlock_lock_flags(h, 5, 0, 30, SMEM_HWLOCK_BUST_DEAD), -ETIMEDOUT);
+	cr_assert_eq(smem_hwlock_lock(h, 5, 0, 30, SMEM_HWLOCK_BUST_DEAD), -ETIMEDOUT);
 	cr_assert_eq(smem_hwlock_trylock(h, 6, 200), 0); /* beyond the table */
-	cr_assert_eq(smem_hwlock_lock_flags(h, 6, 0, 30, SMEM_HWLOCK_BUST_DEAD), -ETIMEDOUT);
+	cr_assert_eq(smem_hwlock_lock(h, 6, 0, 30, SMEM_HWLOCK_BUST_DEAD), -ETIMEDOUT);
 }
 
 Test(hosts, bank_without_table)
@@ -195,13 +210,13 @@ Test(hosts, bank_without_table)
 	struct smem_hwlock_host e;
 
 	cr_assert_eq(smem_region_memfd("bare", 32 * 64, &r), 0);
-	cr_assert_eq(smem_hwlock_open_region(r, &x), 0);
+	cr_assert_eq(open_bank_in(r, &x), 0);
 	cr_assert_eq(smem_hwlock_host_register(x, 0), -ENODATA);
 	cr_assert_eq(smem_hwlock_host_get(x, 0, &e), -ENODATA);
 	cr_assert_eq(smem_hwlock_host_alive(x, 0), -ENODATA);
 	smem_hwlock_close(x);
 	smem_region_close(r);
 	cr_assert_eq(smem_hwlock_host_register(h, SMEM_HWLOCK_TABLE_HOSTS), -EINVAL);
-	cr_assert_eq(smem_hwlock_init(NULL, 100, 64), -EINVAL);
-	cr_assert_eq(smem_hwlock_init(smem_region_base(lr), 100, 64), -EINVAL);
+	cr_assert_eq(smem_hwlock_format(NULL, 100, 64), -EINVAL);
+	cr_assert_eq(smem_hwlock_format(smem_region_base(lr), 100, 64), -EINVAL);
 }

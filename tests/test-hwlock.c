@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "helpers.h"
+#include "hwlock/bank.h"
 
 static struct smem_region *lr;
 static struct smem_hwlock *h;
@@ -16,7 +18,7 @@ static struct smem_hwlock *h;
 static void setup(void)
 {
 	cr_assert_eq(smem_region_memfd("locks", 32 * 64, &lr), 0);
-	cr_assert_eq(smem_hwlock_open_region(lr, &h), 0);
+	cr_assert_eq(open_bank_in(lr, &h), 0);
 }
 
 static void teardown(void)
@@ -37,7 +39,7 @@ static unsigned owner(unsigned id)
 
 Test(hwlock, lock_word_names_the_owner)
 {
-	cr_assert_eq(smem_hwlock_stride(h), 64);
+	cr_assert_eq(smem__hwlock_stride(h), 64);
 	cr_assert_eq(owner(3), 0);
 	cr_assert_eq(smem_hwlock_trylock(h, 3, 1), 0);
 	cr_assert_eq(owner(3), 2, "the word holds host + 1");
@@ -71,11 +73,11 @@ Test(hwlock, bust_releases_only_the_named_owner)
 Test(hwlock, lock_times_out_while_held)
 {
 	cr_assert_eq(smem_hwlock_trylock(h, 0, 4), 0);
-	cr_assert_eq(smem_hwlock_lock(h, 0, 1, 0), -ETIMEDOUT);
-	cr_assert_eq(smem_hwlock_lock(h, 0, 1, 20), -ETIMEDOUT);
+	cr_assert_eq(smem_hwlock_lock(h, 0, 1, 0, 0), -ETIMEDOUT);
+	cr_assert_eq(smem_hwlock_lock(h, 0, 1, 20, 0), -ETIMEDOUT);
 	cr_assert_eq(owner(0), 5);
 	cr_assert_eq(smem_hwlock_unlock(h, 0, 4), 0);
-	cr_assert_eq(smem_hwlock_lock(h, 0, 1, 0), 0);
+	cr_assert_eq(smem_hwlock_lock(h, 0, 1, 0, 0), 0);
 }
 
 Test(hwlock, bad_arguments)
@@ -85,7 +87,7 @@ Test(hwlock, bad_arguments)
 	cr_assert_eq(smem_hwlock_trylock(h, 32, 0), -EINVAL);
 	cr_assert_eq(smem_hwlock_trylock(h, 0, SMEM_HWLOCK_MAX_HOST + 1), -EINVAL);
 	cr_assert_eq(smem_hwlock_trylock(NULL, 0, 0), -EINVAL);
-	cr_assert_eq(smem_hwlock_lock(h, 32, 0, 10), -EINVAL);
+	cr_assert_eq(smem_hwlock_lock(h, 32, 0, 10, 0), -EINVAL);
 	cr_assert_eq(smem_hwlock_unlock(h, 32, 0), -EINVAL);
 	cr_assert_eq(smem_hwlock_bust(h, 32, 0), -EINVAL);
 	cr_assert_eq(smem_hwlock_owner(h, 32, &v), -EINVAL);
@@ -98,16 +100,16 @@ Test(hwlock, bank_size_must_be_32_strides)
 	struct smem_hwlock *x;
 
 	cr_assert_eq(smem_region_memfd("bad", 100, &r), 0);
-	cr_assert_eq(smem_hwlock_open_region(r, &x), -EBADMSG);
+	cr_assert_eq(open_bank_in(r, &x), -EBADMSG);
 	smem_region_close(r);
 	cr_assert_eq(smem_region_memfd("big", 32 * 8192, &r), 0);
-	cr_assert_eq(smem_hwlock_open_region(r, &x), -EBADMSG, "stride above 4096");
+	cr_assert_eq(open_bank_in(r, &x), -EBADMSG, "stride above 4096");
 	smem_region_close(r);
 	cr_assert_eq(smem_region_memfd("sfpb", 32 * 4, &r), 0);
-	cr_assert_eq(smem_hwlock_open_region(r, &x), 0, "the SFPB stride of 4 works");
-	cr_assert_eq(smem_hwlock_stride(x), 4);
+	cr_assert_eq(open_bank_in(r, &x), 0, "the SFPB stride of 4 works");
+	cr_assert_eq(smem__hwlock_stride(x), 4);
 	cr_assert_eq(smem_hwlock_trylock(x, 31, 0), 0);
-	cr_assert_eq(smem_hwlock_lock(x, 31, 1, 5), -ETIMEDOUT, "no sleeper count, still times out");
+	cr_assert_eq(smem_hwlock_lock(x, 31, 1, 5, 0), -ETIMEDOUT, "no sleeper count, still times out");
 	smem_hwlock_close(x);
 	smem_region_close(r);
 }
@@ -115,21 +117,95 @@ Test(hwlock, bank_size_must_be_32_strides)
 Test(hwlock, create_and_open_files)
 {
 	char dir[] = "/tmp/smemkit-hwlock-XXXXXX", p[PATH_MAX];
+	struct smem_hwlock_opts o;
 	struct smem_hwlock *a, *b;
 
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(p, sizeof(p), "%s/bank", dir);
-	cr_assert_eq(smem_hwlock_create(p, 3, &a), -EINVAL);
-	cr_assert_eq(smem_hwlock_create(p, 0x1000, &a), 0);
-	cr_assert_eq(smem_hwlock_open(p, &b), 0);
-	cr_assert_eq(smem_hwlock_stride(b), 0x1000);
+	smem_hwlock_opts_init(&o);
+	o.flags = SMEM_HWLOCK_CREATE;
+	o.stride = 3;
+	cr_assert_eq(smem_hwlock_open(p, &o, &a), -EINVAL);
+	o.stride = 0x1000;
+	cr_assert_eq(smem_hwlock_open(p, &o, &a), 0);
+	cr_assert_eq(smem_hwlock_open(p, NULL, &b), 0);
+	cr_assert_eq(smem__hwlock_stride(b), 0x1000);
 	cr_assert_eq(smem_hwlock_trylock(a, 9, 6), 0);
 	cr_assert_eq(smem_hwlock_trylock(b, 9, 1), -EBUSY, "both handles see one lock");
 	smem_hwlock_close(a);
 	smem_hwlock_close(b);
 	smem_hwlock_close(NULL);
 	snprintf(p, sizeof(p), "%s/missing", dir);
-	cr_assert_eq(smem_hwlock_open(p, &a), -ENOENT);
+	cr_assert_eq(smem_hwlock_open(p, NULL, &a), -ENOENT);
+}
+
+Test(hwlock, read_only_snapshot_looks_but_never_writes)
+{
+	char dir[] = "/tmp/smemkit-hwlock-XXXXXX", p[PATH_MAX];
+	struct smem_hwlock_opts o;
+	struct smem_hwlock *w, *ro;
+	struct smem_hwlock_host e;
+	unsigned v;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(p, sizeof(p), "%s/bank", dir);
+	smem_hwlock_opts_init(&o);
+	o.flags = SMEM_HWLOCK_CREATE;
+	cr_assert_eq(smem_hwlock_open(p, &o, &w), 0);
+	cr_assert_eq(smem_hwlock_host_register(w, 4), 0);
+	cr_assert_eq(smem_hwlock_trylock(w, 7, 4), 0);
+	cr_assert_eq(chmod(p, 0444), 0);
+	o.flags = SMEM_HWLOCK_RDONLY;
+	cr_assert_eq(smem_hwlock_open(p, &o, &ro), 0);
+	cr_assert_eq(smem_hwlock_owner(ro, 7, &v), 0);
+	cr_assert_eq(v, 5, "the snapshot shows the holder");
+	cr_assert_eq(smem_hwlock_host_get(ro, 4, &e), 0);
+	cr_assert_eq(e.pid, (uint32_t)getpid());
+	cr_assert_eq(smem_hwlock_host_alive(ro, 4), 1);
+	cr_assert_eq(smem_hwlock_trylock(ro, 8, 1), -EROFS);
+	cr_assert_eq(smem_hwlock_lock(ro, 8, 1, 0, 0), -EROFS);
+	cr_assert_eq(smem_hwlock_unlock(ro, 7, 4), -EROFS);
+	cr_assert_eq(smem_hwlock_bust(ro, 7, 4), -EROFS);
+	cr_assert_eq(smem_hwlock_host_register(ro, 5), -EROFS);
+	cr_assert_eq(smem_hwlock_owner(w, 7, &v), 0);
+	cr_assert_eq(v, 5, "nothing done through the snapshot reached the bank");
+	smem_hwlock_close(ro);
+	smem_hwlock_close(w);
+}
+
+Test(hwlock, open_options)
+{
+	struct smem_hwlock_opts o;
+	struct smem_region *r;
+	struct smem_hwlock *x;
+	unsigned v;
+
+	smem_hwlock_opts_init(&o);
+	cr_assert_eq(smem_hwlock_open(NULL, &o, &x), -EINVAL, "no path and no region");
+	o.region = lr;
+	cr_assert_eq(smem_hwlock_open("bank", &o, &x), -EINVAL, "a path and a region");
+	o.flags = 0x4;
+	cr_assert_eq(smem_hwlock_open(NULL, &o, &x), -EINVAL, "unknown flags");
+	o.flags = SMEM_HWLOCK_CREATE | SMEM_HWLOCK_RDONLY;
+	cr_assert_eq(smem_hwlock_open(NULL, &o, &x), -EINVAL, "a snapshot cannot be created");
+	o.flags = 0;
+	o.stride = 64;
+	cr_assert_eq(smem_hwlock_open(NULL, &o, &x), -EINVAL, "a stride only with CREATE");
+	o.flags = SMEM_HWLOCK_CREATE;
+	cr_assert_eq(smem_hwlock_open(NULL, &o, &x), -EINVAL, "the region is not a bank's size");
+	cr_assert_eq(smem_hwlock_open(NULL, &o, NULL), -EINVAL);
+
+	/* CREATE in a region lays out an empty bank, host table included. */
+	cr_assert_eq(smem_region_memfd("new", SMEM_HWLOCK_BANK_SIZE(64), &r), 0);
+	memset(smem_region_base(r), 0xff, smem_region_size(r));
+	o.region = r;
+	o.stride = 0;
+	cr_assert_eq(smem_hwlock_open(NULL, &o, &x), 0, "stride 0 is the default, 64");
+	cr_assert_eq(smem_hwlock_owner(x, 31, &v), 0);
+	cr_assert_eq(v, 0);
+	cr_assert_eq(smem_hwlock_host_register(x, 0), 0);
+	smem_hwlock_close(x);
+	smem_region_close(r);
 }
 
 /*
@@ -150,7 +226,7 @@ Test(hwlock, mutual_exclusion_across_processes, .timeout = 120)
 		cr_assert_geq(pids[p], 0);
 		if (pids[p] == 0) {
 			for (unsigned i = 0; i < ROUNDS; i++) {
-				if (smem_hwlock_lock(h, 3, p, 10000) != 0)
+				if (smem_hwlock_lock(h, 3, p, 10000, 0) != 0)
 					_exit(2);
 				/* A non-atomic read-modify-write: only the lock protects it. */
 				uint64_t v = *(volatile uint64_t *)counter;
@@ -181,7 +257,7 @@ Test(hwlock, sleeper_gets_the_lock_after_unlock, .timeout = 30)
 	pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0)
-		_exit(smem_hwlock_lock(h, 7, 1, 20000) == 0 && owner(7) == 2 ? 0 : 5);
+		_exit(smem_hwlock_lock(h, 7, 1, 20000, 0) == 0 && owner(7) == 2 ? 0 : 5);
 	while (atomic_load(sleepers) == 0)
 		sched_yield();
 	cr_assert_eq(smem_hwlock_unlock(h, 7, 0), 0);
@@ -201,7 +277,7 @@ Test(hwlock, dead_holder_is_busted)
 	}
 	cr_assert_eq(waitpid(pid, NULL, 0), pid);
 	cr_assert_eq(owner(3), 3, "the dead host still owns the lock");
-	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 10), -ETIMEDOUT);
+	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 10, 0), -ETIMEDOUT);
 	cr_assert_eq(smem_hwlock_bust(h, 3, 2), 1);
-	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 10), 0);
+	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 10, 0), 0);
 }

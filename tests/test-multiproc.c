@@ -41,18 +41,25 @@ static bool intact(const uint8_t *p, unsigned item, unsigned host)
 	return memcmp(p, want, item_size(item)) == 0;
 }
 
+static unsigned host_of(const struct smem *s)
+{
+	struct smem_stat st;
+
+	return smem_stat(s, &st) == 0 ? st.host : ~0u;
+}
+
 /* Allocate, and on success fill the item and report it. Return: false on an unexpected error. */
 static bool try_alloc(struct smem *s, unsigned remote, unsigned item, int out, bool must_win)
 {
-	struct record rec = { item, remote, smem_host(s) };
+	struct record rec = { item, remote, host_of(s) };
 	void *p;
-	int r = smem_item_alloc(s, remote, item, item_size(item));
+	int r = smem_item_alloc(s, remote, item, item_size(item), 0);
 
 	if (r == -EEXIST && !must_win)
 		return true;
 	if (r != 0 || smem_item_get(s, remote, item, &p, NULL) != 0)
 		return false;
-	fill(p, item, smem_host(s));
+	fill(p, item, host_of(s));
 	return write(out, &rec, sizeof(rec)) == sizeof(rec);
 }
 

@@ -160,6 +160,16 @@ Test(region, bare_names_live_in_the_region_dir)
 	cr_assert_eq(smem_region_path("", buf, sizeof(buf)), -EINVAL);
 }
 
+Test(region, a_path_that_does_not_fit_leaves_the_buffer_alone)
+{
+	char buf[8] = "keep";
+
+	cr_assert_eq(smem_region_path("abcdefgh", buf, sizeof(buf)), -ENAMETOOLONG);
+	cr_assert_str_eq(buf, "keep", "out-parameters are written only on success");
+	cr_assert_eq(smem_region_path("/tmp/a/long/path", buf, sizeof(buf)), -ENAMETOOLONG);
+	cr_assert_str_eq(buf, "keep");
+}
+
 Test(region, wrap_uses_the_callers_memory)
 {
 	static uint8_t buf[4096];

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "helpers.h"
+#include "smem/smem-internal.h"
 
 #define MB (1u << 20)
 
@@ -35,12 +36,24 @@ TestSuite(smem11, .init = v11, .fini = fini);
 
 Test(smem12, facts)
 {
-	cr_assert_eq(smem_version(s), 12);
-	cr_assert_eq(smem_item_count(s), 512);
-	cr_assert_eq(smem_host(s), 0);
-	cr_assert_eq(smem_size(s), 2 * MB);
-	cr_assert_eq(smem_base(s), im.b);
-	cr_assert_eq(smem_hwlock(s), im.h);
+	struct smem_stat st;
+
+	cr_assert_eq(smem_stat(s, &st), 0);
+	cr_assert_eq(st.version, 12);
+	cr_assert_eq(st.item_count, 512);
+	cr_assert_eq(st.host, 0);
+	cr_assert_eq(st.size, 2 * MB);
+	cr_assert_eq(st.base, im.b);
+	cr_assert_eq(st.phys_base, 0);
+	cr_assert_eq(st.hwlock, im.h);
+}
+
+Test(smem12, stat_arguments)
+{
+	struct smem_stat st;
+
+	cr_assert_eq(smem_stat(NULL, &st), -EINVAL);
+	cr_assert_eq(smem_stat(s, NULL), -EINVAL);
 }
 
 Test(smem12, alloc_then_get_returns_the_same_bytes)
@@ -48,7 +61,7 @@ Test(smem12, alloc_then_get_returns_the_same_bytes)
 	void *p, *q;
 	size_t size;
 
-	cr_assert_eq(smem_item_alloc(s, 1, 100, 5), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 100, 5, 0), 0);
 	cr_assert_eq(smem_item_get(s, 1, 100, &p, &size), 0);
 	cr_assert_eq(size, 5);
 	memcpy(p, "hello", 5);
@@ -62,9 +75,9 @@ Test(smem12, items_are_per_partition)
 {
 	void *a, *b, *g;
 
-	cr_assert_eq(smem_item_alloc(s, 1, 100, 8), 0);
-	cr_assert_eq(smem_item_alloc(s, 2, 100, 8), 0, "another partition, another item 100");
-	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 100, 8), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 100, 8, 0), 0);
+	cr_assert_eq(smem_item_alloc(s, 2, 100, 8, 0), 0, "another partition, another item 100");
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 100, 8, 0), 0);
 	cr_assert_eq(smem_item_get(s, 1, 100, &a, NULL), 0);
 	cr_assert_eq(smem_item_get(s, 2, 100, &b, NULL), 0);
 	cr_assert_eq(smem_item_get(s, SMEM_HOST_ANY, 100, &g, NULL), 0);
@@ -76,8 +89,8 @@ Test(smem12, host_without_partition_uses_the_global_partition)
 	void *a, *b;
 
 	/* Host 3 has no partition with host 0: Linux falls back to the global one. */
-	cr_assert_eq(smem_item_alloc(s, 3, 120, 8), 0);
-	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 120, 8), -EEXIST);
+	cr_assert_eq(smem_item_alloc(s, 3, 120, 8, 0), 0);
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 120, 8, 0), -EEXIST);
 	cr_assert_eq(smem_item_get(s, SMEM_HOST_ANY, 120, &a, NULL), 0);
 	cr_assert_eq(smem_item_get(s, 24, 120, &b, NULL), 0);
 	cr_assert_eq(a, b);
@@ -89,13 +102,13 @@ Test(smem12, the_remote_sees_the_item_from_its_side)
 	void *p, *q;
 	size_t size;
 
-	cr_assert_eq(smem_item_alloc(s, 1, 200, 3), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 200, 3, 0), 0);
 	cr_assert_eq(smem_item_get(s, 1, 200, &p, NULL), 0);
 	cr_assert_eq(img_open(&im, 1, &modem), 0);
 	cr_assert_eq(smem_item_get(modem, 0, 200, &q, &size), 0, "modem asks for its partition with apps");
 	cr_assert_eq(p, q);
 	cr_assert_eq(size, 3);
-	cr_assert_eq(smem_item_alloc(modem, 0, 200, 3), -EEXIST, "the same partition from the other side");
+	cr_assert_eq(smem_item_alloc(modem, 0, 200, 3, 0), -EEXIST, "the same partition from the other side");
 	cr_assert_eq(img_open(&im, 2, &adsp), 0);
 	cr_assert_eq(smem_item_get(adsp, 1, 200, &q, NULL), -ENOENT, "adsp has no partition with modem");
 	smem_close(modem);
@@ -107,22 +120,22 @@ Test(smem12, errors)
 	void *p;
 	size_t free_before, free_after;
 
-	cr_assert_eq(smem_item_alloc(s, 1, 7, 8), -EINVAL, "fixed items belong to the bootloader");
-	cr_assert_eq(smem_item_alloc(s, 1, 512, 8), -EINVAL);
+	cr_assert_eq(smem_item_alloc(s, 1, 7, 8, 0), -EINVAL, "fixed items belong to the bootloader");
+	cr_assert_eq(smem_item_alloc(s, 1, 512, 8, 0), -EINVAL);
 	cr_assert_eq(smem_item_get(s, 1, 512, &p, NULL), -EINVAL);
 	cr_assert_eq(smem_item_get(s, 1, 300, &p, NULL), -ENOENT);
-	cr_assert_eq(smem_item_alloc(s, 1, 300, 8), 0);
-	cr_assert_eq(smem_item_alloc(s, 1, 300, 16), -EEXIST);
+	cr_assert_eq(smem_item_alloc(s, 1, 300, 8, 0), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 300, 16, 0), -EEXIST);
 	cr_assert_eq(smem_free_space(s, 1, &free_before), 0);
-	cr_assert_eq(smem_item_alloc(s, 1, 301, free_before), -ENOSPC, "the header needs 16 more");
-	cr_assert_eq(smem_item_alloc(s, 1, 301, (size_t)1 << 40), -ENOSPC);
+	cr_assert_eq(smem_item_alloc(s, 1, 301, free_before, 0), -ENOSPC, "the header needs 16 more");
+	cr_assert_eq(smem_item_alloc(s, 1, 301, (size_t)1 << 40, 0), -ENOSPC);
 	cr_assert_eq(smem_free_space(s, 1, &free_after), 0);
 	cr_assert_eq(free_after, free_before, "a failed allocation takes nothing");
-	cr_assert_eq(smem_item_alloc(s, 1, 301, free_before - 16), 0, "exactly full");
+	cr_assert_eq(smem_item_alloc(s, 1, 301, free_before - 16, 0), 0, "exactly full");
 	cr_assert_eq(smem_free_space(s, 1, &free_after), 0);
 	cr_assert_eq(free_after, 0);
-	cr_assert_eq(smem_item_alloc(s, 1, 302, 0), -ENOSPC);
-	cr_assert_eq(smem_item_alloc(NULL, 1, 302, 8), -EINVAL);
+	cr_assert_eq(smem_item_alloc(s, 1, 302, 0, 0), -ENOSPC);
+	cr_assert_eq(smem_item_alloc(NULL, 1, 302, 8, 0), -EINVAL);
 	cr_assert_eq(smem_item_get(NULL, 1, 302, &p, NULL), -EINVAL);
 	cr_assert_eq(smem_item_get(s, 1, 302, NULL, NULL), -EINVAL);
 }
@@ -132,12 +145,21 @@ Test(smem12, free_space_shrinks_by_header_and_aligned_size)
 	size_t a, b;
 
 	cr_assert_eq(smem_free_space(s, 2, &a), 0);
-	cr_assert_eq(smem_item_alloc(s, 2, 150, 9), 0);
+	cr_assert_eq(smem_item_alloc(s, 2, 150, 9, 0), 0);
 	cr_assert_eq(smem_free_space(s, 2, &b), 0);
 	cr_assert_eq(a - b, 16 + 16);
-	cr_assert_eq(smem_item_alloc_cached(s, 2, 151, 9), 0);
+	cr_assert_eq(smem_item_alloc(s, 2, 151, 9, SMEM_ITEM_CACHED), 0);
 	cr_assert_eq(smem_free_space(s, 2, &a), 0);
 	cr_assert_eq(b - a, 64 + 16, "a cached entry takes a cacheline slot for its header");
+}
+
+Test(smem12, unknown_alloc_flags)
+{
+	void *p;
+
+	cr_assert_eq(smem_item_alloc(s, 1, 100, 8, 0x2), -EINVAL);
+	cr_assert_eq(smem_item_alloc(s, 1, 100, 8, SMEM_ITEM_CACHED | 0x80), -EINVAL);
+	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -ENOENT, "nothing was allocated");
 }
 
 Test(smem12, zero_size_item)
@@ -145,7 +167,7 @@ Test(smem12, zero_size_item)
 	void *p;
 	size_t size = 99;
 
-	cr_assert_eq(smem_item_alloc(s, 1, 99, 0), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 99, 0, 0), 0);
 	cr_assert_eq(smem_item_get(s, 1, 99, &p, &size), 0);
 	cr_assert_eq(size, 0);
 }
@@ -155,11 +177,11 @@ Test(smem12, cached_items_are_found)
 	void *p;
 	size_t size;
 
-	cr_assert_eq(smem_item_alloc_cached(s, 5, 410, 100), 0);
-	cr_assert_eq(smem_item_alloc_cached(s, 5, 411, 1), 0);
-	cr_assert_eq(smem_item_alloc(s, 5, 412, 1), 0);
-	cr_assert_eq(smem_item_alloc(s, 5, 410, 1), -EEXIST, "a cached item counts as existing");
-	cr_assert_eq(smem_item_alloc_cached(s, 5, 412, 1), -EEXIST);
+	cr_assert_eq(smem_item_alloc(s, 5, 410, 100, SMEM_ITEM_CACHED), 0);
+	cr_assert_eq(smem_item_alloc(s, 5, 411, 1, SMEM_ITEM_CACHED), 0);
+	cr_assert_eq(smem_item_alloc(s, 5, 412, 1, 0), 0);
+	cr_assert_eq(smem_item_alloc(s, 5, 410, 1, 0), -EEXIST, "a cached item counts as existing");
+	cr_assert_eq(smem_item_alloc(s, 5, 412, 1, SMEM_ITEM_CACHED), -EEXIST);
 	cr_assert_eq(smem_item_get(s, 5, 411, &p, &size), 0);
 	cr_assert_eq(size, 1);
 	cr_assert_eq(smem_item_get(s, 5, 410, &p, &size), 0);
@@ -173,14 +195,14 @@ Test(smem12, virt_to_phys)
 	uint64_t a;
 	void *p;
 
-	cr_assert_eq(smem_item_alloc(s, 1, 100, 8), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 100, 8, 0), 0);
 	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), 0);
 	cr_assert_eq(smem_virt_to_phys(s, p, &a), 0);
 	cr_assert_eq(a, (uint64_t)((uint8_t *)p - im.b));
 	smem_open_opts_init(&o);
 	o.flags = SMEM_OPEN_RDONLY;
 	o.phys_base = 0x86000000;
-	cr_assert_eq(smem_open_region(im.r, 0, &o, &b), 0);
+	cr_assert_eq(open_in_region(im.r, 0, &o, &b), 0);
 	cr_assert_eq(smem_virt_to_phys(b, p, &a), 0);
 	cr_assert_eq(a, 0x86000000 + (uint64_t)((uint8_t *)p - im.b));
 	cr_assert_eq(smem_virt_to_phys(b, im.b + 2 * MB, &a), -ERANGE);
@@ -213,9 +235,9 @@ Test(smem12, foreach_lists_every_partition)
 	struct collected c = { 0 };
 	int n = 0;
 
-	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 137, 40), 0);
-	cr_assert_eq(smem_item_alloc(s, 1, 100, 5), 0);
-	cr_assert_eq(smem_item_alloc_cached(s, 5, 101, 7), 0);
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 137, 40, 0), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 100, 5, 0), 0);
+	cr_assert_eq(smem_item_alloc(s, 5, 101, 7, SMEM_ITEM_CACHED), 0);
 	cr_assert_eq(smem_item_foreach(s, collect, &c), 0);
 	cr_assert_eq(c.n, 3);
 	cr_assert(c.it[0].host0 == 0xfffe && c.it[0].host1 == 0xfffe && c.it[0].item == 137);
@@ -236,24 +258,24 @@ Test(smem12, readonly_and_lockless_handles_cannot_allocate)
 	smem_open_opts_init(&o);
 	o.flags = SMEM_OPEN_RDONLY;
 	o.hwlock = im.h;
-	cr_assert_eq(smem_open_region(im.r, 0, &o, &b), 0);
-	cr_assert_eq(smem_item_alloc(b, 1, 100, 8), -EROFS);
+	cr_assert_eq(open_in_region(im.r, 0, &o, &b), 0);
+	cr_assert_eq(smem_item_alloc(b, 1, 100, 8, 0), -EROFS);
 	smem_close(b);
 	smem_open_opts_init(&o);
-	cr_assert_eq(smem_open_region(im.r, 0, &o, &b), 0);
-	cr_assert_eq(smem_item_alloc(b, 1, 100, 8), -ENOLCK);
+	cr_assert_eq(open_in_region(im.r, 0, &o, &b), 0);
+	cr_assert_eq(smem_item_alloc(b, 1, 100, 8, 0), -ENOLCK);
 	smem_close(b);
 }
 
 Test(smem12, alloc_waits_for_lock_3_and_times_out, .timeout = 20)
 {
 	cr_assert_eq(smem_hwlock_trylock(im.h, SMEM_HWLOCK_ID, 1), 0);
-	cr_assert_eq(smem_item_alloc(s, 1, 100, 8), -ETIMEDOUT);
+	cr_assert_eq(smem_item_alloc(s, 1, 100, 8, 0), -ETIMEDOUT);
 	cr_assert_eq(smem_hwlock_unlock(im.h, SMEM_HWLOCK_ID, 1), 0);
-	cr_assert_eq(smem_item_alloc(s, 1, 100, 8), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 100, 8, 0), 0);
 	/* The other locks are not SMEM's business. */
 	cr_assert_eq(smem_hwlock_trylock(im.h, 4, 1), 0);
-	cr_assert_eq(smem_item_alloc(s, 1, 101, 8), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 101, 8, 0), 0);
 	cr_assert_eq(smem_hwlock_unlock(im.h, 4, 1), 0);
 }
 
@@ -262,15 +284,32 @@ Test(smem12, open_arguments)
 	struct smem_open_opts o;
 	struct smem *b;
 
-	cr_assert_eq(smem_open_region(im.r, SMEM_HOST_COUNT, NULL, &b), -EINVAL);
-	cr_assert_eq(smem_open_region(NULL, 0, NULL, &b), -EINVAL);
+	cr_assert_eq(open_in_region(im.r, SMEM_HOST_COUNT, NULL, &b), -EINVAL);
+	cr_assert_eq(open_in_region(NULL, 0, NULL, &b), -EINVAL);
 	smem_open_opts_init(&o);
 	o.flags = 0x10;
-	cr_assert_eq(smem_open_region(im.r, 0, &o, &b), -EINVAL);
+	cr_assert_eq(open_in_region(im.r, 0, &o, &b), -EINVAL);
 	smem_open_opts_init(&o);
-	o.hwlock_id = 32;
-	cr_assert_eq(smem_open_region(im.r, 0, &o, &b), -EINVAL);
+	o.region = im.r;
+	cr_assert_eq(smem__open(NULL, 0, &o, 32, &b), -EINVAL);
 	smem_close(NULL);
+}
+
+Test(smem12, open_takes_a_path_or_a_region)
+{
+	struct smem_open_opts o;
+	char err[64] = "";
+	struct smem *b;
+
+	cr_assert_eq(smem_open(NULL, 0, NULL, &b), -EINVAL, "neither");
+	smem_open_opts_init(&o);
+	o.region = im.r;
+	o.errbuf = err;
+	o.errbuf_size = sizeof(err);
+	cr_assert_eq(smem_open("img", 0, &o, &b), -EINVAL, "both");
+	cr_assert_str_neq(err, "");
+	cr_assert_eq(smem_open(NULL, 0, &o, &b), 0);
+	smem_close(b);
 }
 
 Test(smem12, other_hwlock_id)
@@ -279,41 +318,43 @@ Test(smem12, other_hwlock_id)
 	struct smem *b;
 
 	smem_open_opts_init(&o);
+	o.region = im.r;
 	o.hwlock = im.h;
-	o.hwlock_id = 9;
-	cr_assert_eq(smem_open_region(im.r, 0, &o, &b), 0);
+	cr_assert_eq(smem__open(NULL, 0, &o, 9, &b), 0);
 	cr_assert_eq(smem_hwlock_trylock(im.h, SMEM_HWLOCK_ID, 1), 0);
-	cr_assert_eq(smem_item_alloc(b, 1, 100, 8), 0, "lock 3 is not the one configured");
+	cr_assert_eq(smem_item_alloc(b, 1, 100, 8, 0), 0, "lock 3 is not the one configured");
 	cr_assert_eq(smem_hwlock_unlock(im.h, SMEM_HWLOCK_ID, 1), 0);
 	smem_close(b);
 }
 
 Test(smem11, heap_allocation_and_lookup)
 {
+	struct smem_stat st;
 	void *p;
 	size_t size, a, b;
 
-	cr_assert_eq(smem_version(s), 11);
+	cr_assert_eq(smem_stat(s, &st), 0);
+	cr_assert_eq(st.version, 11);
 	cr_assert_eq(smem_free_space(s, SMEM_HOST_ANY, &a), 0);
 	cr_assert_eq(a, 1 * MB - 0x20d0);
-	cr_assert_eq(smem_item_alloc(s, 1, 100, 5), 0, "no partitions: host 1 uses the heap");
+	cr_assert_eq(smem_item_alloc(s, 1, 100, 5, 0), 0, "no partitions: host 1 uses the heap");
 	cr_assert_eq(smem_item_get(s, SMEM_HOST_ANY, 100, &p, &size), 0);
 	cr_assert_eq(size, 8, "the heap reports the aligned size, as Linux does");
 	cr_assert_eq(smem_free_space(s, SMEM_HOST_ANY, &b), 0);
 	cr_assert_eq(a - b, 8);
-	cr_assert_eq(smem_item_alloc(s, 1, 100, 5), -EEXIST);
-	cr_assert_eq(smem_item_alloc(s, 1, 101, b + 1), -ENOMEM, "the heap says -ENOMEM");
-	cr_assert_eq(smem_item_alloc(s, 1, 101, b), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 100, 5, 0), -EEXIST);
+	cr_assert_eq(smem_item_alloc(s, 1, 101, b + 1, 0), -ENOMEM, "the heap says -ENOMEM");
+	cr_assert_eq(smem_item_alloc(s, 1, 101, b, 0), 0);
 	cr_assert_eq(smem_item_get(s, 1, 102, &p, NULL), -ENOENT);
-	cr_assert_eq(smem_item_alloc_cached(s, 1, 103, 8), -EOPNOTSUPP);
+	cr_assert_eq(smem_item_alloc(s, 1, 103, 8, SMEM_ITEM_CACHED), -EOPNOTSUPP);
 }
 
 Test(smem11, foreach_lists_the_heap)
 {
 	struct collected c = { 0 };
 
-	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 300, 4), 0);
-	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 200, 4), 0);
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 300, 4, 0), 0);
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 200, 4, 0), 0);
 	cr_assert_eq(smem_item_foreach(s, collect, &c), 0);
 	cr_assert_eq(c.n, 2);
 	cr_assert(c.it[0].global_heap && c.it[0].item == 200 && c.it[0].offset == 0x20d0 + 8);
@@ -324,7 +365,7 @@ Test(smem11, entries_in_another_region_are_not_mapped)
 {
 	void *p;
 
-	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 300, 4), 0);
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 300, 4, 0), 0);
 	wr32(&im, 0xd0 + 16 * 300 + 12, 0x00200003); /* RPM message RAM; bits 1:0 reserved */
 	cr_assert_eq(smem_item_get(s, SMEM_HOST_ANY, 300, &p, NULL), -ENOENT);
 	wr32(&im, 0xd0 + 16 * 300 + 12, 0);
@@ -336,11 +377,11 @@ Test(smem11, aux_base_equal_to_our_base_is_ours)
 	struct smem *b;
 	void *p;
 
-	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 300, 4), 0);
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 300, 4, 0), 0);
 	wr32(&im, 0xd0 + 16 * 300 + 12, 0x86000000);
 	smem_open_opts_init(&o);
 	o.phys_base = 0x86000000;
-	cr_assert_eq(smem_open_region(im.r, 0, &o, &b), 0);
+	cr_assert_eq(open_in_region(im.r, 0, &o, &b), 0);
 	cr_assert_eq(smem_item_get(b, SMEM_HOST_ANY, 300, &p, NULL), 0);
 	smem_close(b);
 	wr32(&im, 0xd0 + 16 * 300 + 12, 0);
@@ -356,17 +397,17 @@ Test(files, create_open_alloc_and_reopen)
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(p, sizeof(p), "%s/img", dir);
 	cr_assert_eq(smem_create(p, 1 * MB, NULL), 0);
-	cr_assert_eq(smem_open(p, 0, &a), 0);
-	cr_assert_eq(smem_item_alloc(a, 1, 100, 4), 0);
+	cr_assert_eq(smem_open(p, 0, NULL, &a), 0);
+	cr_assert_eq(smem_item_alloc(a, 1, 100, 4, 0), 0);
 	cr_assert_eq(smem_item_get(a, 1, 100, &x, NULL), 0);
 	memcpy(x, "abcd", 4);
 	smem_close(a);
-	cr_assert_eq(smem_open(p, 1, &b), 0);
+	cr_assert_eq(smem_open(p, 1, NULL, &b), 0);
 	cr_assert_eq(smem_item_get(b, 0, 100, &x, &size), 0, "the modem finds it after a reopen");
 	cr_assert_eq(memcmp(x, "abcd", 4), 0);
 	smem_close(b);
 	snprintf(p, sizeof(p), "%s/nothing", dir);
-	cr_assert_eq(smem_open(p, 0, &a), -ENOENT);
+	cr_assert_eq(smem_open(p, 0, NULL, &a), -ENOENT);
 	cr_assert_eq(smem_create(p, 1000, NULL), -EINVAL);
 }
 
@@ -385,12 +426,12 @@ Test(files, open_reports_a_reason)
 	o.flags = SMEM_OPEN_RDONLY;
 	o.errbuf = err;
 	o.errbuf_size = sizeof(err);
-	cr_assert_eq(smem_open_path(p, 0, &o, &a), -EBADMSG);
+	cr_assert_eq(smem_open(p, 0, &o, &a), -EBADMSG);
 	cr_assert_not_null(strstr(err, "not initialized"), "got: %s", err);
 	smem_open_opts_init(&o);
 	o.errbuf = err;
 	o.errbuf_size = sizeof(err);
-	cr_assert_eq(smem_open_path(p, 0, &o, &a), -ENOENT, "no lock bank beside it");
+	cr_assert_eq(smem_open(p, 0, &o, &a), -ENOENT, "no lock bank beside it");
 	cr_assert_not_null(strstr(err, ".hwlock"), "got: %s", err);
 }
 
@@ -402,7 +443,7 @@ Test(smem12, lookup_does_not_wait_for_a_dead_lock_holder, .timeout = 5)
 {
 	void *p;
 
-	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 421, 16), 0);
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 421, 16, 0), 0);
 	cr_assert_eq(smem_hwlock_trylock(im.h, SMEM_HWLOCK_ID, 1), 0);
 	for (unsigned i = 0; i < 100000; i++)
 		cr_assert_eq(smem_item_get(s, SMEM_HOST_ANY, 421, &p, NULL), 0);

@@ -124,10 +124,10 @@ Test(validate, v06_free_offsets_rechecked_on_every_walk)
 	void *p;
 
 	expect_open(0);
-	cr_assert_eq(smem_item_alloc(s, 1, 100, 8), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 100, 8, 0), 0);
 	wr32(&im, off + 12, 16);
 	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -EBADMSG);
-	cr_assert_eq(smem_item_alloc(s, 1, 101, 8), -EBADMSG);
+	cr_assert_eq(smem_item_alloc(s, 1, 101, 8, 0), -EBADMSG);
 	expect_findings();
 	wr32(&im, off + 12, 32 + 16 + 8);
 	wr32(&im, off + 16, size + 8);
@@ -150,7 +150,7 @@ Test(validate, v07_cacheline_must_be_a_power_of_two)
 	wr32(&im, ENT(0) + 16, 0);
 	expect_open(0);
 	cr_assert_eq(smem_item_get(s, SMEM_HOST_ANY, 100, &p, NULL), -ENOENT);
-	cr_assert_eq(smem_item_alloc_cached(s, SMEM_HOST_ANY, 100, 8), -EOPNOTSUPP);
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 100, 8, SMEM_ITEM_CACHED), -EOPNOTSUPP);
 	/* ...but a cached list without a cacheline cannot be walked. */
 	wr32(&im, part(0) + 16, rd32(&im, part(0) + 8) - 64);
 	cr_assert_eq(smem_item_get(s, SMEM_HOST_ANY, 100, &p, NULL), -EBADMSG);
@@ -164,7 +164,7 @@ Test(validate, v08_header_straddling_the_list_end)
 	void *p;
 
 	expect_open(0);
-	cr_assert_eq(smem_item_alloc(s, 1, 100, 8), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 100, 8, 0), 0);
 	wr32(&im, off + 12, 32 + 8);
 	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -EBADMSG);
 	expect_findings();
@@ -195,7 +195,7 @@ Test(validate, v10_entry_sizes)
 	void *p;
 
 	expect_open(0);
-	cr_assert_eq(smem_item_alloc(s, 1, 100, 8), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 100, 8, 0), 0);
 	wr16(&im, e + 8, 9); /* padding beyond the size */
 	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -EBADMSG);
 	expect_findings();
@@ -211,7 +211,7 @@ Test(validate, v10_entry_sizes)
 	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), 0);
 
 	/* A cached entry whose data would reach below the cached list. */
-	cr_assert_eq(smem_item_alloc_cached(s, 1, 101, 8), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 101, 8, SMEM_ITEM_CACHED), 0);
 	wr32(&im, off + rd32(&im, off + 8) - 64 + 4, 4096);
 	cr_assert_eq(smem_item_get(s, 1, 101, &p, NULL), -EBADMSG);
 	expect_findings();
@@ -224,16 +224,17 @@ Test(validate, v10_canary)
 	void *p;
 
 	expect_open(0);
-	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 100, 8), 0);
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 100, 8, 0), 0);
 	wr16(&im, off + 32, 0xa5a4);
 	cr_assert_eq(smem_item_get(s, SMEM_HOST_ANY, 100, &p, NULL), -EBADMSG);
-	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 101, 8), -EBADMSG, "no allocation past a bad entry");
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 101, 8, 0), -EBADMSG, "no allocation past a bad entry");
 	expect_findings();
 }
 
 /* V11 */
 Test(validate, v11_item_count)
 {
+	struct smem_stat st;
 	void *p;
 
 	wr16(&im, ENT(4) + 16, 5);
@@ -241,9 +242,10 @@ Test(validate, v11_item_count)
 	expect_findings();
 	wr16(&im, ENT(4) + 16, 1000);
 	expect_open(0);
-	cr_assert_eq(smem_item_count(s), 1000);
-	cr_assert_eq(smem_item_alloc(s, 1, 999, 8), 0);
-	cr_assert_eq(smem_item_alloc(s, 1, 1000, 8), -EINVAL);
+	cr_assert_eq(smem_stat(s, &st), 0);
+	cr_assert_eq(st.item_count, 1000);
+	cr_assert_eq(smem_item_alloc(s, 1, 999, 8, 0), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 1000, 8, 0), -EINVAL);
 	cr_assert_eq(smem_item_get(s, 1, 1000, &p, NULL), -EINVAL);
 }
 
@@ -256,7 +258,7 @@ Test(validate, v12_global_entry_outside_the_heap)
 
 	img_v(&h, 11, 1u << 20);
 	cr_assert_eq(img_open(&h, 0, &x), 0);
-	cr_assert_eq(smem_item_alloc(x, SMEM_HOST_ANY, 100, 8), 0);
+	cr_assert_eq(smem_item_alloc(x, SMEM_HOST_ANY, 100, 8, 0), 0);
 	wr32(&h, 0xd0 + 16 * 100 + 4, (1u << 20) - 4);
 	cr_assert_eq(smem_item_get(x, SMEM_HOST_ANY, 100, &p, NULL), -EBADMSG);
 	cr_assert_gt(img_fsck(&h), 0);
@@ -369,7 +371,7 @@ Test(validate, v18_socinfo_needs_room_for_its_format)
 	cr_assert_eq(smem__decode_socinfo(item, 128, capture, &c, NULL), -EBADMSG);
 
 	expect_open(0);
-	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 137, 96), 0);
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 137, 96, 0), 0);
 	cr_assert_eq(smem_item_get(s, SMEM_HOST_ANY, 137, &p, NULL), 0);
 	((uint8_t *)p)[0] = 10;
 	expect_findings();
@@ -392,8 +394,8 @@ Test(validate, v12_foreach_refuses_entries_outside_the_heap)
 
 	img_v(&h, 11, 1u << 20);
 	cr_assert_eq(img_open(&h, 0, &x), 0);
-	cr_assert_eq(smem_item_alloc(x, SMEM_HOST_ANY, 100, 8), 0);
-	cr_assert_eq(smem_item_alloc(x, SMEM_HOST_ANY, 101, 8), 0);
+	cr_assert_eq(smem_item_alloc(x, SMEM_HOST_ANY, 100, 8, 0), 0);
+	cr_assert_eq(smem_item_alloc(x, SMEM_HOST_ANY, 101, 8, 0), 0);
 	wr32(&h, 0xd0 + 16 * 101 + 8, 0x7ffffff8);
 	cr_assert_eq(smem_item_foreach(x, count_items, &n), -EBADMSG);
 	cr_assert_eq(n, 1, "the items before the bad entry are reported");

@@ -252,7 +252,7 @@ int open_ro(const struct common *c, struct smem **ret)
 	o.phys_base = c->phys_base;
 	o.errbuf = err;
 	o.errbuf_size = sizeof(err);
-	r = smem_open_path(c->image, c->as, &o, ret);
+	r = smem_open(c->image, c->as, &o, ret);
 	if (r < 0)
 		return fail_image(c->image, r, err);
 	return 0;

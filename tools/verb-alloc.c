@@ -77,6 +77,7 @@ static int read_all(const char *path, uint8_t **ret, size_t *ret_len)
 static void alloc_error(struct smem *s, const struct common *c, unsigned item, size_t size, int r,
 			char *buf, size_t len)
 {
+	struct smem_stat st;
 	size_t room;
 
 	switch (r) {
@@ -87,9 +88,11 @@ static void alloc_error(struct smem *s, const struct common *c, unsigned item, s
 		if (item < SMEM_ITEM_LAST_FIXED)
 			snprintf(buf, len, "item %u is a fixed item: items below %u belong to the "
 					   "bootloader", item, SMEM_ITEM_LAST_FIXED);
-		else
+		else if (smem_stat(s, &st) == 0)
 			snprintf(buf, len, "item %u is not below the item count %u", item,
-				 smem_item_count(s));
+				 st.item_count);
+		else
+			snprintf(buf, len, "item %u is not below the item count", item);
 		break;
 	case -ENOSPC:
 	case -ENOMEM:
@@ -209,13 +212,12 @@ int verb_alloc(int argc, char **argv)
 	o.phys_base = c.phys_base;
 	o.errbuf = err;
 	o.errbuf_size = sizeof(err);
-	r = smem_open_path(c.image, c.as, &o, &s);
+	r = smem_open(c.image, c.as, &o, &s);
 	if (r < 0) {
 		free(contents);
 		return fail_image(c.image, r, err);
 	}
-	r = cached ? smem_item_alloc_cached(s, c.host, (unsigned)item, (size_t)size)
-		   : smem_item_alloc(s, c.host, (unsigned)item, (size_t)size);
+	r = smem_item_alloc(s, c.host, (unsigned)item, (size_t)size, cached ? SMEM_ITEM_CACHED : 0);
 	if (r >= 0) /* SMEM_RECOVERED too: allocated after a repair */
 		r = smem_item_get(s, c.host, (unsigned)item, &p, NULL);
 	if (r < 0) {

@@ -238,10 +238,14 @@ int verb_format(int argc, char **argv)
 		return fail(c.image, err, NULL);
 	if (!no_hwlock) {
 		char lockpath[PATH_MAX];
+		struct smem_hwlock_opts ho;
 		struct smem_hwlock *h;
 
 		snprintf(lockpath, sizeof(lockpath), "%s.hwlock", c.image);
-		err = smem_hwlock_create(lockpath, (unsigned)stride, &h);
+		smem_hwlock_opts_init(&ho);
+		ho.flags = SMEM_HWLOCK_CREATE;
+		ho.stride = (unsigned)stride;
+		err = smem_hwlock_open(lockpath, &ho, &h);
 		if (err < 0)
 			return fail(lockpath, err, NULL);
 		smem_hwlock_close(h);

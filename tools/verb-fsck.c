@@ -27,13 +27,16 @@ static int repair(const struct common *c, struct smem__repairs *ret)
 	o.phys_base = c->phys_base;
 	o.errbuf = err;
 	o.errbuf_size = sizeof(err);
-	r = smem_open_path(c->image, c->as, &o, &s);
+	r = smem_open(c->image, c->as, &o, &s);
 	if (r < 0)
 		return fail_image(c->image, r, err);
 	r = smem__recover_report(s, ret);
 	if (r == -ETIMEDOUT) {
-		smem_hwlock_owner(smem_hwlock(s), SMEM_HWLOCK_ID, &v);
-		describe_owner(smem_hwlock(s), v, who, sizeof(who));
+		struct smem_stat st;
+
+		smem_stat(s, &st);
+		smem_hwlock_owner(st.hwlock, SMEM_HWLOCK_ID, &v);
+		describe_owner(st.hwlock, v, who, sizeof(who));
 		snprintf(err, sizeof(err), "lock 3 stayed held for %u ms by %s; nothing was repaired",
 			 SMEM_HWLOCK_TIMEOUT_MS, who);
 	}

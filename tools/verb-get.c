@@ -67,6 +67,7 @@ int verb_get(int argc, char **argv)
 	struct common c = COMMON_INIT("get", usage);
 	uint64_t item = UINT64_MAX, phys;
 	bool raw = false;
+	struct smem_stat st;
 	struct smem *s;
 	size_t size;
 	void *p;
@@ -88,6 +89,7 @@ int verb_get(int argc, char **argv)
 	r = open_ro(&c, &s);
 	if (r)
 		return r;
+	smem_stat(s, &st);
 	r = smem_item_get(s, c.host, (unsigned)item, &p, &size);
 	if (r < 0) {
 		char msg[256];
@@ -96,7 +98,7 @@ int verb_get(int argc, char **argv)
 			not_found(s, &c, (unsigned)item, msg, sizeof(msg));
 		else if (r == -EINVAL)
 			snprintf(msg, sizeof(msg), "item %" PRIu64 " is not below the item count %u",
-				 item, smem_item_count(s));
+				 item, st.item_count);
 		else
 			snprintf(msg, sizeof(msg), "item %" PRIu64 ": %s (run smemctl fsck)", item,
 				 r == -EBADMSG ? "the partition is corrupt" : "lookup failed");

@@ -38,6 +38,7 @@ int verb_info(int argc, char **argv)
 	struct common c = COMMON_INIT("info", usage);
 	struct smem__ptable pt = { 0 };
 	struct smem__hdr h;
+	struct smem_stat facts;
 	struct smem *s;
 	const uint8_t *base;
 	uint64_t size;
@@ -50,8 +51,9 @@ int verb_info(int argc, char **argv)
 	r = open_ro(&c, &s);
 	if (r)
 		return r;
-	base = smem_base(s);
-	size = smem_size(s);
+	smem_stat(s, &facts);
+	base = facts.base;
+	size = facts.size;
 	smem__read_hdr(base, size, NULL, &h);
 	has_pt = smem__read_ptable(base, size, NULL, &pt) == 0;
 
@@ -60,13 +62,13 @@ int verb_info(int argc, char **argv)
 		json_str(stdout, c.image);
 		printf(",\"size\":%" PRIu64 ",\"version\":%u,\"item_count\":%u,"
 		       "\"free_offset\":%u,\"available\":%u,\"partitions\":[",
-		       size, h.version, smem_item_count(s), h.free_offset, h.available);
+		       size, h.version, facts.item_count, h.free_offset, h.available);
 	} else {
 		printf("image       %s\nsize        %" PRIu64 " (0x%" PRIx64 ")\n"
 		       "version     %u (%s)\nitem count  %u\n"
 		       "heap        free_offset 0x%x, available 0x%x (%u bytes)\n",
 		       c.image, size, size, h.version,
-		       h.version == 11 ? "global heap" : "global partition", smem_item_count(s),
+		       h.version == 11 ? "global heap" : "global partition", facts.item_count,
 		       h.free_offset, h.available, h.available);
 		if (has_pt)
 			printf("partitions  %u\n  #  hosts        offset      size        cacheline  "

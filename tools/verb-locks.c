@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <limits.h>
 
-#include "hwlock/bank.h"
 #include "smemctl.h"
 
 static const char usage[] =
@@ -14,6 +13,7 @@ enum { O_BANK = OPT_VERB_FIRST };
 
 int open_bank(const char *image, const char *bank, bool writable, struct smem_hwlock **ret)
 {
+	struct smem_hwlock_opts o;
 	bool given = bank != NULL;
 	char path[PATH_MAX];
 	int r;
@@ -22,7 +22,9 @@ int open_bank(const char *image, const char *bank, bool writable, struct smem_hw
 		snprintf(path, sizeof(path), "%s.hwlock", image);
 		bank = path;
 	}
-	r = writable ? smem_hwlock_open(bank, ret) : smem__hwlock_open_snapshot(bank, ret);
+	smem_hwlock_opts_init(&o);
+	o.flags = writable ? 0 : SMEM_HWLOCK_RDONLY;
+	r = smem_hwlock_open(bank, &o, ret);
 	if (r == -EBADMSG)
 		return fail(bank, r, "not a lock bank (its size is not 32 lock words, with or "
 				     "without a host page)");

@@ -100,11 +100,11 @@ static int place_open(const struct common *c, const struct args *a, bool create,
 		o.flags = writable ? 0 : SMEM_OPEN_RDONLY;
 		o.errbuf = err;
 		o.errbuf_size = sizeof(err);
-		r = smem_open_path(c->image, c->as, &o, &p->s);
+		r = smem_open(c->image, c->as, &o, &p->s);
 		if (r < 0)
 			return fail_image(c->image, r, err);
 		if (create) {
-			r = smem_item_alloc(p->s, c->host, (unsigned)a->item, need);
+			r = smem_item_alloc(p->s, c->host, (unsigned)a->item, need, 0);
 			if (r < 0) {
 				place_close(p);
 				return fail(p->name, r, r == -EEXIST ? "the item exists already; a queue "

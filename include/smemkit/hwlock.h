@@ -8,9 +8,13 @@
  * handler can release ("bust") the lock of a host that died holding it without
  * ever releasing a live holder's lock.
  *
- * A bank made by smem_hwlock_create() also holds a host table: each attached
- * host records its pid and process start time there, so that anyone can prove a
- * lock holder dead (even after its pid is reused) and bust its lock.
+ * A bank laid out by smem_hwlock_format() (or smem_hwlock_open() with
+ * SMEM_HWLOCK_CREATE) also holds a host table: each attached host records its
+ * pid and process start time there, so that anyone can prove a lock holder
+ * dead (even after its pid is reused) and bust its lock.
+ *
+ * Functions return a value >= 0 on success and a negative errno on failure, and
+ * write out-parameters only on success, as smem(3) says under RETURN VALUE.
  */
 #ifndef SMEMKIT_HWLOCK_H
 #define SMEMKIT_HWLOCK_H
@@ -31,9 +35,10 @@ struct smem_region;
 #define SMEM_HWLOCK_MAX_HOST       0xfffeu
 #define SMEM_HWLOCK_TABLE_HOSTS    64u /* hosts below this have a host-table entry */
 
-/* smem_hwlock_lock_flags() returns this when it took the lock from a dead holder. */
+/* smem_hwlock_lock() returns this when it took the lock from a dead holder. */
 #define SMEM_HWLOCK_RECOVERED 1
 
+/* smem_hwlock_lock() flags. */
 enum smem_hwlock_flags {
 	/* While waiting, bust the lock if its holder is proven dead (host table). */
 	SMEM_HWLOCK_BUST_DEAD = 1u << 0,
@@ -41,61 +46,77 @@ enum smem_hwlock_flags {
 
 struct smem_hwlock;
 
-/**
- * smem_hwlock_create() - create (or reset) a lock bank in a file
- * @path: a path, or a bare name for SMEM_REGION_DIR
- * @stride: bytes between lock words: a multiple of 4 from 4 to SMEM_HWLOCK_MAX_STRIDE
- * @ret: the bank, with every lock free and an empty host table
- *
- * The file holds 32 * @stride bytes of lock words and a 4096-byte host page.
- *
- * Context: process context. Resetting a bank that others use frees their locks.
- * Return: 0; -EINVAL for a bad stride; or an error of smem_region_open().
- */
-int smem_hwlock_create(const char *path, unsigned stride, struct smem_hwlock **ret);
-
-/**
- * smem_hwlock_init() - lay out a lock bank with a host table in memory
- * @base: the memory: a memfd's mapping, say, that becomes a bank
- * @size: 32 * @stride + 4096
- * @stride: as for smem_hwlock_create()
- *
- * Context: nobody may use the memory meanwhile.
- * Return: 0; -EINVAL for a bad stride or a size that does not match it.
- */
-int smem_hwlock_init(void *base, size_t size, unsigned stride);
-
 /* The size of a bank with a host table. */
 #define SMEM_HWLOCK_BANK_SIZE(stride) ((size_t)(stride) * SMEM_HWLOCK_COUNT + 4096u)
 
 /**
- * smem_hwlock_open() - attach to an existing lock bank
- * @path: a path, or a bare name for SMEM_REGION_DIR
- * @ret: the bank
+ * smem_hwlock_format() - lay out a lock bank with a host table in memory
+ * @base: the memory: a memfd's mapping, say, that becomes a bank
+ * @size: SMEM_HWLOCK_BANK_SIZE(@stride)
+ * @stride: bytes between lock words: a multiple of 4 from 4 to SMEM_HWLOCK_MAX_STRIDE
  *
- * The stride is taken from the file's size: 32 strides, plus the host page when
- * the file has one.
+ * Every lock is free and the host table empty afterwards.
  *
- * Return: 0; -EBADMSG if the size fits no valid stride; or an error of
- * smem_region_open().
+ * Context: nobody may use the memory meanwhile.
+ * Return: 0; -EINVAL for a NULL @base, a bad stride or a size that does not match it.
  */
-int smem_hwlock_open(const char *path, struct smem_hwlock **ret);
+int smem_hwlock_format(void *base, size_t size, unsigned stride);
+
+enum smem_hwlock_open_flags {
+	SMEM_HWLOCK_CREATE = 1u << 0, /* lay out a new bank: every lock free, an empty host table */
+	SMEM_HWLOCK_RDONLY = 1u << 1, /* look only: a private snapshot of the bank file */
+};
+
+struct smem_hwlock_opts {
+	unsigned flags;             /* enum smem_hwlock_open_flags */
+	unsigned stride;            /* with SMEM_HWLOCK_CREATE; 0: SMEM_HWLOCK_DEFAULT_STRIDE */
+	struct smem_region *region; /* the bank, borrowed; then the path is NULL */
+};
 
 /**
- * smem_hwlock_open_region() - use a region the caller owns as a lock bank
- * @r: the region; it must outlive the bank
+ * smem_hwlock_opts_init() - the defaults: attach to an existing bank
+ * @o: options to fill; every field 0 or NULL
+ *
+ * Context: any.
+ */
+void smem_hwlock_opts_init(struct smem_hwlock_opts *o);
+
+/**
+ * smem_hwlock_open() - attach to a lock bank, or create one
+ * @path: a path, or a bare name for SMEM_REGION_DIR; NULL with @o->region
+ * @o: options, or NULL for the defaults
  * @ret: the bank
  *
- * Return: 0; -EINVAL for a NULL or read-only region; -EBADMSG if the size fits
- * no valid stride; -ENOMEM.
+ * The bank is the file @path, mapped shared and read-write, or the writable
+ * region @o->region that the caller owns and that must outlive the bank.
+ * Without SMEM_HWLOCK_CREATE the bank exists and its stride is taken from its
+ * size: 32 strides, plus the host page when it has one. With it, the file is
+ * created (or truncated or extended) to SMEM_HWLOCK_BANK_SIZE(@o->stride)
+ * bytes, or the region must have that size, and an empty bank is laid out
+ * there, as smem_hwlock_format() does.
+ *
+ * With SMEM_HWLOCK_RDONLY the file is read once into private read-only memory,
+ * for a tool that only looks (owners, the host table): it needs no write access,
+ * and trylock, lock, unlock, bust and host registration on it return -EROFS. A
+ * read-only region is opened the same way without the flag.
+ *
+ * Context: process context. Creating a bank that others use frees their locks.
+ * Return: 0; -EINVAL for a NULL @ret, unknown flag bits, SMEM_HWLOCK_RDONLY with
+ * SMEM_HWLOCK_CREATE, a stride without SMEM_HWLOCK_CREATE or a bad one, neither
+ * or both of @path and @o->region, a read-only region with SMEM_HWLOCK_CREATE,
+ * or a region whose size is not the bank size of the stride;
+ * -EBADMSG if the size of an existing bank fits no valid stride; -ENOMEM; or an
+ * error of smem_region_open().
  */
-int smem_hwlock_open_region(struct smem_region *r, struct smem_hwlock **ret);
+int smem_hwlock_open(const char *path, const struct smem_hwlock_opts *o, struct smem_hwlock **ret);
 
-/* Detach; the locks keep their state. NULL is a no-op. */
+/**
+ * smem_hwlock_close() - detach; the locks keep their state. NULL is a no-op.
+ * @h: the bank
+ *
+ * Context: no other call may use @h meanwhile or afterwards.
+ */
 void smem_hwlock_close(struct smem_hwlock *h);
-
-/* Bytes between two lock words of the bank. */
-unsigned smem_hwlock_stride(const struct smem_hwlock *h);
 
 /**
  * smem_hwlock_trylock() - take a lock if it is free
@@ -117,22 +138,10 @@ int smem_hwlock_trylock(struct smem_hwlock *h, unsigned id, unsigned host);
  * @id: lock number
  * @host: the taker
  * @timeout_ms: how long to wait; 0 tries once, without spinning
+ * @flags: 0 or SMEM_HWLOCK_BUST_DEAD
  *
  * Spins briefly, then sleeps on the lock word (futex) between attempts, so a
  * waiter does not burn a core while the holder works.
- *
- * Context: process context; may sleep.
- * Return: 0; -ETIMEDOUT if the lock stayed held; -EINVAL.
- */
-int smem_hwlock_lock(struct smem_hwlock *h, unsigned id, unsigned host, unsigned timeout_ms);
-
-/**
- * smem_hwlock_lock_flags() - smem_hwlock_lock() with a policy
- * @h: the bank
- * @id: lock number
- * @host: the taker
- * @timeout_ms: how long to wait
- * @flags: enum smem_hwlock_flags
  *
  * With SMEM_HWLOCK_BUST_DEAD, a waiter that has slept without the holder
  * changing looks the holder up in the host table; if the holder is proven dead,
@@ -140,12 +149,13 @@ int smem_hwlock_lock(struct smem_hwlock *h, unsigned id, unsigned host, unsigned
  * safe) and takes it.
  *
  * Context: process context; may sleep.
- * Return: 0; SMEM_HWLOCK_RECOVERED when the lock was taken from a dead holder, so
- * that what it guarded may be half-updated and should be repaired before use;
- * -ETIMEDOUT; -EINVAL for bad arguments or unknown flags.
+ * Return: 0; SMEM_HWLOCK_RECOVERED (1) when the lock was taken from a dead
+ * holder, so that what it guarded may be half-updated and should be repaired
+ * before use; -ETIMEDOUT if the lock stayed held; -EINVAL for bad arguments or
+ * unknown flag bits.
  */
-int smem_hwlock_lock_flags(struct smem_hwlock *h, unsigned id, unsigned host, unsigned timeout_ms,
-			   unsigned flags);
+int smem_hwlock_lock(struct smem_hwlock *h, unsigned id, unsigned host, unsigned timeout_ms,
+		     unsigned flags);
 
 /**
  * smem_hwlock_unlock() - release a lock
@@ -182,7 +192,9 @@ int smem_hwlock_bust(struct smem_hwlock *h, unsigned id, unsigned owner);
  * @id: lock number
  * @ret_value: the raw lock word: 0 when free, otherwise owner host + 1
  *
- * Return: 0; -EINVAL.
+ * Context: any; an observation: the lock may change hands right after.
+ * Return: 0; -EINVAL for a NULL @h or @ret_value, or an id not below
+ * SMEM_HWLOCK_COUNT.
  */
 int smem_hwlock_owner(struct smem_hwlock *h, unsigned id, unsigned *ret_value);
 
@@ -219,7 +231,10 @@ int smem_hwlock_host_register(struct smem_hwlock *h, unsigned host);
  * @h: the bank
  * @host: the host id
  *
- * Return: 0; -EPERM if the entry is another process's; -ENODATA; -EINVAL.
+ * Context: process context; may wait (yielding) while another process
+ * rewrites the entry.
+ * Return: 0; -EPERM if the entry is another process's; -EAGAIN if the entry
+ * stayed busy; -ENODATA; -EINVAL.
  */
 int smem_hwlock_host_unregister(struct smem_hwlock *h, unsigned host);
 
@@ -229,6 +244,7 @@ int smem_hwlock_host_unregister(struct smem_hwlock *h, unsigned host);
  * @host: the host id
  * @ret: the entry (registered false if nobody is registered)
  *
+ * Context: any.
  * Return: 0; -EAGAIN if the entry kept changing while it was read; -ENODATA;
  * -EINVAL.
  */

@@ -21,6 +21,9 @@
  * Everything read from the queue's memory is checked: a peer that scribbles on
  * it can make this side see -EBADMSG or wrong payload bytes, never an access
  * outside the queue or a hang. man smem_msgq(3) has the whole story.
+ *
+ * Functions return a value >= 0 on success and a negative errno on failure, and
+ * write out-parameters only on success, as smem(3) says under RETURN VALUE.
  */
 #ifndef SMEMKIT_MSGQ_H
 #define SMEMKIT_MSGQ_H

@@ -5,6 +5,9 @@
  * A region is a file (by default under /dev/shm/smemkit/), a memfd that can be
  * passed to another process as a file descriptor, or a read-only snapshot of an
  * image file such as a dump taken from a device. Every descriptor is O_CLOEXEC.
+ *
+ * Functions return 0 on success and a negative errno on failure, and write
+ * out-parameters only on success, as smem(3) says under RETURN VALUE.
  */
 #ifndef SMEMKIT_REGION_H
 #define SMEMKIT_REGION_H
@@ -102,10 +105,16 @@ int smem_region_wrap(void *base, size_t size, bool writable, struct smem_region 
 /**
  * smem_region_close() - unmap a region and close its descriptor; NULL is a no-op
  * @r: the region
+ *
+ * Context: nothing may use @r or its mapping meanwhile or afterwards.
  */
 void smem_region_close(struct smem_region *r);
 
-/* The mapping, its size, its descriptor (-1 for a snapshot), whether it is writable. */
+/*
+ * Accessors, which cannot fail (Context: any): the mapping, its size, whether it
+ * is writable, and the region's own descriptor, which the caller must not close,
+ * or -1 (not an error) for a region without one: a snapshot or wrapped memory.
+ */
 void *smem_region_base(const struct smem_region *r);
 size_t smem_region_size(const struct smem_region *r);
 int smem_region_fd(const struct smem_region *r);
@@ -117,7 +126,9 @@ bool smem_region_writable(const struct smem_region *r);
  * @buf: output buffer
  * @len: its size
  *
- * Return: 0; -EINVAL for an empty name; -ENAMETOOLONG if @buf is too small.
+ * Context: any.
+ * Return: 0; -EINVAL for a NULL or empty name or a NULL @buf; -ENAMETOOLONG if
+ * @buf is too small (it is left untouched).
  */
 int smem_region_path(const char *name, char *buf, size_t len);
 

@@ -9,6 +9,11 @@
  * lock bank; lookups take no lock and make no system call. Every value read from
  * the image is checked before use, so a corrupt or hostile image gives -EBADMSG,
  * never a read outside the region.
+ *
+ * The return contract of every smemkit function (smem(3), RETURN VALUE): a value
+ * >= 0 on success, a negative errno on failure; most return 0, and each that
+ * returns a positive value says so under Return:. Out-parameters are written
+ * only on success. Nothing sets errno, prints or exits.
  */
 #ifndef SMEMKIT_SMEM_H
 #define SMEMKIT_SMEM_H
@@ -60,6 +65,8 @@ struct smem_format_opts {
  * smem_format_opts_init() - the defaults: version 12, 512 items, cacheline 64, and
  * private partitions for host 0 (apps) with 1 (modem), 2 (adsp) and 5 (cdsp)
  * @o: options to fill
+ *
+ * Context: any.
  */
 void smem_format_opts_init(struct smem_format_opts *o);
 
@@ -90,7 +97,8 @@ int smem_format(void *base, size_t size, const struct smem_format_opts *o);
  * @o: format options, or NULL for the defaults
  *
  * Context: process context. An existing region of that name is overwritten.
- * Return: 0; an error of smem_format(), smem_region_open() or smem_hwlock_create().
+ * Return: 0; -EINVAL for a NULL @path; -ENAMETOOLONG if PATH.hwlock is too long; an
+ * error of smem_format(), smem_region_open() or smem_hwlock_open().
  */
 int smem_create(const char *path, size_t size, const struct smem_format_opts *o);
 
@@ -101,20 +109,33 @@ enum smem_open_flags {
 
 struct smem_open_opts {
 	unsigned flags;             /* enum smem_open_flags */
-	struct smem_hwlock *hwlock; /* the lock bank, borrowed; NULL: no allocation */
-	unsigned hwlock_id;         /* lock taken by allocators; default SMEM_HWLOCK_ID */
+	struct smem_region *region; /* the image, borrowed; then the path is NULL */
+	struct smem_hwlock *hwlock; /* the lock bank, borrowed; NULL: PATH.hwlock or none */
 	uint64_t phys_base;         /* physical address of the region's first byte */
 	char *errbuf;               /* on failure, a sentence saying what is wrong */
 	size_t errbuf_size;
 };
 
+/**
+ * smem_open_opts_init() - the defaults: read-write, the lock bank beside the image
+ * @o: options to fill; every field 0 or NULL
+ *
+ * Context: any.
+ */
 void smem_open_opts_init(struct smem_open_opts *o);
 
 /**
- * smem_open() - attach to an SMEM region as a host
- * @path: a path or bare name of the region; its lock bank is PATH.hwlock
+ * smem_open() - attach to an SMEM image as a host
+ * @path: a path or bare name of the region, or NULL with @o->region
  * @host: the local host id, below SMEM_HOST_COUNT
+ * @o: options, or NULL for the defaults
  * @ret: the handle
+ *
+ * The image is the region file @path, or the region @o->region that the caller
+ * owns and that must outlive the handle. A file is mapped shared and read-write
+ * and its lock bank PATH.hwlock is opened too, unless @o->hwlock names one; with
+ * SMEM_OPEN_RDONLY the file is read once into a private snapshot and no lock
+ * bank is opened. A region comes with only the lock bank @o->hwlock, if any.
  *
  * Validates the image as the Linux probe does, and more (docs/FORMAT.md lists the
  * checks): the header, the version, the partition table, and the header of the
@@ -123,48 +144,50 @@ void smem_open_opts_init(struct smem_open_opts *o);
  * that others can tell whether it is alive.
  *
  * Context: process context.
- * Return: 0; -EINVAL for a bad @host; -EBADMSG if the image fails validation;
- * -EPROTO for an unsupported version; -EADDRINUSE if another live process is
- * attached as @host; -EAGAIN if the host table stayed busy; -ENOENT; or an
- * error of smem_region_open().
+ * Return: 0; -EINVAL for a bad @host, unknown flag bits, a NULL @ret, neither or
+ * both of @path and @o->region; -EBADMSG if the image fails validation; -EPROTO
+ * for an unsupported version; -EADDRINUSE if another live process is attached
+ * as @host; -EAGAIN if the host table stayed busy; -ENOENT if the file or its
+ * lock bank does not exist or a version-12 image has no partition table;
+ * -ENAMETOOLONG; -ENOMEM; or an error of smem_region_open() or smem_hwlock_open().
  */
-int smem_open(const char *path, unsigned host, struct smem **ret);
+int smem_open(const char *path, unsigned host, const struct smem_open_opts *o, struct smem **ret);
 
 /**
- * smem_open_region() - attach to an SMEM image in a region the caller owns
- * @r: the region; it must outlive the handle
- * @host: the local host id, below SMEM_HOST_COUNT
- * @o: options, or NULL for the defaults
- * @ret: the handle
+ * smem_close() - detach; closes the region and lock bank that smem_open() opened
+ * @s: the handle, or NULL (a no-op)
  *
- * Context: process context.
- * Return: as smem_open(); -ENOMEM.
- */
-int smem_open_region(struct smem_region *r, unsigned host, const struct smem_open_opts *o,
-		     struct smem **ret);
-
-/**
- * smem_open_path() - smem_open() with options
- * @path: a path or bare name of the region
- * @host: the local host id
- * @o: options; without SMEM_OPEN_RDONLY and without a lock bank, PATH.hwlock is opened
- * @ret: the handle
+ * Borrowed regions and banks stay open; items stay allocated.
  *
- * Return: as smem_open().
+ * Context: no other call may use @s meanwhile or afterwards.
  */
-int smem_open_path(const char *path, unsigned host, const struct smem_open_opts *o,
-		   struct smem **ret);
-
-/* Detach; closes what smem_open() opened. NULL is a no-op. */
 void smem_close(struct smem *s);
 
-/* Facts of an attached image. */
-unsigned smem_version(const struct smem *s);    /* 11 or 12 */
-unsigned smem_item_count(const struct smem *s); /* items are below this */
-unsigned smem_host(const struct smem *s);
-size_t smem_size(const struct smem *s);
-void *smem_base(const struct smem *s);
-struct smem_hwlock *smem_hwlock(const struct smem *s); /* NULL when opened without one */
+/* What smem_stat() reports about an attached image. */
+struct smem_stat {
+	unsigned version;           /* 11 or 12 */
+	unsigned item_count;        /* items are below this */
+	unsigned host;              /* the local host */
+	size_t size;                /* bytes mapped */
+	void *base;                 /* the mapping */
+	uint64_t phys_base;         /* smem_open_opts.phys_base */
+	struct smem_hwlock *hwlock; /* the lock bank; NULL when the handle has none */
+};
+
+/**
+ * smem_stat() - facts of an attached image
+ * @s: the handle
+ * @ret: the facts, which do not change while the handle is open
+ *
+ * Context: any; no lock, no system call.
+ * Return: 0; -EINVAL for a NULL argument.
+ */
+int smem_stat(const struct smem *s, struct smem_stat *ret);
+
+/* smem_item_alloc() flags. */
+enum smem_item_alloc_flags {
+	SMEM_ITEM_CACHED = 1u << 0, /* in the cached list, from the top of the partition down */
+};
 
 /**
  * smem_item_alloc() - allocate an item
@@ -172,11 +195,16 @@ struct smem_hwlock *smem_hwlock(const struct smem *s); /* NULL when opened witho
  * @host: the remote host whose private partition holds the item, or SMEM_HOST_ANY
  * @item: the item number, from SMEM_ITEM_LAST_FIXED to the item count
  * @size: bytes; stored 8-byte aligned
+ * @flags: 0 or SMEM_ITEM_CACHED
  *
  * The item goes in the private partition of the local host and @host if there is
  * one, otherwise in the global partition (version 12) or the global heap
  * (version 11). Takes hwlock 3 for at most SMEM_HWLOCK_TIMEOUT_MS. The data is
  * not cleared (a fresh image is all zeroes).
+ *
+ * With SMEM_ITEM_CACHED the item goes in the partition's cached list, from the
+ * top down, as some remote processors allocate; Linux itself never does, but a
+ * test or an emulated remote may.
  *
  * With SMEM_OPEN_BUST_DEAD, a holder of lock 3 proven dead is busted, and what
  * it left half-done is repaired (smem_recover()) before the allocation.
@@ -184,27 +212,14 @@ struct smem_hwlock *smem_hwlock(const struct smem *s); /* NULL when opened witho
  * Context: process context; may sleep on the lock.
  * Return: 0; SMEM_RECOVERED (1) if the item was allocated after taking lock 3
  * from a dead holder and repairing the heap; -EINVAL for an item below 8 or not
- * below the item count; -EEXIST if the item exists in that partition or heap;
- * -ENOSPC (partition) or -ENOMEM (global heap) if it does not fit; -ETIMEDOUT if
- * the lock stayed held; -EBADMSG if the image fails validation; -EROFS for a
- * read-only handle; -ENOLCK without a lock bank.
+ * below the item count, or unknown flag bits; -EEXIST if the item exists in that
+ * partition or heap; -ENOSPC (partition) or -ENOMEM (global heap) if it does not
+ * fit; -EOPNOTSUPP for SMEM_ITEM_CACHED in the version-11 global heap or in a
+ * partition without a cached list (cacheline 0); -ETIMEDOUT if the lock stayed
+ * held; -EBADMSG if the image fails validation; -EROFS for a read-only handle;
+ * -ENOLCK without a lock bank.
  */
-int smem_item_alloc(struct smem *s, unsigned host, unsigned item, size_t size);
-
-/**
- * smem_item_alloc_cached() - allocate an item in the cached list of a partition
- * @s: the handle
- * @host: as for smem_item_alloc()
- * @item: as for smem_item_alloc()
- * @size: as for smem_item_alloc()
- *
- * Remote processors allocate some items from the top of a partition down; this
- * lets a test or an emulated remote do the same. Linux itself never does.
- *
- * Context: process context; may sleep on the lock.
- * Return: as smem_item_alloc(); -EOPNOTSUPP in the version-11 global heap.
- */
-int smem_item_alloc_cached(struct smem *s, unsigned host, unsigned item, size_t size);
+int smem_item_alloc(struct smem *s, unsigned host, unsigned item, size_t size, unsigned flags);
 
 /**
  * smem_recover() - repair what a crash of an allocator can leave
@@ -262,7 +277,8 @@ int smem_free_space(struct smem *s, unsigned host, size_t *ret_size);
  * @ret_addr: the region's physical base (smem_open_opts.phys_base) plus the
  *            offset of @p in the region
  *
- * Return: 0; -ERANGE if @p is outside the region.
+ * Context: any.
+ * Return: 0; -ERANGE if @p is outside the region or @ret_addr is NULL.
  */
 int smem_virt_to_phys(const struct smem *s, const void *p, uint64_t *ret_addr);
 

@@ -84,12 +84,8 @@ struct smem_hwlock {
  */
 int smem__hwlock_bust_if_dead(struct smem_hwlock *h, unsigned id, unsigned owner);
 
-/*
- * Open the bank at @path as a private read-only snapshot, for tools that only
- * look: it needs no write access, and lock, unlock, bust and registration on it
- * return -EROFS.
- */
-int smem__hwlock_open_snapshot(const char *path, struct smem_hwlock **ret);
+/* Bytes between two lock words: what smem_hwlock_open() derived from the size. */
+unsigned smem__hwlock_stride(const struct smem_hwlock *h);
 
 /* The journal slot of a lock, or NULL when the bank has no host page. */
 struct smem_lock_journal *smem__hwlock_journal(struct smem_hwlock *h, unsigned id);

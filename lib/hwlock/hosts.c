@@ -271,6 +271,7 @@ int smem_hwlock_host_unregister(struct smem_hwlock *h, unsigned host)
 
 int smem_hwlock_host_get(struct smem_hwlock *h, unsigned host, struct smem_hwlock_host *ret)
 {
+	struct smem_hwlock_host cur;
 	struct smem_host_entry *e;
 	int r;
 
@@ -279,10 +280,13 @@ int smem_hwlock_host_get(struct smem_hwlock *h, unsigned host, struct smem_hwloc
 	r = entry(h, host, &e);
 	if (r < 0)
 		return r;
-	r = read_entry(e, ret);
-	if (r == 0)
-		ret->host = host;
-	return r;
+	/* A read that keeps seeing a rewrite fails; *ret stays as the caller left it. */
+	r = read_entry(e, &cur);
+	if (r < 0)
+		return r;
+	cur.host = host;
+	*ret = cur;
+	return 0;
 }
 
 int smem_hwlock_host_alive(struct smem_hwlock *h, unsigned host)

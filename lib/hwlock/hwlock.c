@@ -97,7 +97,7 @@ struct smem_lock_journal *smem__hwlock_journal(struct smem_hwlock *h, unsigned i
 	return h->page && id < SMEM_HWLOCK_COUNT ? &h->page->journal[id] : NULL;
 }
 
-int smem_hwlock_init(void *mem, size_t size, unsigned stride)
+int smem_hwlock_format(void *mem, size_t size, unsigned stride)
 {
 	size_t words = (size_t)stride * SMEM_HWLOCK_COUNT;
 	struct smem_host_page *page;
@@ -118,61 +118,61 @@ int smem_hwlock_init(void *mem, size_t size, unsigned stride)
 	return 0;
 }
 
-int smem_hwlock_create(const char *path, unsigned stride, struct smem_hwlock **ret)
+void smem_hwlock_opts_init(struct smem_hwlock_opts *o)
 {
-	struct smem_region *r;
+	*o = (struct smem_hwlock_opts){ 0 };
+}
+
+/* Attach to (with @create, first lay out) the bank in a region the caller keeps. */
+static int open_region(struct smem_region *r, bool create, unsigned stride,
+		       struct smem_hwlock **ret)
+{
 	int err;
 
-	if (!ret || !stride_ok(stride))
+	if (create && !smem_region_writable(r))
 		return -EINVAL;
-	err = smem_region_open(path, SMEM_HWLOCK_BANK_SIZE(stride), SMEM_REGION_CREATE, &r);
+	if (create) {
+		err = smem_hwlock_format(smem_region_base(r), smem_region_size(r), stride);
+		if (err < 0)
+			return err;
+	}
+	return bank_new(r, false, ret);
+}
+
+int smem_hwlock_open(const char *path, const struct smem_hwlock_opts *o, struct smem_hwlock **ret)
+{
+	struct smem_hwlock_opts defaults;
+	struct smem_region *r;
+	unsigned stride;
+	bool create;
+	int err;
+
+	if (!o) {
+		smem_hwlock_opts_init(&defaults);
+		o = &defaults;
+	}
+	create = o->flags & SMEM_HWLOCK_CREATE;
+	stride = o->stride ? o->stride : SMEM_HWLOCK_DEFAULT_STRIDE;
+	if (!ret || o->flags & ~(SMEM_HWLOCK_CREATE | SMEM_HWLOCK_RDONLY) ||
+	    (create && (o->flags & SMEM_HWLOCK_RDONLY)) || (o->stride && !create) ||
+	    !stride_ok(stride) || !path == !o->region)
+		return -EINVAL;
+	if (o->region)
+		return open_region(o->region, create, stride, ret);
+	if (create)
+		err = smem_region_open(path, SMEM_HWLOCK_BANK_SIZE(stride), SMEM_REGION_CREATE, &r);
+	else
+		err = smem_region_open(path, 0,
+				       (o->flags & SMEM_HWLOCK_RDONLY) ? SMEM_REGION_RDONLY : 0, &r);
 	if (err < 0)
 		return err;
-	err = smem_hwlock_init(smem_region_base(r), SMEM_HWLOCK_BANK_SIZE(stride), stride);
+	if (create)
+		err = smem_hwlock_format(smem_region_base(r), SMEM_HWLOCK_BANK_SIZE(stride), stride);
 	if (err == 0)
 		err = bank_new(r, true, ret);
 	if (err < 0)
 		smem_region_close(r);
 	return err;
-}
-
-int smem_hwlock_open(const char *path, struct smem_hwlock **ret)
-{
-	struct smem_region *r;
-	int err;
-
-	if (!ret)
-		return -EINVAL;
-	err = smem_region_open(path, 0, 0, &r);
-	if (err < 0)
-		return err;
-	err = bank_new(r, true, ret);
-	if (err < 0)
-		smem_region_close(r);
-	return err;
-}
-
-int smem__hwlock_open_snapshot(const char *path, struct smem_hwlock **ret)
-{
-	struct smem_region *r;
-	int err;
-
-	if (!ret)
-		return -EINVAL;
-	err = smem_region_open(path, 0, SMEM_REGION_RDONLY, &r);
-	if (err < 0)
-		return err;
-	err = bank_new(r, true, ret);
-	if (err < 0)
-		smem_region_close(r);
-	return err;
-}
-
-int smem_hwlock_open_region(struct smem_region *r, struct smem_hwlock **ret)
-{
-	if (!r || !ret)
-		return -EINVAL;
-	return bank_new(r, false, ret);
 }
 
 void smem_hwlock_close(struct smem_hwlock *h)
@@ -183,7 +183,7 @@ void smem_hwlock_close(struct smem_hwlock *h)
 	free(h);
 }
 
-unsigned smem_hwlock_stride(const struct smem_hwlock *h)
+unsigned smem__hwlock_stride(const struct smem_hwlock *h)
 {
 	return h->stride;
 }
@@ -258,13 +258,8 @@ static int bust_if_dead(struct smem_hwlock *h, unsigned id, unsigned host, uint3
 	return smem_hwlock_trylock(h, id, host) == 0 ? SMEM_HWLOCK_RECOVERED : 0;
 }
 
-int smem_hwlock_lock(struct smem_hwlock *h, unsigned id, unsigned host, unsigned timeout_ms)
-{
-	return smem_hwlock_lock_flags(h, id, host, timeout_ms, 0);
-}
-
-int smem_hwlock_lock_flags(struct smem_hwlock *h, unsigned id, unsigned host, unsigned timeout_ms,
-			   unsigned flags)
+int smem_hwlock_lock(struct smem_hwlock *h, unsigned id, unsigned host, unsigned timeout_ms,
+		     unsigned flags)
 {
 	_Atomic uint32_t *w, *s;
 	int64_t deadline;

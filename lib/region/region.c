@@ -33,16 +33,17 @@ struct smem_region {
 
 int smem_region_path(const char *name, char *buf, size_t len)
 {
+	const char *dir;
 	int n;
 
 	if (!name || !*name || !buf)
 		return -EINVAL;
-	if (strchr(name, '/'))
-		n = snprintf(buf, len, "%s", name);
-	else
-		n = snprintf(buf, len, "%s/%s", SMEM_REGION_DIR, name);
+	/* Measure first, so that a name that does not fit leaves @buf untouched. */
+	dir = strchr(name, '/') ? "" : SMEM_REGION_DIR "/";
+	n = snprintf(NULL, 0, "%s%s", dir, name);
 	if (n < 0 || (size_t)n >= len)
 		return -ENAMETOOLONG;
+	snprintf(buf, len, "%s%s", dir, name);
 	return 0;
 }
 

@@ -225,7 +225,7 @@ int smem__recover_report(struct smem *s, struct smem__repairs *ret)
 	if (!s->hwlock)
 		return -ENOLCK;
 	smem_hwlock_owner(s->hwlock, s->hwlock_id, &before);
-	r = smem_hwlock_lock_flags(s->hwlock, s->hwlock_id, s->host, SMEM_HWLOCK_TIMEOUT_MS,
+	r = smem_hwlock_lock(s->hwlock, s->hwlock_id, s->host, SMEM_HWLOCK_TIMEOUT_MS,
 				   s->lock_flags);
 	if (r < 0)
 		return r;
@@ -256,13 +256,14 @@ static bool journal_dirty(struct smem *s)
 	return j && s->hdr.version == SMEM_GLOBAL_HEAP_VERSION && shm_ld32_acquire(&j->owner) != 0;
 }
 
-static int do_alloc(struct smem *s, unsigned host, unsigned item, size_t size, bool cached)
+int smem_item_alloc(struct smem *s, unsigned host, unsigned item, size_t size, unsigned flags)
 {
+	bool cached = flags & SMEM_ITEM_CACHED;
 	const struct smem__part *part;
 	bool recovered;
 	int r;
 
-	if (!s)
+	if (!s || flags & ~SMEM_ITEM_CACHED)
 		return -EINVAL;
 	if (item < SMEM_ITEM_LAST_FIXED || item >= s->item_count)
 		return -EINVAL;
@@ -276,7 +277,7 @@ static int do_alloc(struct smem *s, unsigned host, unsigned item, size_t size, b
 	if (size > UINT32_MAX - 64)
 		return part ? -ENOSPC : -ENOMEM;
 
-	r = smem_hwlock_lock_flags(s->hwlock, s->hwlock_id, s->host, SMEM_HWLOCK_TIMEOUT_MS,
+	r = smem_hwlock_lock(s->hwlock, s->hwlock_id, s->host, SMEM_HWLOCK_TIMEOUT_MS,
 				   s->lock_flags);
 	if (r < 0)
 		return r;
@@ -299,14 +300,4 @@ static int do_alloc(struct smem *s, unsigned host, unsigned item, size_t size, b
 out_unlock:
 	smem_hwlock_unlock(s->hwlock, s->hwlock_id, s->host);
 	return r == 0 && recovered ? SMEM_RECOVERED : r;
-}
-
-int smem_item_alloc(struct smem *s, unsigned host, unsigned item, size_t size)
-{
-	return do_alloc(s, host, item, size, false);
-}
-
-int smem_item_alloc_cached(struct smem *s, unsigned host, unsigned item, size_t size)
-{
-	return do_alloc(s, host, item, size, true);
 }

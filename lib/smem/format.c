@@ -192,6 +192,7 @@ int smem_format(void *mem, size_t size, const struct smem_format_opts *opts)
 
 int smem_create(const char *path, size_t size, const struct smem_format_opts *o)
 {
+	struct smem_hwlock_opts ho;
 	struct smem_region *r;
 	struct smem_hwlock *h;
 	char lockpath[4096];
@@ -211,7 +212,9 @@ int smem_create(const char *path, size_t size, const struct smem_format_opts *o)
 	smem_region_close(r);
 	if (err < 0)
 		return err;
-	err = smem_hwlock_create(lockpath, SMEM_HWLOCK_DEFAULT_STRIDE, &h);
+	smem_hwlock_opts_init(&ho);
+	ho.flags = SMEM_HWLOCK_CREATE;
+	err = smem_hwlock_open(lockpath, &ho, &h);
 	if (err < 0)
 		return err;
 	smem_hwlock_close(h);

@@ -37,6 +37,14 @@ static inline const struct smem__part *smem__part_for(const struct smem *s, unsi
 	return s->has_global ? &s->global : NULL;
 }
 
+/*
+ * smem_open() with allocators taking lock @hwlock_id instead of SMEM_HWLOCK_ID,
+ * for tests of a bank shared with other users. Return: as smem_open(); -EINVAL
+ * for an id not below SMEM_HWLOCK_COUNT.
+ */
+int smem__open(const char *path, unsigned host, const struct smem_open_opts *o,
+	       unsigned hwlock_id, struct smem **ret);
+
 /* Repair what a holder of lock 3 that died can leave; lock 3 held. */
 int smem__recover_locked(struct smem *s);
 

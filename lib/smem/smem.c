@@ -22,7 +22,7 @@
 
 void smem_open_opts_init(struct smem_open_opts *o)
 {
-	*o = (struct smem_open_opts){ .hwlock_id = SMEM_HWLOCK_ID };
+	*o = (struct smem_open_opts){ 0 };
 }
 
 static int attach(struct smem *s, struct smem__diag *d)
@@ -101,22 +101,18 @@ static int attach(struct smem *s, struct smem__diag *d)
 	return 0;
 }
 
-int smem_open_region(struct smem_region *r, unsigned host, const struct smem_open_opts *o,
-		     struct smem **ret)
+/* Attach to the image in @r, which the caller keeps open. */
+static int open_region(struct smem_region *r, unsigned host, const struct smem_open_opts *o,
+		       unsigned hwlock_id, struct smem **ret)
 {
-	struct smem_open_opts defaults;
 	struct smem__diag d;
 	struct smem *s;
 	int err;
 
-	if (!o) {
-		smem_open_opts_init(&defaults);
-		o = &defaults;
-	}
 	d = (struct smem__diag){ .buf = o->errbuf, .len = o->errbuf_size };
 	if (!r || !ret || host >= SMEM_HOST_COUNT ||
 	    (o->flags & ~(SMEM_OPEN_RDONLY | SMEM_OPEN_BUST_DEAD)) ||
-	    o->hwlock_id >= SMEM_HWLOCK_COUNT) {
+	    hwlock_id >= SMEM_HWLOCK_COUNT) {
 		smem__diag(&d, "invalid arguments");
 		return -EINVAL;
 	}
@@ -128,7 +124,7 @@ int smem_open_region(struct smem_region *r, unsigned host, const struct smem_ope
 	s->writable = smem_region_writable(r) && !(o->flags & SMEM_OPEN_RDONLY);
 	s->host = host;
 	s->hwlock = o->hwlock;
-	s->hwlock_id = o->hwlock_id;
+	s->hwlock_id = hwlock_id;
 	s->lock_flags = (o->flags & SMEM_OPEN_BUST_DEAD) ? SMEM_HWLOCK_BUST_DEAD : 0;
 	s->phys_base = o->phys_base;
 	err = attach(s, &d);
@@ -151,10 +147,11 @@ int smem_open_region(struct smem_region *r, unsigned host, const struct smem_ope
 	return 0;
 }
 
-int smem_open_path(const char *path, unsigned host, const struct smem_open_opts *o,
-		   struct smem **ret)
+/* Open the region file @path (and its lock bank), then attach; the handle owns both. */
+static int open_path(const char *path, unsigned host, const struct smem_open_opts *o,
+		     unsigned hwlock_id, struct smem **ret)
 {
-	struct smem_open_opts opts;
+	struct smem_open_opts opts = *o;
 	struct smem_region *r = NULL;
 	struct smem_hwlock *h = NULL;
 	struct smem__diag d;
@@ -162,10 +159,6 @@ int smem_open_path(const char *path, unsigned host, const struct smem_open_opts 
 	struct smem *s;
 	int err;
 
-	if (o)
-		opts = *o;
-	else
-		smem_open_opts_init(&opts);
 	d = (struct smem__diag){ .buf = opts.errbuf, .len = opts.errbuf_size };
 	if (!path || !ret)
 		return -EINVAL;
@@ -178,7 +171,7 @@ int smem_open_path(const char *path, unsigned host, const struct smem_open_opts 
 		if (snprintf(lockpath, sizeof(lockpath), "%s.hwlock", path) >= (int)sizeof(lockpath))
 			err = -ENAMETOOLONG;
 		else
-			err = smem_hwlock_open(lockpath, &h);
+			err = smem_hwlock_open(lockpath, NULL, &h);
 		if (err < 0) {
 			smem__diag(&d, "cannot open the lock bank %s.hwlock: %s", path, strerror(-err));
 			smem_region_close(r);
@@ -186,7 +179,7 @@ int smem_open_path(const char *path, unsigned host, const struct smem_open_opts 
 		}
 		opts.hwlock = h;
 	}
-	err = smem_open_region(r, host, &opts, &s);
+	err = open_region(r, host, &opts, hwlock_id, &s);
 	if (err < 0) {
 		smem_hwlock_close(h);
 		smem_region_close(r);
@@ -198,9 +191,29 @@ int smem_open_path(const char *path, unsigned host, const struct smem_open_opts 
 	return 0;
 }
 
-int smem_open(const char *path, unsigned host, struct smem **ret)
+int smem__open(const char *path, unsigned host, const struct smem_open_opts *o,
+	       unsigned hwlock_id, struct smem **ret)
 {
-	return smem_open_path(path, host, NULL, ret);
+	struct smem_open_opts defaults;
+
+	if (!o) {
+		smem_open_opts_init(&defaults);
+		o = &defaults;
+	}
+	if (!o->region)
+		return open_path(path, host, o, hwlock_id, ret);
+	if (path) {
+		struct smem__diag d = { .buf = o->errbuf, .len = o->errbuf_size };
+
+		smem__diag(&d, "a path and a region: give one of them");
+		return -EINVAL;
+	}
+	return open_region(o->region, host, o, hwlock_id, ret);
+}
+
+int smem_open(const char *path, unsigned host, const struct smem_open_opts *o, struct smem **ret)
+{
+	return smem__open(path, host, o, SMEM_HWLOCK_ID, ret);
 }
 
 void smem_close(struct smem *s)
@@ -213,34 +226,20 @@ void smem_close(struct smem *s)
 	free(s);
 }
 
-unsigned smem_version(const struct smem *s)
+int smem_stat(const struct smem *s, struct smem_stat *ret)
 {
-	return s->hdr.version;
-}
-
-unsigned smem_item_count(const struct smem *s)
-{
-	return s->item_count;
-}
-
-unsigned smem_host(const struct smem *s)
-{
-	return s->host;
-}
-
-size_t smem_size(const struct smem *s)
-{
-	return s->size;
-}
-
-void *smem_base(const struct smem *s)
-{
-	return s->base;
-}
-
-struct smem_hwlock *smem_hwlock(const struct smem *s)
-{
-	return s->hwlock;
+	if (!s || !ret)
+		return -EINVAL;
+	*ret = (struct smem_stat){
+		.version = s->hdr.version,
+		.item_count = s->item_count,
+		.host = s->host,
+		.size = s->size,
+		.base = s->base,
+		.phys_base = s->phys_base,
+		.hwlock = s->hwlock,
+	};
+	return 0;
 }
 
 static int get_private(const struct smem *s, const struct smem__part *part, unsigned item,

@@ -384,7 +384,7 @@ Test(msgq, lives_in_an_smem_item)
 	img_v(&im, 12, 256 * 1024);
 	cr_assert_eq(img_open(&im, 0, &s), 0);
 	cr_assert_eq(smem_msgq_size(8, 240, &qsize), 0);
-	cr_assert_eq(smem_item_alloc(s, 1, 100, qsize), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 100, qsize, 0), 0);
 	cr_assert_eq(smem_item_get(s, 1, 100, &p, &size), 0);
 	cr_assert_eq(smem_msgq_init(p, size, NULL), 0);
 	cr_assert_eq(smem_msgq_open(p, size, SMEM_MSGQ_TX, NULL, &tx), 0);
