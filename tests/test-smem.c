@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* The SMEM API with Linux's semantics: partition choice, errors, lookups, free space. */
 #include <limits.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -409,6 +411,63 @@ Test(files, create_open_alloc_and_reopen)
 	snprintf(p, sizeof(p), "%s/nothing", dir);
 	cr_assert_eq(smem_open(p, 0, NULL, &a), -ENOENT);
 	cr_assert_eq(smem_create(p, 1000, NULL), -EINVAL);
+}
+
+/*
+ * Offline editing: the image is the caller's alone, proven by the kernel's
+ * flock, which a SIGKILLed attacher loses at once; no lock bank is needed.
+ */
+Test(files, offline_open_excludes_every_live_attachment)
+{
+	char dir[] = "/tmp/smemkit-smem-XXXXXX", p[PATH_MAX], bank[PATH_MAX + 8], c;
+	struct smem_open_opts o;
+	struct smem_region *r;
+	struct smem *a, *b;
+	struct smem_stat sst;
+	int ready[2], st;
+	pid_t pid;
+	void *x;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(p, sizeof(p), "%s/img", dir);
+	snprintf(bank, sizeof(bank), "%s.hwlock", p);
+	cr_assert_eq(smem_create(p, 1 * MB, NULL), 0);
+	cr_assert_eq(pipe(ready), 0);
+	pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a failed test */
+		if (smem_open(p, 1, NULL, &b) != 0 || write(ready[1], "a", 1) != 1)
+			_exit(1);
+		pause(); /* attached until killed */
+		_exit(0);
+	}
+	cr_assert_eq(read(ready[0], &c, 1), 1, "the other host attached");
+	cr_assert_eq(unlink(bank), 0, "even without a lock bank, the attachment shows");
+	smem_open_opts_init(&o);
+	o.flags = SMEM_OPEN_OFFLINE;
+	cr_assert_eq(smem_open(p, 0, &o, &a), -EBUSY, "a live host has it attached");
+	kill(pid, SIGKILL);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert_eq(smem_open(p, 0, &o, &a), 0, "the kernel dropped the dead host's lock");
+	cr_assert_eq(smem_item_alloc(a, 1, 100, 4, 0), 0, "allocates without a lock bank");
+	cr_assert_eq(smem_item_alloc(a, SMEM_HOST_ANY, 101, 4, SMEM_ITEM_CACHED), 0);
+	cr_assert_eq(smem_item_alloc(a, 1, 100, 4, 0), -EEXIST);
+	cr_assert_eq(smem_recover(a), 0);
+	cr_assert_eq(smem_open(p, 1, NULL, &b), -EBUSY, "nobody attaches while it is edited");
+	smem_close(a);
+	cr_assert_eq(smem_open(p, 0, &o, &a), 0);
+	cr_assert_eq(smem_item_get(a, 1, 100, &x, NULL), 0);
+	cr_assert_eq(smem_stat(a, &sst), 0);
+	cr_assert_eq(smem_check(sst.base, sst.size, NULL, NULL), 0, "the offline edit is clean");
+	smem_close(a);
+
+	o.flags = SMEM_OPEN_OFFLINE | SMEM_OPEN_RDONLY;
+	cr_assert_eq(smem_open(p, 0, &o, &a), -EINVAL);
+	cr_assert_eq(smem_region_open(p, 0, 0, &r), 0);
+	o.flags = SMEM_OPEN_OFFLINE;
+	o.region = r;
+	cr_assert_eq(smem_open(NULL, 0, &o, &a), -EINVAL, "a region the caller maps is not locked");
+	smem_region_close(r);
 }
 
 Test(files, open_reports_a_reason)

@@ -105,6 +105,7 @@ int smem_create(const char *path, size_t size, const struct smem_format_opts *o)
 enum smem_open_flags {
 	SMEM_OPEN_RDONLY    = 1u << 0, /* read a private snapshot of the image; no lock bank */
 	SMEM_OPEN_BUST_DEAD = 1u << 1, /* take lock 3 from a holder proven dead, and repair */
+	SMEM_OPEN_OFFLINE   = 1u << 2, /* the image file for this process alone; no lock bank */
 };
 
 struct smem_open_opts {
@@ -137,6 +138,14 @@ void smem_open_opts_init(struct smem_open_opts *o);
  * SMEM_OPEN_RDONLY the file is read once into a private snapshot and no lock
  * bank is opened. A region comes with only the lock bank @o->hwlock, if any.
  *
+ * SMEM_OPEN_OFFLINE edits an image that nobody has attached, such as a dump or
+ * an image without a lock bank: the file is locked exclusively (every process
+ * that maps a region file holds a shared flock(2) on it, which the kernel drops
+ * when it dies), so the call fails with -EBUSY while any live process has the
+ * image attached, and nobody can attach while the handle is open. No lock bank
+ * is opened, and smem_item_alloc() and smem_recover() take no lock: there is no
+ * one to exclude. It needs @path, and neither @o->region nor @o->hwlock.
+ *
  * Validates the image as the Linux probe does, and more (docs/FORMAT.md lists the
  * checks): the header, the version, the partition table, and the header of the
  * global partition and of every private partition of @host. A writable handle
@@ -145,7 +154,9 @@ void smem_open_opts_init(struct smem_open_opts *o);
  *
  * Context: process context.
  * Return: 0; -EINVAL for a bad @host, unknown flag bits, a NULL @ret, neither or
- * both of @path and @o->region; -EBADMSG if the image fails validation; -EPROTO
+ * both of @path and @o->region, SMEM_OPEN_OFFLINE with SMEM_OPEN_RDONLY, a region
+ * or a lock bank; -EBUSY with SMEM_OPEN_OFFLINE while a live process has the
+ * image attached (or without it, while one has it open offline); -EBADMSG if the image fails validation; -EPROTO
  * for an unsupported version; -EADDRINUSE if another live process is attached
  * as @host; -EAGAIN if the host table stayed busy; -ENOENT if the file or its
  * lock bank does not exist or a version-12 image has no partition table;

@@ -94,7 +94,7 @@ static int bank_new(struct smem_region *r, bool own, struct smem_hwlock **ret)
 
 struct smem_lock_journal *smem__hwlock_journal(struct smem_hwlock *h, unsigned id)
 {
-	return h->page && id < SMEM_HWLOCK_COUNT ? &h->page->journal[id] : NULL;
+	return h && h->page && id < SMEM_HWLOCK_COUNT ? &h->page->journal[id] : NULL;
 }
 
 int smem_hwlock_format(void *mem, size_t size, unsigned stride)

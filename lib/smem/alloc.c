@@ -222,6 +222,14 @@ int smem__recover_report(struct smem *s, struct smem__repairs *ret)
 		return -EINVAL;
 	if (!s->writable)
 		return -EROFS;
+	if (s->offline) {
+		/* Nobody else can be attached: nothing to lock, nothing to bust. */
+		u = smem__recover_locked(s);
+		if (u < 0)
+			return u;
+		*ret = (struct smem__repairs){ .heap = (unsigned)u };
+		return u;
+	}
 	if (!s->hwlock)
 		return -ENOLCK;
 	smem_hwlock_owner(s->hwlock, s->hwlock_id, &before);
@@ -269,7 +277,7 @@ int smem_item_alloc(struct smem *s, unsigned host, unsigned item, size_t size, u
 		return -EINVAL;
 	if (!s->writable)
 		return -EROFS;
-	if (!s->hwlock)
+	if (!s->hwlock && !s->offline)
 		return -ENOLCK;
 	part = smem__part_for(s, host);
 	if (!part && cached)
@@ -277,6 +285,8 @@ int smem_item_alloc(struct smem *s, unsigned host, unsigned item, size_t size, u
 	if (size > UINT32_MAX - 64)
 		return part ? -ENOSPC : -ENOMEM;
 
+	if (s->offline) /* the image is ours alone: no lock to take */
+		return part ? alloc_private(s, part, item, size, cached) : alloc_global(s, item, size);
 	r = smem_hwlock_lock(s->hwlock, s->hwlock_id, s->host, SMEM_HWLOCK_TIMEOUT_MS,
 				   s->lock_flags);
 	if (r < 0)

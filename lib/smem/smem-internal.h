@@ -11,6 +11,7 @@ struct smem {
 	uint8_t *base;
 	uint64_t size;
 	bool writable;
+	bool offline; /* SMEM_OPEN_OFFLINE: the file is ours alone, so no lock is taken */
 	unsigned host;
 	unsigned hwlock_id;
 	unsigned lock_flags; /* SMEM_HWLOCK_BUST_DEAD with SMEM_OPEN_BUST_DEAD */

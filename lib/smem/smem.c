@@ -103,7 +103,7 @@ static int attach(struct smem *s, struct smem__diag *d)
 
 /* Attach to the image in @r, which the caller keeps open. */
 static int open_region(struct smem_region *r, unsigned host, const struct smem_open_opts *o,
-		       unsigned hwlock_id, struct smem **ret)
+		       unsigned hwlock_id, bool offline_ok, struct smem **ret)
 {
 	struct smem__diag d;
 	struct smem *s;
@@ -111,7 +111,9 @@ static int open_region(struct smem_region *r, unsigned host, const struct smem_o
 
 	d = (struct smem__diag){ .buf = o->errbuf, .len = o->errbuf_size };
 	if (!r || !ret || host >= SMEM_HOST_COUNT ||
-	    (o->flags & ~(SMEM_OPEN_RDONLY | SMEM_OPEN_BUST_DEAD)) ||
+	    (o->flags & ~(SMEM_OPEN_RDONLY | SMEM_OPEN_BUST_DEAD | SMEM_OPEN_OFFLINE)) ||
+	    ((o->flags & SMEM_OPEN_OFFLINE) &&
+	     ((o->flags & SMEM_OPEN_RDONLY) || o->hwlock || !offline_ok)) ||
 	    hwlock_id >= SMEM_HWLOCK_COUNT) {
 		smem__diag(&d, "invalid arguments");
 		return -EINVAL;
@@ -122,6 +124,7 @@ static int open_region(struct smem_region *r, unsigned host, const struct smem_o
 	s->base = smem_region_base(r);
 	s->size = smem_region_size(r);
 	s->writable = smem_region_writable(r) && !(o->flags & SMEM_OPEN_RDONLY);
+	s->offline = o->flags & SMEM_OPEN_OFFLINE;
 	s->host = host;
 	s->hwlock = o->hwlock;
 	s->hwlock_id = hwlock_id;
@@ -162,12 +165,26 @@ static int open_path(const char *path, unsigned host, const struct smem_open_opt
 	d = (struct smem__diag){ .buf = opts.errbuf, .len = opts.errbuf_size };
 	if (!path || !ret)
 		return -EINVAL;
-	err = smem_region_open(path, 0, (opts.flags & SMEM_OPEN_RDONLY) ? SMEM_REGION_RDONLY : 0, &r);
+	if ((opts.flags & SMEM_OPEN_OFFLINE) && (opts.flags & SMEM_OPEN_RDONLY)) {
+		smem__diag(&d, "invalid arguments");
+		return -EINVAL;
+	}
+	err = smem_region_open(path, 0,
+			       (opts.flags & SMEM_OPEN_RDONLY)	  ? SMEM_REGION_RDONLY
+			       : (opts.flags & SMEM_OPEN_OFFLINE) ? SMEM_REGION_LOCK_EX
+								  : 0,
+			       &r);
+	if (err == -EBUSY) {
+		smem__diag(&d, (opts.flags & SMEM_OPEN_OFFLINE)
+				       ? "a live process has the image attached"
+				       : "the image is being edited offline");
+		return err;
+	}
 	if (err < 0) {
 		smem__diag(&d, "cannot open the region: %s", strerror(-err));
 		return err;
 	}
-	if (!(opts.flags & SMEM_OPEN_RDONLY) && !opts.hwlock) {
+	if (!(opts.flags & (SMEM_OPEN_RDONLY | SMEM_OPEN_OFFLINE)) && !opts.hwlock) {
 		if (snprintf(lockpath, sizeof(lockpath), "%s.hwlock", path) >= (int)sizeof(lockpath))
 			err = -ENAMETOOLONG;
 		else
@@ -179,7 +196,7 @@ static int open_path(const char *path, unsigned host, const struct smem_open_opt
 		}
 		opts.hwlock = h;
 	}
-	err = open_region(r, host, &opts, hwlock_id, &s);
+	err = open_region(r, host, &opts, hwlock_id, true, &s);
 	if (err < 0) {
 		smem_hwlock_close(h);
 		smem_region_close(r);
@@ -208,7 +225,7 @@ int smem__open(const char *path, unsigned host, const struct smem_open_opts *o,
 		smem__diag(&d, "a path and a region: give one of them");
 		return -EINVAL;
 	}
-	return open_region(o->region, host, o, hwlock_id, ret);
+	return open_region(o->region, host, o, hwlock_id, false, ret);
 }
 
 int smem_open(const char *path, unsigned host, const struct smem_open_opts *o, struct smem **ret)
