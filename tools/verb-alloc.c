@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "smemctl.h"
@@ -71,6 +73,18 @@ static int read_all(const char *path, uint8_t **ret, size_t *ret_len)
 	*ret = buf;
 	*ret_len = len;
 	return 0;
+}
+
+/* Whether IMAGE.hwlock exists; an error other than "missing" counts as there. */
+static bool bank_exists(const char *image)
+{
+	char name[PATH_MAX], path[PATH_MAX];
+	struct stat st;
+
+	if (snprintf(name, sizeof(name), "%s.hwlock", image) >= (int)sizeof(name) ||
+	    smem_region_path(name, path, sizeof(path)) < 0)
+		return true;
+	return stat(path, &st) == 0 || errno != ENOENT;
 }
 
 /* Say why item @item of @size bytes could not be allocated. */
@@ -142,6 +156,7 @@ int verb_alloc(int argc, char **argv)
 	uint8_t *contents = NULL;
 	size_t len = 0;
 	struct smem_open_opts o;
+	bool offline;
 	char err[256] = "";
 	struct smem *s;
 	void *p;
@@ -212,7 +227,16 @@ int verb_alloc(int argc, char **argv)
 	o.phys_base = c.phys_base;
 	o.errbuf = err;
 	o.errbuf_size = sizeof(err);
+	/* No lock bank (a dump, another tool's image): edit it offline, alone. */
+	offline = !bank_exists(c.image);
+	if (offline)
+		o.flags |= SMEM_OPEN_OFFLINE;
 	r = smem_open(c.image, c.as, &o, &s);
+	if (r == -EBUSY && offline) {
+		free(contents);
+		return fail(c.image, r, "a live process has the image attached; without a lock bank "
+					"smemctl can only edit an image that nobody has attached");
+	}
 	if (r < 0) {
 		free(contents);
 		return fail_image(c.image, r, err);
@@ -234,5 +258,9 @@ int verb_alloc(int argc, char **argv)
 		memset(p, (int)fill, (size_t)size);
 	free(contents);
 	smem_close(s);
+	if (offline)
+		printf("%s: allocated item %" PRIu64 " offline: there is no lock bank, so the image "
+		       "was locked for smemctl alone while it ran\n",
+		       c.image, item);
 	return EXIT_OK;
 }

@@ -388,11 +388,19 @@ class Errors(SmemctlTest):
         self.assertIn("absent", p.stderr.decode())
         self.error("get", "--item", 100, img)
 
-    def test_alloc_without_lock_bank(self):
-        img = self.format("--no-hwlock")
-        self.assertFalse(os.path.exists(img + ".hwlock"))
-        p = self.error("alloc", "--item", 100, "--size", 8, img)
-        self.assertIn(".hwlock", p.stderr.decode())
+    def test_alloc_without_lock_bank_edits_offline(self):
+        for version in (12, 11):
+            with self.subTest(version=version):
+                img = self.format("--no-hwlock", "--version", version, name=f"v{version}")
+                self.assertFalse(os.path.exists(img + ".hwlock"))
+                p = self.ok("alloc", "--item", 100, "--string", "offline", img)
+                self.assertIn("allocated item 100 offline", p.stdout.decode())
+                self.ok("alloc", "--item", 101, "--string", "again!!", "--host", 1, img)
+                self.assertFalse(os.path.exists(img + ".hwlock"), "no lock bank appeared")
+                self.assertEqual(self.get_raw(img, 100), b"offline\0")
+                self.assertEqual(self.get_raw(img, 101, "--host", 1), b"again!!\0")
+                self.error("alloc", "--item", 100, "--size", 8, img)  # exists: refused
+                self.fsck_clean(img)
         self.error("locks", img)
         # Reading needs no lock bank.
         self.ok("ls", img)
@@ -1578,6 +1586,18 @@ class LiveHosts(SmemctlTest):
         self.ok("msgq", "send", "--as", 1, "--item", 300, "--string", "bye", img)
         self.assertEqual(rx.wait(30), 0)
         self.ok("format", img)  # nobody attached any more
+
+    def test_offline_alloc_refuses_an_attached_image(self):
+        img = self.format()
+        rx = self.attached_receiver(img)
+        os.rename(img + ".hwlock", img + ".bank")  # the receiver keeps its mapping
+        before = self.read(img)
+        p = self.error("alloc", "--item", 100, "--size", 8, img)
+        self.assertIn("a live process has the image attached", p.stderr.decode())
+        self.assertEqual(self.read(img), before)
+        rx.kill()
+        rx.wait()
+        self.assertIn("offline", self.ok("alloc", "--item", 100, "--size", 8, img).stdout.decode())
 
     def test_format_force_formats_an_attached_image(self):
         img = self.format()
