@@ -9,8 +9,9 @@ set -eu
 pkgs=""
 for group in "$@"; do
 	case "$group" in
-	# Compile the library, smemctl and the demo (make run).
-	build)   pkgs="$pkgs gcc make meson ninja-build pkg-config" ;;
+	# Compile the library, smemctl and the demo (make run). gcc only recommends
+	# the C library headers, and recommends are not installed here.
+	build)   pkgs="$pkgs gcc libc6-dev make meson ninja-build pkg-config" ;;
 	# The test build: Criterion. The sanitizer build uses gcc's own runtimes and
 	# the CLI tests only Python's standard library, which meson already needs.
 	check)   pkgs="$pkgs libcriterion-dev" ;;
