@@ -1,5 +1,6 @@
 # A thin wrapper around Meson. `make run` and `make check` are the quick start.
 BUILD      ?= build
+RUNBUILD   ?= build-run
 SANBUILD   ?= build-san
 RELBUILD   ?= build-release
 FUZZBUILD  ?= build-fuzz
@@ -10,37 +11,66 @@ PREFIX     ?= /usr/local
 LIBDIR     ?= lib
 DESTDIR    ?=
 
-.PHONY: all build run check test test-san release-check interop fuzz bench release install stress clean
+.PHONY: all deps build run check test test-san release-check interop fuzz bench release install \
+	stress clean
 
 all: build
 
-deps-%:
-	@scripts/deps.sh $*
+# The Debian package groups (see scripts/deps.sh) each goal needs. `deps`
+# installs the union for the goals on the command line once (as root), or
+# prints the apt-get line and fails. Every build directory is configured only
+# after it (an order-only prerequisite, so also under make -j): meson setup
+# fails on a missing package.
+DEPS_all           = build check
+DEPS_build         = build check
+DEPS_run           = build
+DEPS_test          = build check model
+DEPS_test-san      = build check
+DEPS_release       = build
+DEPS_release-check = build
+DEPS_install       = build
+DEPS_interop       = build check interop
+DEPS_check         = build check model interop
+DEPS_stress        = build check
+DEPS_fuzz          = build fuzz
+DEPS_bench         = build bench
+DEPS_GROUPS := $(sort $(foreach goal,$(or $(MAKECMDGOALS),all),$(DEPS_$(goal))))
 
-$(BUILD)/build.ninja:
+deps:
+	@scripts/deps.sh $(DEPS_GROUPS)
+
+$(BUILD)/build.ninja: | deps
 	meson setup $(BUILD) -Dfault_points=true
 
-build: deps-build $(BUILD)/build.ninja
+build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 # The main job: format a region, let two host processes use it, show the result.
-run: build
-	@scripts/demo.sh $(BUILD)
+# Its own build has no tests, so it needs only the build packages.
+# The build stays quiet unless it fails: the transcript shows the product.
+$(RUNBUILD)/build.ninja: | deps
+	@mkdir -p $(RUNBUILD)
+	@meson setup $(RUNBUILD) -Dtests=false -Dbench=false >$(RUNBUILD)/setup.log 2>&1 || \
+		{ cat $(RUNBUILD)/setup.log; exit 1; }
 
-$(SANBUILD)/build.ninja:
+run: deps $(RUNBUILD)/build.ninja
+	@echo "Building smemkit in $(RUNBUILD)/ (log: $(RUNBUILD)/build.log)"
+	@ninja -C $(RUNBUILD) >$(RUNBUILD)/build.log 2>&1 || { cat $(RUNBUILD)/build.log; exit 1; }
+	@scripts/demo.sh $(RUNBUILD)
+
+$(SANBUILD)/build.ninja: | deps
 	meson setup $(SANBUILD) -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false
 
-test: build deps-check
+test: deps build
 	$(MESON_TEST) -C $(BUILD) --no-suite interop
 
-test-san: deps-build deps-check $(SANBUILD)/build.ninja
+test-san: deps $(SANBUILD)/build.ninja
 	ninja -C $(SANBUILD)
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
 		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 		$(MESON_TEST) -C $(SANBUILD) --no-suite interop --no-suite model
 
-interop: build
-	@scripts/deps.sh interop
+interop: deps build
 	$(MESON_TEST) -C $(BUILD) --suite interop
 
 # Every test: unit, multi-process, crash, stress, models, fuzz replay, in a
@@ -58,20 +88,20 @@ stress: build
 	$(BUILD)/tests/stress $(STRESS_KILLS) 12
 	$(BUILD)/tests/stress $(STRESS_KILLS) 11
 
-$(FUZZBUILD)/build.ninja:
+$(FUZZBUILD)/build.ninja: | deps
 	CC=clang meson setup $(FUZZBUILD) -Dlibfuzzer=true -Db_sanitize=address,undefined \
 		-Db_lundef=false -Dbench=false
 
 # Run every libFuzzer target for FUZZ_SECONDS, growing the corpora in fuzz/corpus/.
-fuzz: deps-build deps-fuzz $(FUZZBUILD)/build.ninja
+fuzz: deps $(FUZZBUILD)/build.ninja
 	ninja -C $(FUZZBUILD)
 	@scripts/fuzz.sh $(FUZZBUILD) $(FUZZ_SECONDS)
 
-$(RELBUILD)/build.ninja:
+$(RELBUILD)/build.ninja: | deps
 	meson setup $(RELBUILD) --buildtype=release -Dfault_points=false -Dtests=false \
 		--prefix=$(PREFIX) --libdir=$(LIBDIR)
 
-release: deps-build $(RELBUILD)/build.ninja
+release: deps $(RELBUILD)/build.ninja
 	ninja -C $(RELBUILD)
 
 # Install the release build: libsmemkit.so, the headers, smemkit.pc, smemctl and
@@ -82,8 +112,8 @@ install: release
 	DESTDIR="$(DESTDIR)" meson install -C $(RELBUILD) --no-rebuild
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 
-bench: release deps-bench
+bench: deps release
 	@scripts/bench.sh $(RELBUILD)
 
 clean:
-	rm -rf $(BUILD) $(SANBUILD) $(RELBUILD) $(FUZZBUILD)
+	rm -rf $(BUILD) $(RUNBUILD) $(SANBUILD) $(RELBUILD) $(FUZZBUILD)

@@ -1,39 +1,58 @@
 #!/bin/sh
-# Make sure the Debian packages a make target needs are installed.
-# usage: scripts/deps.sh GROUP...   (groups: build check fuzz interop bench model)
-# As root, installs what is missing with apt-get; otherwise prints the command.
+# Make sure the Debian packages a make target needs are installed. This is the
+# one place that knows the package lists; the Makefile only names groups.
+# usage: scripts/deps.sh GROUP...   (groups: build check model interop fuzz bench)
+# As root, installs what is missing with apt-get (one update, one install);
+# otherwise prints the one apt-get line to run and exits 1.
 set -eu
 
 pkgs=""
 for group in "$@"; do
 	case "$group" in
-	build)   pkgs="$pkgs gcc make meson ninja-build pkg-config" ;;
-	check)   pkgs="$pkgs libcriterion-dev clang libclang-rt-14-dev spin" ;;
-	fuzz)    pkgs="$pkgs clang libclang-rt-14-dev" ;;
+	# Compile the library, smemctl and the demo (make run). gcc only recommends
+	# the C library headers, and recommends are not installed here.
+	build)   pkgs="$pkgs gcc libc6-dev make meson ninja-build pkg-config" ;;
+	# The test build: Criterion. The sanitizer build uses gcc's own runtimes and
+	# the CLI tests only Python's standard library, which meson already needs.
+	check)   pkgs="$pkgs libcriterion-dev" ;;
+	# The Promela models (models/check.sh).
 	model)   pkgs="$pkgs spin" ;;
+	# The real Linux driver under QEMU (tests/interop/run.sh).
 	interop) pkgs="$pkgs qemu-system-arm device-tree-compiler cpio xz-utils gzip gcc-aarch64-linux-gnu make" ;;
+	# libFuzzer (make fuzz).
+	fuzz)    pkgs="$pkgs clang libclang-rt-14-dev" ;;
 	bench)   pkgs="$pkgs gnuplot-nox iceoryx libiceoryx-binding-c-dev" ;;
 	*) echo "deps.sh: unknown group '$group'" >&2; exit 2 ;;
 	esac
 done
 
-missing=""
-for p in $pkgs; do
-	case " $missing " in *" $p "*) continue ;; esac
-	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-		missing="$missing $p"
-	fi
-done
-[ -z "$missing" ] && exit 0
+missing() {
+	out=""
+	for p in $pkgs; do
+		case " $out " in *" $p "*) continue ;; esac
+		if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+			out="$out $p"
+		fi
+	done
+	echo "$out"
+}
 
-if [ "$(id -u)" = 0 ]; then
-	echo "Installing missing Debian packages:$missing"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	# shellcheck disable=SC2086
-	apt-get install -y -qq --no-install-recommends $missing >/dev/null
-else
-	echo "Missing Debian packages. Install them with:" >&2
-	echo "  sudo apt-get install$missing" >&2
+todo=$(missing)
+[ -z "$todo" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "deps.sh: missing Debian packages ($*); as root, run:" >&2
+	echo "  apt-get install$todo" >&2
+	exit 1
+fi
+
+echo "Installing missing Debian packages:$todo"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $todo >/dev/null
+todo=$(missing)
+if [ -n "$todo" ]; then
+	echo "deps.sh: still not installed after apt-get install:$todo" >&2
 	exit 1
 fi
