@@ -1492,10 +1492,14 @@ class ReadOnly(SmemctlTest):
         img = self.format()
         q = self.path("q")
         self.ok("msgq", "create", q)
-        script = (f"mount --bind -o ro {self.dir} {self.dir} && "
+        # A private copy of the mounts; inside a chroot "/" is no mount point, so
+        # make the mount that holds the directory private instead.
+        script = (f"{{ mount --make-rprivate / 2>/dev/null || "
+                  f"mount --make-rprivate \"$(findmnt -n -o TARGET -T {self.dir})\"; }} && "
+                  f"mount --bind -o ro {self.dir} {self.dir} && "
                   f"{SMEMCTL} locks {img} >/dev/null && {SMEMCTL} msgq stat {q} >/dev/null && "
                   f"{SMEMCTL} bust --host 1 {img} 2>&1 | grep -q 'Read-only file system'")
-        p = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+        p = subprocess.run(["unshare", "--mount", "--propagation", "unchanged", "sh", "-c", script],
                            capture_output=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stdout.decode() + p.stderr.decode())
 
