@@ -269,10 +269,10 @@ int main(int argc, char **argv)
 {
 	const char *self = "/proc/self/exe";
 	struct smem *s;
-	unsigned n = argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 10000;
+	unsigned long n = argc > 3 ? strtoul(argv[3], NULL, 10) : 10000;
 	int r;
 
-	if (argc < 3) {
+	if (argc < 3 || n < 1 || n > 10000000) {
 		fprintf(stderr, "usage: smemkit-demo traffic|crash|recover IMAGE [N]\n");
 		return 2;
 	}
@@ -288,8 +288,8 @@ int main(int argc, char **argv)
 	}
 	if (attach(argv[2], HOST_APPS, &s) < 0)
 		return 1;
-	r = !strcmp(argv[1], "traffic") ? traffic(self, argv[2], s, n)
-					 : recover(self, argv[2], s, n);
+	r = !strcmp(argv[1], "traffic") ? traffic(self, argv[2], s, (unsigned)n)
+					 : recover(self, argv[2], s, (unsigned)n);
 	smem_close(s);
 	return r;
 }

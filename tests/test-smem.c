@@ -432,6 +432,9 @@ Test(files, offline_open_excludes_every_live_attachment)
 	snprintf(p, sizeof(p), "%s/img", dir);
 	snprintf(bank, sizeof(bank), "%s.hwlock", p);
 	cr_assert_eq(smem_create(p, 1 * MB, NULL), 0);
+	smem_open_opts_init(&o);
+	o.flags = SMEM_OPEN_OFFLINE;
+	cr_assert_eq(smem_open(p, 0, &o, &a), -EEXIST, "an image with a lock bank is attached with it");
 	cr_assert_eq(pipe(ready), 0);
 	pid = fork();
 	if (pid == 0) {
@@ -441,10 +444,9 @@ Test(files, offline_open_excludes_every_live_attachment)
 		pause(); /* attached until killed */
 		_exit(0);
 	}
+	close(ready[1]); /* a child that fails then gives EOF, not a hang */
 	cr_assert_eq(read(ready[0], &c, 1), 1, "the other host attached");
 	cr_assert_eq(unlink(bank), 0, "even without a lock bank, the attachment shows");
-	smem_open_opts_init(&o);
-	o.flags = SMEM_OPEN_OFFLINE;
 	cr_assert_eq(smem_open(p, 0, &o, &a), -EBUSY, "a live host has it attached");
 	kill(pid, SIGKILL);
 	cr_assert_eq(waitpid(pid, &st, 0), pid);

@@ -89,6 +89,11 @@ static int check_options(const char *image, const struct smem_format_opts *fo, u
 						   "hosts", a->host0, a->host1);
 			return fail(image, -EINVAL, msg);
 		}
+		if (a->size > SMEM_REGION_MAX_SIZE) {
+			snprintf(msg, sizeof(msg), "--pairs %u:%u: the size is over 4 GiB", a->host0,
+				 a->host1);
+			return fail(image, -EINVAL, msg);
+		}
 		if (a->size % 4096) {
 			snprintf(msg, sizeof(msg), "--pairs %u:%u: the size must be a multiple of 4 KiB",
 				 a->host0, a->host1);
@@ -226,6 +231,8 @@ int verb_format(int argc, char **argv)
 		return fail(c.image, err, "these options do not make an image");
 	err = smem_region_open(c.image, (size_t)size,
 			       SMEM_REGION_CREATE | (force ? 0 : SMEM_REGION_LOCK_EX), &r);
+	if (err == -EBUSY && force)
+		return fail(c.image, err, "another process is editing the image offline");
 	if (err == -EBUSY)
 		return fail(c.image, err, "a live process has the image attached; formatting would "
 					  "reset its items, lock bank and host table under it "
@@ -233,22 +240,28 @@ int verb_format(int argc, char **argv)
 	if (err < 0)
 		return fail_image(c.image, err, NULL);
 	err = smem_format(smem_region_base(r), (size_t)size, &fo);
-	smem_region_close(r);
-	if (err < 0)
-		return fail(c.image, err, NULL);
-	if (!no_hwlock) {
+	/* The image stays locked until its bank is reset too: nobody attaches between. */
+	if (err == 0 && !no_hwlock) {
 		char lockpath[PATH_MAX];
 		struct smem_hwlock_opts ho;
 		struct smem_hwlock *h;
 
-		snprintf(lockpath, sizeof(lockpath), "%s.hwlock", c.image);
+		if (snprintf(lockpath, sizeof(lockpath), "%s.hwlock", c.image) >= (int)sizeof(lockpath)) {
+			smem_region_close(r);
+			return fail(c.image, -ENAMETOOLONG, NULL);
+		}
 		smem_hwlock_opts_init(&ho);
 		ho.flags = SMEM_HWLOCK_CREATE;
 		ho.stride = (unsigned)stride;
 		err = smem_hwlock_open(lockpath, &ho, &h);
-		if (err < 0)
+		if (err < 0) {
+			smem_region_close(r);
 			return fail(lockpath, err, NULL);
+		}
 		smem_hwlock_close(h);
 	}
+	smem_region_close(r);
+	if (err < 0)
+		return fail(c.image, err, NULL);
 	return EXIT_OK;
 }

@@ -18,10 +18,23 @@ static int repair(const struct common *c, struct smem__repairs *ret)
 {
 	struct smem_open_opts o;
 	char err[256] = "", who[160];
+	struct smem_hwlock *bank;
+	struct owner_info before = { .alive = -1 };
+	unsigned held = 0, v = 0;
 	struct smem *s;
-	unsigned v = 0;
 	int r;
 
+	/*
+	 * Attaching as --as releases what a dead process attached as --as held,
+	 * before recovery sees it: look first, to report that bust too.
+	 */
+	if (open_bank(c->image, NULL, false, &bank) == 0) {
+		smem_hwlock_owner(bank, SMEM_HWLOCK_ID, &held);
+		owner_info(bank, held, &before);
+		smem_hwlock_close(bank);
+	} else {
+		return EXIT_ERR;
+	}
 	smem_open_opts_init(&o);
 	o.flags = SMEM_OPEN_BUST_DEAD;
 	o.phys_base = c->phys_base;
@@ -31,6 +44,8 @@ static int repair(const struct common *c, struct smem__repairs *ret)
 	if (r < 0)
 		return fail_image(c->image, r, err);
 	r = smem__recover_report(s, ret);
+	if (r >= 0 && !ret->busted && held == c->as + 1 && before.alive == 0)
+		ret->busted = held;
 	if (r == -ETIMEDOUT) {
 		struct smem_stat st;
 

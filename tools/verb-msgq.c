@@ -120,7 +120,12 @@ static int place_open(const struct common *c, const struct args *a, bool create,
 	} else {
 		unsigned flags = create ? SMEM_REGION_CREATE : writable ? 0 : SMEM_REGION_RDONLY;
 
+		if (create && !a->force)
+			flags |= SMEM_REGION_LOCK_EX;
 		r = smem_region_open(c->image, need, flags, &p->r);
+		if (r == -EBUSY && create)
+			return fail(c->image, r, "a live process has the queue attached (--force "
+						 "creates it anyway)");
 		if (r < 0)
 			return fail_image(c->image, r, NULL);
 		p->mem = smem_region_base(p->r);
@@ -172,8 +177,13 @@ static int check_replace(const struct common *c, const struct args *a)
 
 	if (a->force || a->item != UINT64_MAX)
 		return 0; /* an item is always new: alloc refuses one that exists */
-	if (smem_region_open(c->image, 0, SMEM_REGION_RDONLY, &r) < 0)
-		return 0; /* nothing there, or nothing readable to lose */
+	/* Alone with the file: no attached peer can send meanwhile, none loses its queue. */
+	err = smem_region_open(c->image, 0, SMEM_REGION_LOCK_EX, &r);
+	if (err == -EBUSY)
+		return fail(c->image, err, "a live process has the queue attached; creating a queue "
+					   "would pull it from under it (--force creates it anyway)");
+	if (err < 0)
+		return 0; /* nothing there, or nothing to lose: create says what is wrong */
 	err = smem_msgq_open(smem_region_base(r), smem_region_size(r), 0, NULL, &q);
 	if (err == 0) {
 		smem_msgq_stat(q, &st);

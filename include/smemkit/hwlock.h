@@ -128,7 +128,8 @@ void smem_hwlock_close(struct smem_hwlock *h);
  * value written to a free mutex. No system call.
  *
  * Context: any; never blocks. Not recursive: a host that holds the lock gets -EBUSY.
- * Return: 0 when the lock is now held by @host; -EBUSY if it is held; -EINVAL.
+ * Return: 0 when the lock is now held by @host; -EBUSY if it is held; -EROFS
+ * for a bank opened with SMEM_HWLOCK_RDONLY; -EINVAL.
  */
 int smem_hwlock_trylock(struct smem_hwlock *h, unsigned id, unsigned host);
 
@@ -151,8 +152,8 @@ int smem_hwlock_trylock(struct smem_hwlock *h, unsigned id, unsigned host);
  * Context: process context; may sleep.
  * Return: 0; SMEM_HWLOCK_RECOVERED (1) when the lock was taken from a dead
  * holder, so that what it guarded may be half-updated and should be repaired
- * before use; -ETIMEDOUT if the lock stayed held; -EINVAL for bad arguments or
- * unknown flag bits.
+ * before use; -ETIMEDOUT if the lock stayed held; -EROFS for a read-only bank;
+ * -EINVAL for bad arguments or unknown flag bits.
  */
 int smem_hwlock_lock(struct smem_hwlock *h, unsigned id, unsigned host, unsigned timeout_ms,
 		     unsigned flags);
@@ -167,7 +168,7 @@ int smem_hwlock_lock(struct smem_hwlock *h, unsigned id, unsigned host, unsigned
  *
  * Context: any; never blocks.
  * Return: 0; -EPERM if @host did not hold the lock (it is released all the same);
- * -EINVAL.
+ * -EROFS for a read-only bank; -EINVAL.
  */
 int smem_hwlock_unlock(struct smem_hwlock *h, unsigned id, unsigned host);
 
@@ -182,7 +183,7 @@ int smem_hwlock_unlock(struct smem_hwlock *h, unsigned id, unsigned host);
  *
  * Context: any; never blocks. The caller must know @owner will not run again.
  * Return: 1 if @owner held the lock and it is now free; 0 if @owner did not hold
- * it (nothing changed); -EINVAL.
+ * it (nothing changed); -EROFS for a read-only bank; -EINVAL.
  */
 int smem_hwlock_bust(struct smem_hwlock *h, unsigned id, unsigned owner);
 
@@ -222,7 +223,7 @@ struct smem_hwlock_host {
  * process rewrites the entry.
  * Return: 0; -EADDRINUSE if another live process is registered as @host;
  * -EAGAIN if the entry stayed busy for a second; -ENODATA if the bank has no
- * host table; -EINVAL.
+ * host table; -EROFS for a read-only bank; -EINVAL.
  */
 int smem_hwlock_host_register(struct smem_hwlock *h, unsigned host);
 
@@ -234,7 +235,7 @@ int smem_hwlock_host_register(struct smem_hwlock *h, unsigned host);
  * Context: process context; may wait (yielding) while another process
  * rewrites the entry.
  * Return: 0; -EPERM if the entry is another process's; -EAGAIN if the entry
- * stayed busy; -ENODATA; -EINVAL.
+ * stayed busy; -ENODATA; -EROFS for a read-only bank; -EINVAL.
  */
 int smem_hwlock_host_unregister(struct smem_hwlock *h, unsigned host);
 

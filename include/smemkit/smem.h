@@ -144,7 +144,11 @@ void smem_open_opts_init(struct smem_open_opts *o);
  * when it dies), so the call fails with -EBUSY while any live process has the
  * image attached, and nobody can attach while the handle is open. No lock bank
  * is opened, and smem_item_alloc() and smem_recover() take no lock: there is no
- * one to exclude. It needs @path, and neither @o->region nor @o->hwlock.
+ * one to exclude; a version-11 heap's counters, which an offline editor that
+ * died cannot have journalled, are derived from the table of contents again
+ * before each heap allocation. It needs @path, and neither @o->region nor
+ * @o->hwlock, and refuses an image that has a lock bank (-EEXIST): attach with
+ * the bank instead.
  *
  * Validates the image as the Linux probe does, and more (docs/FORMAT.md lists the
  * checks): the header, the version, the partition table, and the header of the
@@ -156,7 +160,8 @@ void smem_open_opts_init(struct smem_open_opts *o);
  * Return: 0; -EINVAL for a bad @host, unknown flag bits, a NULL @ret, neither or
  * both of @path and @o->region, SMEM_OPEN_OFFLINE with SMEM_OPEN_RDONLY, a region
  * or a lock bank; -EBUSY with SMEM_OPEN_OFFLINE while a live process has the
- * image attached (or without it, while one has it open offline); -EBADMSG if the image fails validation; -EPROTO
+ * image attached (or without it, while one has it open offline); -EEXIST with
+ * SMEM_OPEN_OFFLINE for an image that has a lock bank; -EBADMSG if the image fails validation; -EPROTO
  * for an unsupported version; -EADDRINUSE if another live process is attached
  * as @host; -EAGAIN if the host table stayed busy; -ENOENT if the file or its
  * lock bank does not exist or a version-12 image has no partition table;

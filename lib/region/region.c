@@ -184,6 +184,12 @@ int smem_region_open(const char *path, size_t size, unsigned flags, struct smem_
 	fd = open(p, ((flags & SMEM_REGION_RDONLY) ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	/* The lock first, then the size: a format holds LOCK_EX while it resizes. */
+	if (!(flags & SMEM_REGION_RDONLY)) {
+		r = lock_file(fd, flags);
+		if (r < 0)
+			return r;
+	}
 	r = file_size(fd, &have);
 	if (r < 0)
 		return r;
@@ -191,9 +197,6 @@ int smem_region_open(const char *path, size_t size, unsigned flags, struct smem_
 		return -EMSGSIZE;
 	if (flags & SMEM_REGION_RDONLY)
 		return snapshot(fd, have, ret);
-	r = lock_file(fd, flags);
-	if (r < 0)
-		return r;
 	r = map_shared(fd, have, ret);
 	if (r == 0)
 		fd = -1;

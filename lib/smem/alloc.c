@@ -178,13 +178,13 @@ static int recover_heap(struct smem *s)
 	}
 
 	/*
-	 * No record (a holder that does not journal, which updates free_offset
-	 * first as Linux does, so the counters still add up to the heap's size):
-	 * the heap's free space starts where the last published item ends.
+	 * No record (a holder that does not journal, or an offline editor, which
+	 * has no lock bank to journal in): whatever order the dead writer stored
+	 * the counters in, they are derived state. The free space starts where the
+	 * last published item ends and runs to the heap's end, which the layout
+	 * bounds (the first partition, the table or the region's end).
 	 */
-	heap_end = (uint64_t)free_offset + available;
-	if (heap_end > s->heap_limit)
-		return -EBADMSG;
+	heap_end = s->heap_limit;
 	for (unsigned i = SMEM_ITEM_LAST_FIXED; i < SMEM_TOC_COUNT; i++) {
 		struct smem__toc_entry t;
 
@@ -193,7 +193,7 @@ static int recover_heap(struct smem *s)
 		    t.offset + (uint64_t)t.size > end)
 			end = (uint64_t)t.offset + t.size;
 	}
-	if (end > free_offset) {
+	if (end != free_offset || heap_end - end != available) {
 		shm_st32(h + offsetof(struct smem_header, free_offset), (uint32_t)end);
 		shm_st32(h + offsetof(struct smem_header, available), (uint32_t)(heap_end - end));
 		repairs++;
@@ -285,8 +285,21 @@ int smem_item_alloc(struct smem *s, unsigned host, unsigned item, size_t size, u
 	if (size > UINT32_MAX - 64)
 		return part ? -ENOSPC : -ENOMEM;
 
-	if (s->offline) /* the image is ours alone: no lock to take */
-		return part ? alloc_private(s, part, item, size, cached) : alloc_global(s, item, size);
+	if (s->offline) {
+		/*
+		 * The image is ours alone: no lock to take. An earlier offline editor
+		 * may have died in the middle of a heap allocation without a journal,
+		 * so the heap's counters are derived again first.
+		 */
+		if (part)
+			return alloc_private(s, part, item, size, cached);
+		r = smem__recover_locked(s);
+		if (r < 0)
+			return r;
+		recovered = r > 0;
+		r = alloc_global(s, item, size);
+		return r == 0 && recovered ? SMEM_RECOVERED : r;
+	}
 	r = smem_hwlock_lock(s->hwlock, s->hwlock_id, s->host, SMEM_HWLOCK_TIMEOUT_MS,
 				   s->lock_flags);
 	if (r < 0)

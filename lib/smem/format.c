@@ -56,8 +56,9 @@ static int check_opts(const struct smem_format_opts *o, size_t size)
 	for (size_t i = 0; i < o->n_pairs; i++) {
 		const struct smem_pair *a = &o->pairs[i];
 
+		/* Each size below 4 GiB, so that their sum cannot wrap. */
 		if (a->host0 >= SMEM_HOST_COUNT || a->host1 >= SMEM_HOST_COUNT ||
-		    a->host0 == a->host1 || a->size % PAGE)
+		    a->host0 == a->host1 || a->size % PAGE || a->size > SMEM_REGION_MAX_SIZE)
 			return -EINVAL;
 		for (size_t j = 0; j < i; j++) {
 			const struct smem_pair *b = &o->pairs[j];
@@ -67,7 +68,7 @@ static int check_opts(const struct smem_format_opts *o, size_t size)
 				return -EINVAL;
 		}
 	}
-	if (o->global_size % PAGE)
+	if (o->global_size % PAGE || o->global_size > SMEM_REGION_MAX_SIZE)
 		return -EINVAL;
 	if (size % PAGE || size < 4 * PAGE || size > SMEM_REGION_MAX_SIZE)
 		return -EINVAL;

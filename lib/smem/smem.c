@@ -16,6 +16,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "smemkit/hwlock.h"
 #include "smemkit/region.h"
@@ -158,7 +159,7 @@ static int open_path(const char *path, unsigned host, const struct smem_open_opt
 	struct smem_region *r = NULL;
 	struct smem_hwlock *h = NULL;
 	struct smem__diag d;
-	char lockpath[PATH_MAX];
+	char lockpath[PATH_MAX], bankfile[PATH_MAX];
 	struct smem *s;
 	int err;
 
@@ -168,6 +169,18 @@ static int open_path(const char *path, unsigned host, const struct smem_open_opt
 	if ((opts.flags & SMEM_OPEN_OFFLINE) && (opts.flags & SMEM_OPEN_RDONLY)) {
 		smem__diag(&d, "invalid arguments");
 		return -EINVAL;
+	}
+	if (snprintf(lockpath, sizeof(lockpath), "%s.hwlock", path) >= (int)sizeof(lockpath))
+		return -ENAMETOOLONG;
+	/*
+	 * Offline is for an image without a lock bank: with one, a dead holder's
+	 * lock and journal record there would be left for the next online
+	 * allocator to replay over what the offline editor did.
+	 */
+	if ((opts.flags & SMEM_OPEN_OFFLINE) && smem_region_path(lockpath, bankfile, sizeof(bankfile)) == 0 &&
+	    access(bankfile, F_OK) == 0) {
+		smem__diag(&d, "the image has a lock bank (%s.hwlock): attach with it, not offline", path);
+		return -EEXIST;
 	}
 	err = smem_region_open(path, 0,
 			       (opts.flags & SMEM_OPEN_RDONLY)	  ? SMEM_REGION_RDONLY
@@ -185,10 +198,7 @@ static int open_path(const char *path, unsigned host, const struct smem_open_opt
 		return err;
 	}
 	if (!(opts.flags & (SMEM_OPEN_RDONLY | SMEM_OPEN_OFFLINE)) && !opts.hwlock) {
-		if (snprintf(lockpath, sizeof(lockpath), "%s.hwlock", path) >= (int)sizeof(lockpath))
-			err = -ENAMETOOLONG;
-		else
-			err = smem_hwlock_open(lockpath, NULL, &h);
+		err = smem_hwlock_open(lockpath, NULL, &h);
 		if (err < 0) {
 			smem__diag(&d, "cannot open the lock bank %s.hwlock: %s", path, strerror(-err));
 			smem_region_close(r);

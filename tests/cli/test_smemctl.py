@@ -12,6 +12,7 @@ Images are built with smemctl itself and then damaged with byte edits made
 here, following the layout of the Linux qcom_smem driver.
 """
 
+import fcntl
 import json
 import os
 import random
@@ -544,6 +545,8 @@ class FormatAndFsck(SmemctlTest):
                 (("--global-size", "4M"), 1, "do not fit"),      # does not fit
                 (("--size", "16K"), 1, "smallest image is 32 KiB"),  # three pairs do not fit
                 (("--pairs", "0:1:1M,0:2:1M"), 1, "do not fit"),
+                (("--size", "1M", "--pairs", "0:1:8589934594G,0:2:8589934590G"), 1,
+                 "over 4 GiB"),                          # sizes whose sum wraps
                 (("--stride", 6), 2, "--stride"),
                 (("--version", 10), 2, "--version"),
                 (("--pairs", "0:x"), 2, "--pairs")):
@@ -1487,8 +1490,8 @@ class ReadOnly(SmemctlTest):
         self.assertIn("Permission denied", p.stderr.decode())
 
     def test_read_verbs_work_on_a_read_only_mount(self):
-        if os.geteuid() != 0:
-            self.skipTest("needs root for a mount namespace")
+        if os.geteuid() != 0 or subprocess.run(["unshare", "--mount", "--propagation", "unchanged", "true"]).returncode:
+            self.skipTest("needs root and a mount namespace (CAP_SYS_ADMIN)")
         img = self.format()
         q = self.path("q")
         self.ok("msgq", "create", q)
@@ -1583,22 +1586,78 @@ class LiveHosts(SmemctlTest):
     def test_format_refuses_an_attached_image(self):
         img = self.format()
         rx = self.attached_receiver(img)
-        before = self.read(img), self.read(img + ".hwlock")
+        # The receiver writes its queue's words meanwhile, so compare what format
+        # would reset: the items and the receiver's host-table entry.
+        before = self.json_of("ls", "--json", img)
         p = self.error("format", img)
         self.assertIn("a live process has the image attached", p.stderr.decode())
-        self.assertEqual((self.read(img), self.read(img + ".hwlock")), before)
+        self.assertEqual(self.json_of("ls", "--json", img), before)
+        self.assertEqual(self.host_pid(img, 0), rx.pid, "its host-table entry is intact")
         self.ok("msgq", "send", "--as", 1, "--item", 300, "--string", "bye", img)
         self.assertEqual(rx.wait(30), 0)
         self.ok("format", img)  # nobody attached any more
+
+    def crash_offline(self, img, point, *args):
+        env = dict(os.environ, SMEMKIT_FAULT=point)
+        p = subprocess.run([SMEMCTL, "alloc", *map(str, args), img], env=env, capture_output=True)
+        if p.returncode == 0:
+            self.skipTest("smemctl was built without fault points")
+        self.assertEqual(p.returncode, -9, "killed at the fault point")
+
+    def test_offline_heap_allocation_after_a_crash_never_overlaps(self):
+        for point, size in (("smem.alloc.after_publish", 8), ("smem.alloc.after_available", 40000),
+                            ("smem.alloc.after_available", 8)):
+            with self.subTest(point=point, size=size):
+                img = self.format("--no-hwlock", "--version", 11, "--size", "64K", name="v11")
+                self.crash_offline(img, point, "--item", 100, "--size", size, "--fill", 1)
+                self.ok("alloc", "--item", 101, "--size", 8, "--fill", 2, img)
+                items = {e["item"]: e for e in self.json_of("ls", "--json", img)}
+                self.assertEqual(self.get_raw(img, 101), b"\x02" * 8)
+                if 100 in items:  # published before the crash, never filled: still zero
+                    self.assertEqual(self.get_raw(img, 100), b"\0" * size,
+                                     "item 101 was placed over item 100")
+                    self.assertNotEqual(items[100]["offset"], items[101]["offset"])
+                self.fsck_clean(img)
+
+    def test_offline_is_refused_with_a_lock_bank(self):
+        img = self.format()
+        os.rename(img + ".hwlock", img + ".bank")
+        self.ok("alloc", "--item", 100, "--size", 8, img)  # offline: no bank
+        os.rename(img + ".bank", img + ".hwlock")
+        p = self.ok("alloc", "--item", 101, "--size", 8, img)  # with the bank, online
+        self.assertNotIn("offline", p.stdout.decode())
+
+    def test_msgq_create_refuses_a_queue_a_live_peer_has_attached(self):
+        q = self.path("q")
+        self.ok("msgq", "create", "--depth", 255, "--msg-size", 1023, q)
+        rx = subprocess.Popen([SMEMCTL, "msgq", "recv", "--wait", "60000", q],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(rx.wait)
+        self.addCleanup(rx.kill)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # attached once its mapping holds the file's flock
+            with open(q, "rb") as f:
+                try:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    break
+            self.assertIsNone(rx.poll(), rx.stderr.read() if rx.poll() is not None else "")
+            os.sched_yield()
+        size = os.path.getsize(q)
+        p = self.error("msgq", "create", "--depth", 1, "--msg-size", 8, q)
+        self.assertIn("a live process has the queue attached", p.stderr.decode())
+        self.assertEqual(os.path.getsize(q), size, "the peer's queue was resized under it")
+        self.ok("msgq", "send", "--string", "bye", q)
+        self.assertEqual(rx.wait(30), 0)
 
     def test_offline_alloc_refuses_an_attached_image(self):
         img = self.format()
         rx = self.attached_receiver(img)
         os.rename(img + ".hwlock", img + ".bank")  # the receiver keeps its mapping
-        before = self.read(img)
+        before = self.json_of("ls", "--json", img)
         p = self.error("alloc", "--item", 100, "--size", 8, img)
         self.assertIn("a live process has the image attached", p.stderr.decode())
-        self.assertEqual(self.read(img), before)
+        self.assertEqual(self.json_of("ls", "--json", img), before)
         rx.kill()
         rx.wait()
         self.assertIn("offline", self.ok("alloc", "--item", 100, "--size", 8, img).stdout.decode())
@@ -1634,6 +1693,18 @@ class Repair(SmemctlTest):
         self.assertEqual((doc["repairs"], doc["busted_host"], doc["clean"]), (1, 1, True))
         self.assertEqual(self.word(img, 3), 0)
         self.assertIn("nothing to repair", self.ok("fsck", "--repair", img).stdout.decode())
+
+    def test_repair_reports_a_dead_holder_attached_as_the_repairing_host(self):
+        img = self.format("--version", 11)
+        env = dict(os.environ, SMEMKIT_FAULT="smem.alloc.locked")
+        p = subprocess.run([SMEMCTL, "alloc", "--as", "0", "--item", "100", "--size", "8", img],
+                           env=env, capture_output=True)
+        if p.returncode == 0:
+            self.skipTest("smemctl was built without fault points")
+        self.assertEqual(self.word(img, 3), 1, "host 0 died holding lock 3")
+        out = self.ok("fsck", "--repair", "--as", 0, img).stdout.decode()
+        self.assertIn("repaired: busted lock 3, held by host 0", out)
+        self.assertEqual(self.word(img, 3), 0)
 
     def test_holder_not_in_the_host_table_is_not_called_live(self):
         img = self.format()
