@@ -180,6 +180,14 @@ class SmemctlTest(unittest.TestCase):
     def get_raw(self, img, item, *opts):
         return self.ok("get", "--item", item, "--raw", *opts, img).stdout
 
+    def crash_at(self, img, point, *args):
+        """Run smemctl alloc ARGS on img, killed at fault point POINT."""
+        env = dict(os.environ, SMEMKIT_FAULT=point)
+        p = subprocess.run([SMEMCTL, "alloc", *map(str, args), img], env=env, capture_output=True)
+        if p.returncode == 0:
+            self.skipTest("smemctl was built without fault points")
+        self.assertEqual(p.returncode, -9, "killed at the fault point")
+
     def fsck_clean(self, img):
         p = self.run_ctl("fsck", img)
         self.assertEqual(p.returncode, 0, f"fsck found problems:\n{p.stdout.decode()}"
@@ -1292,12 +1300,7 @@ class Locks(SmemctlTest):
 
     def test_crashed_allocation_is_repaired(self):
         img = self.format("--version", 11)
-        env = dict(os.environ, SMEMKIT_FAULT="smem.alloc.after_publish")
-        p = subprocess.run([SMEMCTL, "alloc", "--as", "1", "--item", "100", "--size", "8", img],
-                           env=env, capture_output=True)
-        if p.returncode == 0:
-            self.skipTest("smemctl was built without fault points")
-        self.assertEqual(p.returncode, -9, "killed at the fault point")
+        self.crash_at(img, "smem.alloc.after_publish", "--as", 1, "--item", 100, "--size", 8)
         line = self.ok("locks", img).stdout.decode().splitlines()[1 + 3]
         self.assertIn("DEAD", line)
         self.assertRegex(self.error("fsck", img).stdout.decode(), "outside the allocated heap")
@@ -1597,19 +1600,12 @@ class LiveHosts(SmemctlTest):
         self.assertEqual(rx.wait(30), 0)
         self.ok("format", img)  # nobody attached any more
 
-    def crash_offline(self, img, point, *args):
-        env = dict(os.environ, SMEMKIT_FAULT=point)
-        p = subprocess.run([SMEMCTL, "alloc", *map(str, args), img], env=env, capture_output=True)
-        if p.returncode == 0:
-            self.skipTest("smemctl was built without fault points")
-        self.assertEqual(p.returncode, -9, "killed at the fault point")
-
     def test_offline_heap_allocation_after_a_crash_never_overlaps(self):
         for point, size in (("smem.alloc.after_publish", 8), ("smem.alloc.after_available", 40000),
                             ("smem.alloc.after_available", 8)):
             with self.subTest(point=point, size=size):
                 img = self.format("--no-hwlock", "--version", 11, "--size", "64K", name="v11")
-                self.crash_offline(img, point, "--item", 100, "--size", size, "--fill", 1)
+                self.crash_at(img, point, "--item", 100, "--size", size, "--fill", 1)
                 self.ok("alloc", "--item", 101, "--size", 8, "--fill", 2, img)
                 items = {e["item"]: e for e in self.json_of("ls", "--json", img)}
                 self.assertEqual(self.get_raw(img, 101), b"\x02" * 8)
@@ -1696,11 +1692,7 @@ class Repair(SmemctlTest):
 
     def test_repair_reports_a_dead_holder_attached_as_the_repairing_host(self):
         img = self.format("--version", 11)
-        env = dict(os.environ, SMEMKIT_FAULT="smem.alloc.locked")
-        p = subprocess.run([SMEMCTL, "alloc", "--as", "0", "--item", "100", "--size", "8", img],
-                           env=env, capture_output=True)
-        if p.returncode == 0:
-            self.skipTest("smemctl was built without fault points")
+        self.crash_at(img, "smem.alloc.locked", "--as", 0, "--item", 100, "--size", 8)
         self.assertEqual(self.word(img, 3), 1, "host 0 died holding lock 3")
         out = self.ok("fsck", "--repair", "--as", 0, img).stdout.decode()
         self.assertIn("repaired: busted lock 3, held by host 0", out)
