@@ -12,7 +12,6 @@ Images are built with smemctl itself and then damaged with byte edits made
 here, following the layout of the Linux qcom_smem driver.
 """
 
-import fcntl
 import json
 import os
 import random
@@ -1631,11 +1630,11 @@ class LiveHosts(SmemctlTest):
         self.addCleanup(rx.wait)
         self.addCleanup(rx.kill)
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # attached once its mapping holds the file's flock
-            with open(q, "rb") as f:
-                try:
-                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
+        # Attached once our own child maps the file (it takes the flock first);
+        # a probe that took the flock itself could refuse the receiver.
+        while time.monotonic() < deadline:
+            with open(f"/proc/{rx.pid}/maps") as f:
+                if q in f.read():
                     break
             self.assertIsNone(rx.poll(), rx.stderr.read() if rx.poll() is not None else "")
             os.sched_yield()
