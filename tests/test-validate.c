@@ -157,6 +157,38 @@ Test(validate, v07_cacheline_must_be_a_power_of_two)
 	expect_findings();
 }
 
+/* V7: a cacheline larger than its partition leaves no room for a header slot. */
+Test(validate, v07_cacheline_slot_must_fit_in_its_partition, .timeout = 10)
+{
+	uint32_t off = part(1); /* the apps:modem partition */
+	void *p;
+
+	cr_assert_eq(rd32(&im, ENT(1) + 12), 0 | 1u << 16, "entry 1 is 0:1");
+	wr32(&im, ENT(1) + 4, 64);     /* the table's size */
+	wr32(&im, off + 8, 64);        /* the header's size */
+	wr32(&im, off + 16, 64);       /* an empty cached list */
+	wr32(&im, ENT(1) + 16, 4096);  /* a cacheline larger than the partition */
+	expect_open(0);
+	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -ENOENT, "nothing to walk, nothing read");
+	smem_close(s);
+	s = NULL;
+	/* A cached list of one fake entry: its slot would start below the partition. */
+	wr32(&im, off + 16, 48);
+	wr32(&im, off + 48, 0xa5a5 | 100u << 16);
+	expect_open(0);
+	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -EBADMSG);
+	expect_findings();
+	/* A 4 KiB partition with cacheline 4096: its only slot is the partition header. */
+	wr32(&im, ENT(1) + 4, 4096);
+	wr32(&im, off + 8, 4096);
+	wr32(&im, off + 16, 4096 - 64);
+	smem_close(s);
+	s = NULL;
+	expect_open(0);
+	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -EBADMSG);
+	expect_findings();
+}
+
 /* V8 */
 Test(validate, v08_header_straddling_the_list_end)
 {

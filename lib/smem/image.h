@@ -103,6 +103,15 @@ struct smem__walk {
 	bool in_cached;
 };
 
+/*
+ * Where the cached walk starts: the topmost header slot, or 0 (nothing to walk,
+ * since 0 is below any cached list) when there is no slot or it cannot fit.
+ */
+static inline uint64_t smem__cached_top(const struct smem__walk *w)
+{
+	return w->slot && w->slot <= w->size ? (uint64_t)w->size - w->slot : 0;
+}
+
 static inline int smem__walk_begin(struct smem__walk *w, const uint8_t *base,
 				   const struct smem__part *part, struct smem__diag *d)
 {
@@ -136,11 +145,23 @@ static inline int smem__walk_begin(struct smem__walk *w, const uint8_t *base,
 			   part->host0, part->host1, part->off);
 		return -EBADMSG;
 	}
+	/*
+	 * V7: a cached list holds at least one header slot, and the topmost slot
+	 * lies inside it, above the uncached list and the partition header: a
+	 * cacheline larger than the partition would put it below the partition's
+	 * start (size - slot wraps).
+	 */
+	if (cached != size && ((uint64_t)part->slot > size || size - part->slot < cached)) {
+		smem__diag(d, "partition %u:%u at 0x%x: cached entries, but a header slot of %u "
+			      "bytes does not fit between 0x%x and the end 0x%x",
+			   part->host0, part->host1, part->off, part->slot, cached, size);
+		return -EBADMSG;
+	}
 	*w = (struct smem__walk){ .p = p, .off = part->off, .size = size, .slot = part->slot, .uncached = uncached,
 				  .cached = cached, .pos = sizeof(struct smem_partition_header) };
 	if (w->pos == uncached) {
 		w->in_cached = true;
-		w->pos = part->slot ? (uint64_t)size - part->slot : 0;
+		w->pos = smem__cached_top(w);
 	}
 	return 0;
 }
@@ -189,7 +210,7 @@ static inline int smem__walk_next(struct smem__walk *w, struct smem__entry *e, s
 		w->pos = data + sz; /* V9: at least 16 bytes on */
 		if (w->pos == w->uncached) {
 			w->in_cached = true;
-			w->pos = w->slot ? (uint64_t)w->size - w->slot : 0;
+			w->pos = smem__cached_top(w);
 		}
 		return 1;
 	}
