@@ -8,10 +8,12 @@
  * allocated before intact, and room to allocate again.
  */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "core/fault.h"
 #include "helpers.h"
+#include "hwlock/bank.h"
 
 enum where { HEAP11, GLOBAL12, PRIVATE12 };
 
@@ -182,6 +184,47 @@ Test(crash, heap_repair_without_a_journal)
 	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 102, 8, 0), 0);
 	cr_assert_eq(smem_item_get(s, SMEM_HOST_ANY, 102, &p, NULL), 0);
 	cr_assert_eq((uint8_t *)p, im.b + free_offset + 32, "no overlap with the repaired item");
+	smem_close(s);
+	img_free(&im);
+}
+
+/*
+ * A journal record that this code cannot replay (another operation, an item past
+ * the table, counters past the heap) is spent by one recovery, not replayed by
+ * every later allocation.
+ */
+Test(crash, an_unusable_journal_record_is_cleared_once)
+{
+	static const uint32_t bad[][4] = {
+		/* op, old free_offset, old available, item */
+		{ 99, 0, 0, 100 },
+		{ 1, 0, 0, 600 },
+		{ 1, 0xfffffff0u, 0x100, 100 },
+	};
+	struct smem_lock_journal *j;
+	struct smem_stat st;
+	struct img im;
+	struct smem *s;
+	unsigned item = 200;
+
+	img_v(&im, 11, 1u << 20);
+	cr_assert_eq(open_survivor(&im, &s), 0);
+	cr_assert_eq(smem_stat(s, &st), 0);
+	j = smem__hwlock_journal(st.hwlock, SMEM_HWLOCK_ID);
+	cr_assert_not_null(j);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		j->op = bad[i][0];
+		j->arg[0] = bad[i][1];
+		j->arg[1] = bad[i][2];
+		j->arg[2] = bad[i][3];
+		atomic_store((_Atomic uint32_t *)&j->owner, 2); /* left by host 1 */
+		cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, item++, 8, 0), SMEM_RECOVERED,
+			     "record %zu is seen once", i);
+		cr_assert_eq(j->owner, 0, "record %zu is cleared", i);
+		cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, item++, 8, 0), 0,
+			     "record %zu is not replayed again", i);
+		cr_assert_eq(img_fsck(&im), 0);
+	}
 	smem_close(s);
 	img_free(&im);
 }

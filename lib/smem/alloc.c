@@ -160,9 +160,9 @@ static int recover_heap(struct smem *s)
 		uint32_t old_free = shm_ld32(&j->arg[0]), old_avail = shm_ld32(&j->arg[1]);
 		struct smem__toc_entry t;
 
-		smem__read_toc(s->base, item, &t);
 		if ((uint64_t)old_free + old_avail > s->heap_limit)
-			return -EBADMSG;
+			goto unusable;
+		smem__read_toc(s->base, item, &t);
 		if (t.allocated && t.offset == old_free && t.size <= old_avail) {
 			old_free += t.size; /* published: finish it */
 			old_avail -= t.size;
@@ -177,6 +177,7 @@ static int recover_heap(struct smem *s)
 		return repairs;
 	}
 
+unusable:
 	/*
 	 * No record (a holder that does not journal, or an offline editor, which
 	 * has no lock bank to journal in): whatever order the dead writer stored
@@ -198,6 +199,13 @@ static int recover_heap(struct smem *s)
 		shm_st32(h + offsetof(struct smem_header, available), (uint32_t)(heap_end - end));
 		repairs++;
 	}
+	/*
+	 * A record this code cannot replay (another operation, an item past the
+	 * table, arguments past the heap) is spent now that the counters are
+	 * derived: left in place, it would send every later holder here again.
+	 */
+	if (owner)
+		shm_st32(&j->owner, 0);
 	return repairs;
 }
 
