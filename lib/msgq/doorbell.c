@@ -53,14 +53,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/futex.h"
 #include "msgq/msgq-internal.h"
 
 int64_t smem__msgq_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return smem__now_ns();
 }
 
 /* This process's registration: 0 unknown, 1 registered, -1 impossible. */
@@ -121,28 +119,7 @@ bool smem__msgq_sleep_fence(struct smem_msgq *q)
 	return true;
 }
 
-static void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
 #define BOUNDED_SLEEP_NS 1000000
-
-static void futex_wait(_Atomic uint32_t *word, uint32_t seen, int64_t ns)
-{
-	struct timespec ts = { .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
-
-	syscall(SYS_futex, word, FUTEX_WAIT, seen, &ts, NULL, 0);
-}
-
-static void futex_wake_all(_Atomic uint32_t *word)
-{
-	syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
-}
 
 void smem__msgq_ring(struct smem_msgq *q, struct msgq_bell *b, int efd, _Atomic uint32_t *counter)
 {
@@ -159,7 +136,7 @@ void smem__msgq_ring(struct smem_msgq *q, struct msgq_bell *b, int efd, _Atomic 
 	atomic_fetch_add_explicit(&b->seq, 1, memory_order_release);
 	atomic_fetch_add_explicit(counter, 1, memory_order_relaxed); /* statistics only */
 	if (sleep & BELL_FUTEX)
-		futex_wake_all(&b->seq);
+		smem__futex_wake_all(&b->seq);
 	if ((sleep & BELL_EVENTFD) && efd >= 0) {
 		uint64_t one = 1;
 
@@ -198,7 +175,7 @@ int smem__msgq_wait(struct smem_msgq *q, struct msgq_bell *b, bool (*level)(stru
 	for (unsigned i = 1; spin; i++) {
 		if (level(q) || atomic_load_explicit(&b->seq, memory_order_acquire) != s0)
 			return 0;
-		cpu_relax();
+		smem__cpu_relax();
 		if ((i & 63) == 0) {
 			now = smem__msgq_now_ns();
 			if (i == 64)
@@ -234,7 +211,7 @@ int smem__msgq_wait(struct smem_msgq *q, struct msgq_bell *b, bool (*level)(stru
 			unsleep(q, b);
 			return -ETIMEDOUT;
 		}
-		futex_wait(&b->seq, s, fenced || left < BOUNDED_SLEEP_NS ? left : BOUNDED_SLEEP_NS);
+		smem__futex_wait(&b->seq, s, fenced || left < BOUNDED_SLEEP_NS ? left : BOUNDED_SLEEP_NS);
 	}
 }
 
