@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static inline struct smem *fuzz_open(const uint8_t *data, size_t size, unsigned host,
 				     bool writable, uint8_t **ret_copy, struct smem_region **ret_r)
 {
-	static uint32_t bank[32 * 2];
+	static uint8_t bank[SMEM_HWLOCK_BANK_SIZE(64)] __attribute__((aligned(64)));
 	static struct smem_region *lr;
 	static struct smem_hwlock *h;
 	struct smem_hwlock_opts ho;
@@ -36,12 +36,17 @@ static inline struct smem *fuzz_open(const uint8_t *data, size_t size, unsigned 
 		return NULL;
 	memcpy(copy, data, size);
 	if (!h) {
-		if (smem_region_wrap(bank, sizeof(bank), true, &lr) < 0)
+		if (smem_hwlock_format(bank, sizeof(bank), 64) < 0 ||
+		    smem_region_wrap(bank, sizeof(bank), true, &lr) < 0)
 			abort();
 		smem_hwlock_opts_init(&ho);
 		ho.region = lr;
 		if (smem_hwlock_open(NULL, &ho, &h) < 0)
 			abort();
+		/* Registered once, so each attach only counts a registration. */
+		for (unsigned host = 0; host < SMEM_HWLOCK_TABLE_HOSTS; host++)
+			if (smem_hwlock_host_register(h, host) < 0)
+				abort();
 	}
 	if (smem_region_wrap(copy, size, writable, ret_r) < 0) {
 		free(copy);

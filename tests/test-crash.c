@@ -14,6 +14,7 @@
 #include "core/fault.h"
 #include "helpers.h"
 #include "hwlock/bank.h"
+#include "hwlock/hwlock-internal.h"
 
 enum where { HEAP11, GLOBAL12, PRIVATE12 };
 
@@ -307,7 +308,7 @@ Test(crash, publication_never_tears, .timeout = 60)
 	img_free(&im);
 }
 
-/* A waiter that dies after counting itself as a sleeper costs nothing but a wake call. */
+/* A waiter that dies after announcing itself as a sleeper costs nothing but a wake call. */
 Test(crash, dead_sleeper_leaves_the_lock_usable, .timeout = 30)
 {
 	struct img im;
@@ -319,7 +320,7 @@ Test(crash, dead_sleeper_leaves_the_lock_usable, .timeout = 30)
 	pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
-		smem__fault_arm("hwlock.lock.after_sleeper_add", 1);
+		smem__fault_arm("hwlock.lock.before_sleep", 1);
 		smem_hwlock_lock(im.h, 4, 1, 10000, 0);
 		_exit(0);
 	}
@@ -331,8 +332,35 @@ Test(crash, dead_sleeper_leaves_the_lock_usable, .timeout = 30)
 	img_free(&im);
 }
 
-/* A buster that dies between the bust and its own take leaves the lock free. */
-Test(crash, dead_buster_leaves_the_lock_free, .timeout = 30)
+/* A holder that dies inside its unlock, label cleared, word not yet released. */
+Test(crash, holder_dying_inside_its_unlock, .timeout = 30)
+{
+	struct img im;
+	unsigned v;
+	pid_t pid;
+	int st;
+
+	img_v(&im, 12, 1u << 20);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		if (smem_hwlock_trylock(im.h, 5, 1) != 0)
+			_exit(40);
+		smem__fault_arm("hwlock.unlock.after_word", 1);
+		smem_hwlock_unlock(im.h, 5, 1);
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	cr_assert_eq(smem_hwlock_owner(im.h, 5, &v), 0);
+	cr_assert_eq(v, 0, "the label was cleared");
+	cr_assert_eq(smem_hwlock_trylock(im.h, 5, 2), -EBUSY, "but the lock was never released");
+	cr_assert_eq(smem_hwlock_lock(im.h, 5, 2, 5000, SMEM_HWLOCK_BUST_DEAD), SMEM_HWLOCK_RECOVERED);
+	img_free(&im);
+}
+
+/* A taker that dies right after taking a dead holder's lock leaves it to be taken again. */
+Test(crash, dead_buster_leaves_the_lock_to_the_next, .timeout = 30)
 {
 	struct img im;
 	pid_t holder, buster;
@@ -359,15 +387,16 @@ Test(crash, dead_buster_leaves_the_lock_free, .timeout = 30)
 	cr_assert_eq(waitpid(buster, &st, 0), buster);
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 	cr_assert_eq(smem_hwlock_owner(im.h, 3, &v), 0);
-	cr_assert_eq(v, 0, "busted, not taken");
-	cr_assert_eq(smem_hwlock_lock(im.h, 3, 0, 10, 0), 0);
+	cr_assert_eq(v, 3, "the buster took it, then died holding it");
+	cr_assert_eq(smem_hwlock_lock(im.h, 3, 0, 10, 0), -ETIMEDOUT);
+	cr_assert_eq(smem_hwlock_lock(im.h, 3, 0, 5000, SMEM_HWLOCK_BUST_DEAD), SMEM_HWLOCK_RECOVERED);
 	img_free(&im);
 }
 
 /*
  * A host that died holding lock 3 is started again as the same host id. Its
- * registration releases the dead process's lock (host + 1 names a live host
- * again), and the next allocation repairs what the dead one left half-done.
+ * registration leaves the dead process's lock to it, marked, and its next
+ * allocation takes it and repairs what the dead one left half-done.
  */
 static void die_mid_alloc_as_host_1(struct img *im, const char *point)
 {
@@ -388,7 +417,7 @@ static void die_mid_alloc_as_host_1(struct img *im, const char *point)
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 }
 
-Test(crash, restarted_host_releases_its_dead_predecessors_lock, .timeout = 30)
+Test(crash, restarted_host_repairs_after_its_dead_predecessor, .timeout = 30)
 {
 	struct img im;
 	uint32_t sum;
@@ -409,7 +438,7 @@ Test(crash, restarted_host_releases_its_dead_predecessors_lock, .timeout = 30)
 		/* The new host 1, without any bust policy. */
 		if (img_open(&im, 1, &n) != 0)
 			_exit(51);
-		if (smem_hwlock_owner(im.h, SMEM_HWLOCK_ID, &v) != 0 || v != 0)
+		if (smem_hwlock_owner(im.h, SMEM_HWLOCK_ID, &v) != 0 || v != 2)
 			_exit(52);
 		_exit(smem_item_alloc(n, SMEM_HOST_ANY, 301, 8, 0) == SMEM_RECOVERED ? 0 : 53);
 	}
@@ -419,30 +448,45 @@ Test(crash, restarted_host_releases_its_dead_predecessors_lock, .timeout = 30)
 	img_free(&im);
 }
 
-/* A registration that dies after releasing its predecessor's locks leaves them free. */
-Test(crash, registration_dying_after_the_release, .timeout = 30)
+/* A registration that dies half-way leaves the dead host's lock to be repaired. */
+Test(crash, registration_dying_half_way, .timeout = 30)
 {
-	struct img im;
-	unsigned owner;
-	pid_t pid;
-	int st;
+	static const char *const steps[] = { "hwlock.host.after_take", "hwlock.host.after_hand_on" };
 
-	img_v(&im, 12, 1u << 20);
-	die_mid_alloc_as_host_1(&im, "smem.alloc.after_entry");
-	pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		smem__fault_arm("hwlock.host.after_bust", 1);
-		smem_hwlock_host_register(im.h, 1);
-		_exit(0);
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		struct img im;
+		struct smem *s;
+		pid_t pid;
+		int st;
+
+		img_v(&im, 12, 1u << 20);
+		die_mid_alloc_as_host_1(&im, "smem.alloc.after_entry");
+		if (i == 1) {
+			/* The gap the kernel cannot mark: the lock keeps the dead id. */
+			struct smem_bank_layout l = smem__bank_layout(SMEM_HWLOCK_DEFAULT_STRIDE);
+			struct smem_host_entry *e =
+				(struct smem_host_entry *)(smem_region_base(im.lr) + l.hosts) + 1;
+			struct smem_robust *rw =
+				(struct smem_robust *)(smem_region_base(im.lr) + l.robust) + SMEM_HWLOCK_ID;
+
+			rw->word = e->id;
+		}
+		pid = fork();
+		cr_assert_geq(pid, 0);
+		if (pid == 0) {
+			smem__fault_arm(steps[i], 1);
+			smem_hwlock_host_register(im.h, 1);
+			_exit(0);
+		}
+		cr_assert_eq(waitpid(pid, &st, 0), pid);
+		cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "%s", steps[i]);
+		cr_assert_eq(open_survivor(&im, &s), 0);
+		cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 301, 8, 0), SMEM_RECOVERED, "%s",
+			     steps[i]);
+		cr_assert_eq(img_fsck(&im), 0);
+		smem_close(s);
+		img_free(&im);
 	}
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-	cr_assert_eq(smem_hwlock_owner(im.h, SMEM_HWLOCK_ID, &owner), 0);
-	cr_assert_eq(owner, 0);
-	cr_assert_eq(smem_hwlock_host_register(im.h, 1), 0);
-	cr_assert_eq(img_fsck(&im), 0);
-	img_free(&im);
 }
 
 /*

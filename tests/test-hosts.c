@@ -1,11 +1,24 @@
 // SPDX-License-Identifier: MIT
-/* The host table: registration, proof of death, takeover, and waiters that bust dead holders. */
+/*
+ * The host table and the proof of death: registration, takeover, and waiters
+ * that take a dead holder's lock. Death is what the kernel says it is, so the
+ * holders here live in other pid namespaces, behind hidepid, in forked
+ * children and in threads, and none of them may be taken for dead.
+ */
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 
 #include "core/fault.h"
 #include "helpers.h"
+#include "hwlock/bank.h"
+#include "hwlock/hwlock-internal.h"
 
 static struct smem_region *lr;
 static struct smem_hwlock *h;
@@ -25,7 +38,33 @@ static void teardown(void)
 
 TestSuite(hosts, .init = setup, .fini = teardown);
 
-/* Fork a child that runs fn, then stays alive until the returned pipe is closed. */
+static unsigned owner(unsigned id)
+{
+	unsigned v;
+
+	cr_assert_eq(smem_hwlock_owner(h, id, &v), 0);
+	return v;
+}
+
+static uint32_t robust(unsigned id)
+{
+	uint32_t w;
+
+	cr_assert_eq(smem__hwlock_robust(h, id, &w), 0);
+	return w;
+}
+
+static struct smem_host_entry *host_entry(unsigned host)
+{
+	struct smem_bank_layout l = smem__bank_layout(64);
+
+	return (struct smem_host_entry *)((uint8_t *)smem_region_base(lr) + l.hosts) + host;
+}
+
+/*
+ * Fork a child that runs fn, then stays alive until the returned pipe is
+ * closed, and then exits without undoing anything fn did.
+ */
 static pid_t child_holding(void (*fn)(void), int *ret_release)
 {
 	int ready[2], release[2];
@@ -37,6 +76,7 @@ static pid_t child_holding(void (*fn)(void), int *ret_release)
 	pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		close(ready[0]);
 		close(release[1]);
 		fn();
@@ -48,7 +88,7 @@ static pid_t child_holding(void (*fn)(void), int *ret_release)
 	}
 	close(ready[1]);
 	close(release[0]);
-	cr_assert_eq(read(ready[0], &c, 1), 1);
+	cr_assert_eq(read(ready[0], &c, 1), 1, "the child did its part");
 	close(ready[0]);
 	*ret_release = release[1];
 	return pid;
@@ -76,16 +116,18 @@ Test(hosts, register_records_this_process)
 	cr_assert_eq(smem_hwlock_host_alive(h, 4), -ENOENT);
 	cr_assert_eq(smem_hwlock_host_register(h, 4), 0);
 	cr_assert_eq(smem_hwlock_host_get(h, 4, &e), 0);
-	cr_assert(e.registered);
+	cr_assert(e.registered && e.alive);
 	cr_assert_eq(e.pid, (uint32_t)getpid());
-	cr_assert_gt(e.start_time, 0);
 	cr_assert_eq(e.generation, 1);
 	cr_assert_eq(smem_hwlock_host_alive(h, 4), 1);
-	cr_assert_eq(smem_hwlock_host_register(h, 4), 0, "registering again is harmless");
+	cr_assert_eq(smem_hwlock_host_register(h, 4), 0, "registering again is counted");
 	cr_assert_eq(smem_hwlock_host_get(h, 4, &e), 0);
 	cr_assert_eq(e.generation, 1);
 	cr_assert_eq(smem_hwlock_host_unregister(h, 4), 0);
+	cr_assert_eq(smem_hwlock_host_alive(h, 4), 1, "one registration is left");
+	cr_assert_eq(smem_hwlock_host_unregister(h, 4), 0);
 	cr_assert_eq(smem_hwlock_host_alive(h, 4), -ENOENT);
+	cr_assert_eq(smem_hwlock_host_unregister(h, 4), -EPERM, "nothing left to undo");
 }
 
 Test(hosts, a_live_host_cannot_be_taken_and_a_dead_one_can)
@@ -99,7 +141,9 @@ Test(hosts, a_live_host_cannot_be_taken_and_a_dead_one_can)
 	cr_assert_eq(smem_hwlock_host_unregister(h, 1), -EPERM, "not ours to clear");
 	close(release);
 	cr_assert_eq(waitpid(pid, NULL, 0), pid);
-	cr_assert_eq(smem_hwlock_host_alive(h, 1), 0, "exited: proven dead");
+	cr_assert_eq(smem_hwlock_host_alive(h, 1), 0, "exited: the kernel marked it");
+	cr_assert_eq(smem_hwlock_host_get(h, 1, &e), 0);
+	cr_assert(e.registered && !e.alive);
 	cr_assert_eq(smem_hwlock_host_register(h, 1), 0, "the slot of a dead host is taken over");
 	cr_assert_eq(smem_hwlock_host_get(h, 1, &e), 0);
 	cr_assert_eq(e.generation, 2);
@@ -119,39 +163,39 @@ Test(hosts, a_zombie_is_dead)
 	cr_assert_eq(waitpid(pid, NULL, 0), pid);
 }
 
-Test(hosts, a_reused_pid_is_not_the_registered_process)
+/* Nothing a peer can write into the entry's fields for people makes a live host dead. */
+Test(hosts, the_fields_for_people_prove_nothing)
 {
-	struct smem_hwlock_host e;
-	uint8_t *page = (uint8_t *)smem_region_base(lr) + 32 * 64;
-	uint64_t fake;
+	struct smem_host_entry *e = host_entry(6);
+	struct smem_hwlock_host got;
 
 	cr_assert_eq(smem_hwlock_host_register(h, 6), 0);
-	cr_assert_eq(smem_hwlock_host_get(h, 6, &e), 0);
-	/* Same pid, another start time: as if this pid had been reused. */
-	fake = e.start_time + 1;
-	memcpy(page + 64 + 6 * 32 + 16, &fake, 8);
-	cr_assert_eq(smem_hwlock_host_alive(h, 6), 0);
+	e->pid = 999999;
+	e->id = 12345;
+	e->generation = 7;
+	cr_assert_eq(smem_hwlock_host_alive(h, 6), 1);
+	cr_assert_eq(smem_hwlock_host_register(h, 6), 0, "still ours");
+	cr_assert_eq(smem_hwlock_host_get(h, 6, &got), 0);
+	cr_assert(got.alive);
 }
 
 Test(hosts, an_entry_that_stays_busy_cannot_be_read)
 {
 	struct smem_hwlock_host e;
-	uint8_t *page = (uint8_t *)smem_region_base(lr) + 32 * 64;
-	uint32_t odd = 1;
 
 	cr_assert_eq(smem_hwlock_host_register(h, 7), 0);
 	/* A rewrite that never ends: the entry's sequence count stays odd. */
-	memcpy(page + 64 + 7 * 32, &odd, 4);
+	host_entry(7)->seq = 1;
 	memset(&e, 0xa5, sizeof(e));
 	cr_assert_eq(smem_hwlock_host_get(h, 7, &e), -EAGAIN);
 	cr_assert_eq(e.pid, 0xa5a5a5a5, "out-parameters are written only on success");
-	cr_assert_eq(e.generation, 0xa5a5a5a5);
+	cr_assert_eq(smem_hwlock_host_alive(h, 7), 1, "liveness does not need those fields");
 }
 
 Test(hosts, a_registration_cut_short_by_a_crash_is_taken_over)
 {
-	static const char *const points[] = { "hwlock.host.after_seq_odd", "hwlock.host.after_pid",
-					      "hwlock.host.after_fields", "hwlock.host.after_register" };
+	static const char *const points[] = { "hwlock.host.after_take", "hwlock.host.after_seq_odd",
+					      "hwlock.host.after_register" };
 
 	for (size_t i = 0; i < sizeof(points) / sizeof(points[0]); i++) {
 		pid_t pid = fork();
@@ -165,58 +209,389 @@ Test(hosts, a_registration_cut_short_by_a_crash_is_taken_over)
 		}
 		cr_assert_eq(waitpid(pid, &st, 0), pid);
 		cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "died at %s", points[i]);
-		/* Whatever it left, the host is not alive, and can be registered again. */
-		cr_assert_neq(smem_hwlock_host_alive(h, 2), 1, "%s", points[i]);
+		/* Whatever it left, the kernel marked it, and the host can be registered again. */
+		cr_assert_eq(smem_hwlock_host_alive(h, 2), 0, "%s", points[i]);
 		cr_assert_eq(smem_hwlock_host_register(h, 2), 0, "%s", points[i]);
 		cr_assert_eq(smem_hwlock_host_alive(h, 2), 1);
 		cr_assert_eq(smem_hwlock_host_unregister(h, 2), 0);
 	}
 }
 
-Test(hosts, waiter_busts_a_dead_holder_only_with_the_policy, .timeout = 30)
+Test(hosts, waiter_takes_a_dead_holders_lock_only_with_the_policy, .timeout = 30)
 {
 	int release;
 	pid_t pid = child_holding(hold_lock_3_as_host_1, &release);
-	unsigned v;
 
 	cr_assert_eq(smem_hwlock_host_register(h, 0), 0);
-	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 20, SMEM_HWLOCK_BUST_DEAD), -ETIMEDOUT,
+	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 50, SMEM_HWLOCK_BUST_DEAD), -ETIMEDOUT,
 		     "the holder is alive: no bust");
 	kill(pid, SIGKILL);
 	cr_assert_eq(waitpid(pid, NULL, 0), pid);
 	close(release);
-	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 20, 0), -ETIMEDOUT, "without the policy nobody busts");
-	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 5000, SMEM_HWLOCK_BUST_DEAD),
-		     SMEM_HWLOCK_RECOVERED);
-	cr_assert_eq(smem_hwlock_owner(h, 3, &v), 0);
-	cr_assert_eq(v, 1, "host 0 holds it now");
+	cr_assert(robust(3) & SMEM_ROBUST_DIED, "the kernel marked the lock");
+	cr_assert_eq(owner(3), 2, "the label still names the dead host");
+	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 20, 0), -ETIMEDOUT, "without the policy nobody takes it");
+	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 5000, SMEM_HWLOCK_BUST_DEAD), SMEM_HWLOCK_RECOVERED);
+	cr_assert_eq(owner(3), 1, "host 0 holds it now");
 	cr_assert_eq(smem_hwlock_unlock(h, 3, 0), 0);
 	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 10, SMEM_HWLOCK_BUST_DEAD), 0, "a plain take");
 	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 10, 0x80), -EINVAL);
 }
 
-Test(hosts, an_unregistered_holder_is_never_busted, .timeout = 30)
+/* A holder that exits without unlocking died holding the lock, registered or not. */
+Test(hosts, an_unregistered_holder_that_exits_is_marked_too, .timeout = 30)
 {
-	cr_assert_eq(smem_hwlock_trylock(h, 5, 9), 0); /* host 9: nobody registered */
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		_exit(smem_hwlock_trylock(h, 6, 200) == 0 ? 0 : 1); /* beyond the table */
+	wait_ok(pid);
+	cr_assert_eq(smem_hwlock_lock(h, 6, 0, 5000, SMEM_HWLOCK_BUST_DEAD), SMEM_HWLOCK_RECOVERED);
+	cr_assert_eq(smem_hwlock_trylock(h, 5, 9), 0); /* ours, alive */
 	cr_assert_eq(smem_hwlock_lock(h, 5, 0, 30, SMEM_HWLOCK_BUST_DEAD), -ETIMEDOUT);
-	cr_assert_eq(smem_hwlock_trylock(h, 6, 200), 0); /* beyond the table */
-	cr_assert_eq(smem_hwlock_lock(h, 6, 0, 30, SMEM_HWLOCK_BUST_DEAD), -ETIMEDOUT);
 }
 
-Test(hosts, bank_without_table)
+/*
+ * Bug: the holder registered its pid in its own pid namespace (1), and a
+ * waiter in the root namespace "proved" it dead through /proc/1/stat and
+ * busted a lock that was still held.
+ */
+static int in_new_pid_namespace(void (*fn)(void), int *ret_release, pid_t *ret_mid)
 {
-	struct smem_region *r;
-	struct smem_hwlock *x;
-	struct smem_hwlock_host e;
+	int ready[2], release[2];
+	pid_t mid;
+	char c;
 
-	cr_assert_eq(smem_region_memfd("bare", 32 * 64, &r), 0);
-	cr_assert_eq(open_bank_in(r, &x), 0);
-	cr_assert_eq(smem_hwlock_host_register(x, 0), -ENODATA);
-	cr_assert_eq(smem_hwlock_host_get(x, 0, &e), -ENODATA);
-	cr_assert_eq(smem_hwlock_host_alive(x, 0), -ENODATA);
-	smem_hwlock_close(x);
-	smem_region_close(r);
+	cr_assert_eq(pipe(ready), 0);
+	cr_assert_eq(pipe(release), 0);
+	mid = fork();
+	cr_assert_geq(mid, 0);
+	if (mid == 0) {
+		pid_t inner;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* As unshare --pid --fork --mount-proc does: a pid 1 with its own /proc. */
+		if (unshare(CLONE_NEWPID | CLONE_NEWNS) != 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+			_exit(77);
+		inner = fork();
+		if (inner == 0) {
+			if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+				_exit(78);
+			close(ready[0]);
+			close(release[1]);
+			fn();
+			if (write(ready[1], "r", 1) != 1)
+				_exit(9);
+			while (read(release[0], &c, 1) > 0)
+				;
+			_exit(0); /* holding what fn took */
+		}
+		close(ready[1]);
+		close(release[0]);
+		close(release[1]);
+		_exit(inner > 0 && waitpid(inner, NULL, 0) == inner ? 0 : 10);
+	}
+	close(ready[1]);
+	close(release[0]);
+	if (read(ready[0], &c, 1) != 1) {
+		close(ready[0]);
+		close(release[1]);
+		waitpid(mid, NULL, 0);
+		return -1;
+	}
+	close(ready[0]);
+	*ret_release = release[1];
+	*ret_mid = mid;
+	return 0;
+}
+
+Test(hosts, a_holder_in_another_pid_namespace_is_alive, .timeout = 30)
+{
+	struct smem_hwlock_host e;
+	int release;
+	pid_t mid;
+
+	if (geteuid() != 0)
+		cr_skip_test("unshare(CLONE_NEWPID) needs root");
+	cr_assert_eq(in_new_pid_namespace(hold_lock_3_as_host_1, &release, &mid), 0);
+	cr_assert_eq(smem_hwlock_host_get(h, 1, &e), 0);
+	cr_assert_eq(e.pid, 1, "the holder is pid 1 where it lives");
+	cr_assert_eq(smem_hwlock_host_alive(h, 1), 1);
+	cr_assert_eq(smem_hwlock_host_register(h, 1), -EADDRINUSE);
+	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 300, SMEM_HWLOCK_BUST_DEAD), -ETIMEDOUT,
+		     "a live holder is never busted");
+	cr_assert_eq(owner(3), 2);
+	close(release);
+	wait_ok(mid);
+	cr_assert_eq(smem_hwlock_host_alive(h, 1), 0);
+	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 5000, SMEM_HWLOCK_BUST_DEAD), SMEM_HWLOCK_RECOVERED);
+}
+
+/* Bug: with /proc mounted hidepid=2, another user's live process looked dead. */
+Test(hosts, a_holder_hidden_by_hidepid_is_alive, .timeout = 30)
+{
+	int release, st;
+	pid_t pid, waiter;
+
+	if (geteuid() != 0)
+		cr_skip_test("mounting /proc needs root");
+	pid = child_holding(hold_lock_3_as_host_1, &release);
+	waiter = fork();
+	cr_assert_geq(waiter, 0);
+	if (waiter == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+		    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2"))
+			_exit(77);
+		if (setgid(65534) || setuid(65534))
+			_exit(78);
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+		if (access(path, F_OK) == 0)
+			_exit(79); /* hidepid did not hide it: the test would prove nothing */
+		if (smem_hwlock_host_alive(h, 1) != 1)
+			_exit(1);
+		if (smem_hwlock_lock(h, 3, 0, 300, SMEM_HWLOCK_BUST_DEAD) != -ETIMEDOUT)
+			_exit(2);
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(waiter, &st, 0), waiter);
+	if (WIFEXITED(st) && (WEXITSTATUS(st) == 77 || WEXITSTATUS(st) == 79)) {
+		close(release);
+		waitpid(pid, NULL, 0);
+		cr_skip_test("cannot mount a hidepid /proc here");
+	}
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "waiter status 0x%x", st);
+	cr_assert_eq(owner(3), 2, "still held by the live host 1");
+	close(release);
+	cr_assert_eq(waitpid(pid, NULL, 0), pid);
+}
+
+/*
+ * Bug: a wrong bust of a live holder cascaded: A busted while alive, B takes
+ * the lock, A's unlock released B's lock, and C entered.
+ */
+Test(hosts, unlock_releases_only_the_holders_lock, .timeout = 30)
+{
+	int release;
+	pid_t a = child_holding(hold_lock_3_as_host_1, &release);
+	pid_t c;
+
+	cr_assert_eq(smem_hwlock_bust(h, 3, 1), 1, "a forced bust, as a mistaken operator does");
+	cr_assert_eq(smem_hwlock_trylock(h, 3, 2), 0, "B takes it");
+	/* A, still alive, believes it holds lock 3 and unlocks it. */
+	c = fork();
+	cr_assert_geq(c, 0);
+	if (c == 0)
+		_exit(smem_hwlock_unlock(h, 3, 1) == -EPERM ? 0 : 1);
+	wait_ok(c);
+	cr_assert_eq(owner(3), 3, "B still holds it");
+	c = fork();
+	cr_assert_geq(c, 0);
+	if (c == 0)
+		_exit(smem_hwlock_trylock(h, 3, 4) == -EBUSY ? 0 : 1);
+	wait_ok(c);
+	cr_assert_eq(smem_hwlock_unlock(h, 3, 5), -EPERM, "the wrong host's unlock changes nothing");
+	cr_assert_eq(owner(3), 3);
+	cr_assert_eq(smem_hwlock_unlock(h, 3, 2), 0);
+	close(release);
+	cr_assert_eq(waitpid(a, NULL, 0), a);
+}
+
+/*
+ * Bug: when a dead holder's host id registered again, its locks were freed and
+ * the next taker got 0, not the signal that it must repair.
+ */
+Test(hosts, a_new_registration_hands_the_dead_hosts_locks_on_to_be_repaired, .timeout = 30)
+{
+	int release;
+	pid_t pid = child_holding(hold_lock_3_as_host_1, &release);
+
+	kill(pid, SIGKILL);
+	cr_assert_eq(waitpid(pid, NULL, 0), pid);
+	close(release);
+	cr_assert_eq(smem_hwlock_host_register(h, 1), 0);
+	cr_assert_eq(owner(3), 2, "registering frees nothing");
+	cr_assert_eq(smem_hwlock_trylock(h, 3, 1), -EBUSY);
+	cr_assert_eq(smem_hwlock_lock(h, 3, 1, 1000, 0), SMEM_HWLOCK_RECOVERED,
+		     "the successor is told to repair, even without the policy");
+	cr_assert_eq(smem_hwlock_unlock(h, 3, 1), 0);
+}
+
+/*
+ * The one death the kernel cannot mark (robust.c): the lock's robust word keeps
+ * a dead process's liveness id. The host table proves it dead; a waiter with
+ * the policy takes the lock after a fallback slice, and a new registration of
+ * that host marks the lock so that its next taker repairs.
+ */
+static void plant_unmarked_holder(unsigned lock, unsigned host, uint32_t dead_id)
+{
+	struct smem_bank_layout l = smem__bank_layout(64);
+	uint8_t *base = smem_region_base(lr);
+	struct smem_host_entry *e = host_entry(host);
+
+	((struct smem_robust *)(base + l.robust))[lock].word = dead_id;
+	*(uint32_t *)(base + SMEM_BANK_WORDS + lock * 64) = host + 1;
+	e->live.word = SMEM_ROBUST_DIED;
+	e->id = dead_id;
+}
+
+Test(hosts, an_unmarked_dead_holder_is_proven_dead_by_the_table, .timeout = 30)
+{
+	plant_unmarked_holder(3, 1, 0x12345);
+	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 5000, SMEM_HWLOCK_BUST_DEAD), SMEM_HWLOCK_RECOVERED);
+	cr_assert_eq(owner(3), 1);
+	cr_assert_eq(smem_hwlock_unlock(h, 3, 0), 0);
+
+	plant_unmarked_holder(4, 2, 0x23456);
+	cr_assert_eq(smem_hwlock_host_register(h, 2), 0);
+	cr_assert(robust(4) & SMEM_ROBUST_DIED, "handed on with the mark");
+	cr_assert_eq(smem_hwlock_lock(h, 4, 0, 1000, SMEM_HWLOCK_BUST_DEAD), SMEM_HWLOCK_RECOVERED);
+}
+
+Test(hosts, an_id_with_a_live_registration_is_never_proven_dead, .timeout = 30)
+{
+	uint32_t self;
+
+	cr_assert_eq(smem_hwlock_host_register(h, 5), 0);
+	self = host_entry(5)->live.word & SMEM_ROBUST_ID;
+	/* A dead entry claims our id too: ambiguous, so nothing is proven. */
+	plant_unmarked_holder(3, 1, self);
+	cr_assert_eq(smem_hwlock_lock(h, 3, 0, 100, SMEM_HWLOCK_BUST_DEAD), -ETIMEDOUT);
+}
+
+/*
+ * Bug: a forked child using an inherited handle lived on its parent's
+ * registration: it allocated as the parent's host, and the parent's death
+ * was hidden while the child ran.
+ */
+Test(hosts, a_forked_child_is_not_its_parents_host, .timeout = 30)
+{
+	struct img im;
+	struct smem *s;
+	pid_t child, parent;
+	int to_parent[2], to_test[2], done[2];
+	char c;
+
+	img_v(&im, 12, 1u << 20);
+	cr_assert_eq(pipe(to_parent), 0);
+	cr_assert_eq(pipe(to_test), 0);
+	cr_assert_eq(pipe(done), 0);
+	parent = fork();
+	cr_assert_geq(parent, 0);
+	if (parent == 0) {
+		/* The "parent": host 1, holding lock 7; its child inherits both handles. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(to_test[0]);
+		if (img_open(&im, 1, &s) != 0 || smem_hwlock_trylock(im.h, 7, 1) != 0)
+			_exit(40);
+		child = fork();
+		if (child == 0) {
+			int bad = 0;
+
+			close(done[1]);
+			close(to_parent[0]);
+			if (smem_item_alloc(s, SMEM_HOST_ANY, 300, 8, 0) != -ESTALE)
+				bad |= 1;
+			if (smem_hwlock_unlock(im.h, 7, 1) != -EPERM)
+				bad |= 2;
+			if (write(to_parent[1], bad ? "x" : "g", 1) != 1)
+				_exit(41);
+			/* Outlive the parent. */
+			while (read(done[0], &c, 1) > 0)
+				;
+			_exit(0);
+		}
+		close(to_parent[1]);
+		if (read(to_parent[0], &c, 1) != 1 || write(to_test[1], &c, 1) != 1)
+			_exit(42);
+		raise(SIGKILL);
+	}
+	close(to_parent[0]);
+	close(to_parent[1]);
+	close(to_test[1]);
+	close(done[0]);
+	cr_assert_eq(read(to_test[0], &c, 1), 1);
+	cr_assert_eq(c, 'g', "the child allocated or unlocked as its parent");
+	cr_assert_eq(waitpid(parent, NULL, 0), parent);
+	cr_assert_eq(smem_hwlock_host_alive(im.h, 1), 0, "the parent is dead, its child runs on");
+	cr_assert_eq(smem_hwlock_lock(im.h, 7, 0, 5000, SMEM_HWLOCK_BUST_DEAD), SMEM_HWLOCK_RECOVERED);
+	close(done[1]);
+	close(to_test[0]);
+	img_free(&im);
+}
+
+/* Bug: smem_close() left the host id taken, so the next process got -EADDRINUSE. */
+Test(hosts, a_closed_host_id_is_free_again, .timeout = 30)
+{
+	struct img im;
+	struct smem *s;
+	pid_t pid;
+
+	img_v(&im, 12, 1u << 20);
+	cr_assert_eq(img_open(&im, 1, &s), 0);
+	cr_assert_eq(smem_hwlock_host_alive(im.h, 1), 1);
+	smem_close(s);
+	cr_assert_eq(smem_hwlock_host_alive(im.h, 1), -ENOENT);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct smem *n;
+
+		_exit(img_open(&im, 1, &n) == 0 ? 0 : 1);
+	}
+	wait_ok(pid);
+	img_free(&im);
+}
+
+/* Threads of one process: registration is per process and counted; locks exclude. */
+#define THREAD_ROUNDS 20000
+static uint64_t thread_counter;
+
+static void *thread_main(void *arg)
+{
+	unsigned host = (unsigned)(uintptr_t)arg;
+
+	for (unsigned i = 0; i < THREAD_ROUNDS; i++) {
+		if (smem_hwlock_host_register(h, 9) != 0)
+			return (void *)1;
+		if (smem_hwlock_lock(h, 3, host, 10000, SMEM_HWLOCK_BUST_DEAD) != 0)
+			return (void *)2;
+		uint64_t v = *(volatile uint64_t *)&thread_counter;
+		*(volatile uint64_t *)&thread_counter = v + 1;
+		if (smem_hwlock_unlock(h, 3, host) != 0)
+			return (void *)3;
+		if (smem_hwlock_host_unregister(h, 9) != 0)
+			return (void *)4;
+	}
+	return NULL;
+}
+
+Test(hosts, threads_are_one_process_and_are_excluded, .timeout = 120)
+{
+	pthread_t t[2];
+	void *ret;
+
+	cr_assert_eq(smem_hwlock_host_register(h, 9), 0);
+	for (uintptr_t i = 0; i < 2; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, thread_main, (void *)(i + 1)), 0);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(pthread_join(t[i], &ret), 0);
+		cr_assert_null(ret, "thread %d failed at step %p", i, ret);
+	}
+	cr_assert_eq(thread_counter, 2ull * THREAD_ROUNDS);
+	cr_assert_eq(smem_hwlock_host_alive(h, 9), 1, "the first registration is still there");
+	cr_assert_eq(smem_hwlock_host_unregister(h, 9), 0);
+	cr_assert_eq(smem_hwlock_host_alive(h, 9), -ENOENT);
+}
+
+Test(hosts, bad_arguments)
+{
 	cr_assert_eq(smem_hwlock_host_register(h, SMEM_HWLOCK_TABLE_HOSTS), -EINVAL);
+	cr_assert_eq(smem_hwlock_host_register(NULL, 0), -EINVAL);
 	cr_assert_eq(smem_hwlock_format(NULL, 100, 64), -EINVAL);
 	cr_assert_eq(smem_hwlock_format(smem_region_base(lr), 100, 64), -EINVAL);
 }

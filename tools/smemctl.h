@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "hwlock/hwlock-internal.h"
 #include "smemkit/hwlock.h"
 #include "smemkit/region.h"
 #include "smemkit/smem.h"
@@ -119,21 +120,26 @@ int verb_locks(int argc, char **argv);
 int verb_bust(int argc, char **argv);
 int verb_msgq(int argc, char **argv);
 
-/* A lock holder as the host table knows it: alive 1, dead 0, unknown -1. */
+/*
+ * The holder of lock @id, whose lock word is @value: alive 1 or dead 0 as the
+ * kernel's mark on the lock says (or on its host's registration), -1 when the
+ * lock is free or nobody can tell; known with the pid when the host table has
+ * the host.
+ */
 struct owner_info {
 	bool known;
 	uint32_t pid;
 	int alive;
 };
 
-void owner_info(struct smem_hwlock *h, unsigned value, struct owner_info *ret);
+void owner_info(struct smem_hwlock *h, unsigned id, unsigned value, struct owner_info *ret);
 
 /*
  * Open IMAGE.hwlock, or bank if given, writable or as a read-only snapshot;
  * prints the reason on failure.
  */
 int open_bank(const char *image, const char *bank, bool writable, struct smem_hwlock **ret);
-/* Describe a lock holder in words: "host 1 modem (pid 42, alive)". */
-void describe_owner(struct smem_hwlock *h, unsigned value, char *buf, size_t len);
+/* Describe lock @id's holder in words: "host 1 modem (pid 42, alive)". */
+void describe_owner(struct smem_hwlock *h, unsigned id, unsigned value, char *buf, size_t len);
 
 #endif

@@ -4,8 +4,8 @@
 static const char usage[] =
 	"usage: smemctl bust --host HOST [--lock N] [--force] [--bank PATH] [IMAGE]\n"
 	"Release lock N (default 3) only if HOST holds it, as a crash handler does for a\n"
-	"processor that died. A lock held by anyone else is left alone. While the host\n"
-	"table shows HOST's process alive, bust refuses unless --force is given.\n"
+	"processor that died. A lock held by anyone else is left alone. Unless the kernel\n"
+	"has marked the holder dead, bust refuses: --force busts a live holder anyway.\n"
 	"After a bust, the next allocation (or smemctl fsck --repair) repairs the heap.\n";
 
 enum { O_LOCK = OPT_VERB_FIRST, O_BANK, O_FORCE };
@@ -53,11 +53,15 @@ int verb_bust(int argc, char **argv)
 	if (v == c.host + 1 && !force) {
 		struct owner_info o;
 
-		owner_info(h, v, &o);
-		if (o.alive == 1) {
-			fprintf(stderr, "smemctl: lock %u: host %u (pid %u) is alive; it may be "
-					"working under the lock. Use --force to bust it anyway.\n",
-				(unsigned)lock, c.host, o.pid);
+		owner_info(h, (unsigned)lock, v, &o);
+		if (o.alive != 0) {
+			char who[160];
+
+			describe_owner(h, (unsigned)lock, v, who, sizeof(who));
+			fprintf(stderr, "smemctl: lock %u: its holder, %s, is not known to be dead; "
+					"it may be working under the lock. Use --force to bust it "
+					"anyway.\n",
+				(unsigned)lock, who);
 			smem_hwlock_close(h);
 			return EXIT_ERR;
 		}

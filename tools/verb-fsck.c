@@ -24,13 +24,10 @@ static int repair(const struct common *c, struct smem__repairs *ret)
 	struct smem *s;
 	int r;
 
-	/*
-	 * Attaching as --as releases what a dead process attached as --as held,
-	 * before recovery sees it: look first, to report that bust too.
-	 */
+	/* Who held lock 3 before: the report names the dead holder whose lock was taken. */
 	if (open_bank(c->image, NULL, false, &bank) == 0) {
 		smem_hwlock_owner(bank, SMEM_HWLOCK_ID, &held);
-		owner_info(bank, held, &before);
+		owner_info(bank, SMEM_HWLOCK_ID, held, &before);
 		smem_hwlock_close(bank);
 	} else {
 		return EXIT_ERR;
@@ -51,7 +48,7 @@ static int repair(const struct common *c, struct smem__repairs *ret)
 
 		smem_stat(s, &st);
 		smem_hwlock_owner(st.hwlock, SMEM_HWLOCK_ID, &v);
-		describe_owner(st.hwlock, v, who, sizeof(who));
+		describe_owner(st.hwlock, SMEM_HWLOCK_ID, v, who, sizeof(who));
 		snprintf(err, sizeof(err), "lock 3 stayed held for %u ms by %s; nothing was repaired",
 			 SMEM_HWLOCK_TIMEOUT_MS, who);
 	}

@@ -7,7 +7,8 @@
 static const char usage[] =
 	"usage: smemctl locks [--json] [--bank PATH] [IMAGE]\n"
 	"Show who holds each lock of IMAGE's lock bank (IMAGE.hwlock, or --bank PATH): the\n"
-	"host, and from the bank's host table its pid and whether that process is alive.\n";
+	"host, whether the kernel has marked its holder dead, and the pid the host table\n"
+	"records for that host (in the registrant's own pid namespace).\n";
 
 enum { O_BANK = OPT_VERB_FIRST };
 
@@ -26,8 +27,8 @@ int open_bank(const char *image, const char *bank, bool writable, struct smem_hw
 	o.flags = writable ? 0 : SMEM_HWLOCK_RDONLY;
 	r = smem_hwlock_open(bank, &o, ret);
 	if (r == -EBADMSG)
-		return fail(bank, r, "not a lock bank (its size is not 32 lock words, with or "
-				     "without a host page)");
+		return fail(bank, r, "not a lock bank: no valid header (another version, half made, "
+				     "or damaged; smemctl format makes a new one)");
 	if (r == -ENOENT && !given)
 		return fail(bank, r, "no lock bank beside the image (smemctl format makes one)");
 	if (r < 0)
@@ -35,37 +36,46 @@ int open_bank(const char *image, const char *bank, bool writable, struct smem_hw
 	return 0;
 }
 
-void describe_owner(struct smem_hwlock *h, unsigned value, char *buf, size_t len)
+void describe_owner(struct smem_hwlock *h, unsigned id, unsigned value, char *buf, size_t len)
 {
 	struct owner_info o;
 	const char *name;
+	int n;
 
-	if (!value) {
+	owner_info(h, id, value, &o);
+	if (!value && o.alive != 0) {
 		snprintf(buf, len, "nobody");
 		return;
 	}
+	if (!value) {
+		snprintf(buf, len, "a holder that died before it wrote its host (dead)");
+		return;
+	}
 	name = host_name(value - 1);
-	owner_info(h, value, &o);
-	if (!o.known)
-		snprintf(buf, len, "host %u%s%s (not in the host table, so nobody can tell whether it "
-				   "is alive)", value - 1, *name ? " " : "", name);
-	else
-		snprintf(buf, len, "host %u%s%s (pid %u, %s)", value - 1, *name ? " " : "", name, o.pid,
-			 o.alive == 1 ? "alive" : o.alive == 0 ? "dead" : "liveness unknown");
+	n = snprintf(buf, len, "host %u%s%s (", value - 1, *name ? " " : "", name);
+	if (n < 0 || (size_t)n >= len)
+		return;
+	if (o.known)
+		n += snprintf(buf + n, len - (size_t)n, "pid %u, ", o.pid);
+	snprintf(buf + n, len - (size_t)n, "%s)",
+		 o.alive == 1 ? "alive" : o.alive == 0 ? "dead" : "liveness unknown");
 }
 
-void owner_info(struct smem_hwlock *h, unsigned value, struct owner_info *ret)
+void owner_info(struct smem_hwlock *h, unsigned id, unsigned value, struct owner_info *ret)
 {
 	struct smem_hwlock_host e;
+	uint32_t w = 0;
 
 	*ret = (struct owner_info){ .alive = -1 };
+	/* The kernel's mark on the lock itself decides; the host table only names the pid. */
+	if (smem__hwlock_robust(h, id, &w) == 0 && w)
+		ret->alive = (w & SMEM_ROBUST_DIED) ? 0 : 1;
 	if (!value || smem_hwlock_host_get(h, value - 1, &e) != 0 || !e.registered)
 		return;
 	ret->known = true;
 	ret->pid = e.pid;
-	ret->alive = smem_hwlock_host_alive(h, value - 1);
-	if (ret->alive < 0)
-		ret->alive = -1;
+	if (ret->alive == 1 && !e.alive)
+		ret->alive = 0; /* the registrant is marked dead: the lock is its leftover */
 }
 
 int verb_locks(int argc, char **argv)
@@ -97,22 +107,21 @@ int verb_locks(int argc, char **argv)
 		unsigned v;
 
 		smem_hwlock_owner(h, i, &v);
-		owner_info(h, v, &o);
+		owner_info(h, i, v, &o);
 		if (c.json) {
-			printf("%s{\"lock\":%u,\"value\":%u,\"owner\":%d", i ? "," : "", i, v,
-			       v ? (int)(v - 1) : -1);
+			printf("%s{\"lock\":%u,\"value\":%u,\"owner\":%d,\"held\":%s", i ? "," : "",
+			       i, v, v ? (int)(v - 1) : -1, o.alive >= 0 ? "true" : "false");
+			if (o.alive >= 0)
+				printf(",\"alive\":%s", o.alive ? "true" : "false");
 			if (o.known)
-				printf(",\"pid\":%u,\"alive\":%s", o.pid,
-				       o.alive == 1 ? "true" : o.alive == 0 ? "false" : "null");
+				printf(",\"pid\":%u", o.pid);
 			printf("}");
-		} else if (v) {
-			printf("%-4u  held    host %u %s%s", i, v - 1, host_name(v - 1),
-			       *host_name(v - 1) ? " " : "");
-			if (o.known)
-				printf("(pid %u, %s)\n", o.pid,
-				       o.alive == 1 ? "alive" : o.alive == 0 ? "DEAD: smemctl bust frees it" : "unknown");
-			else
-				printf("(not in the host table)\n");
+		} else if (v || o.alive == 0) {
+			char who[160];
+
+			describe_owner(h, i, v, who, sizeof(who));
+			printf("%-4u  held    %s%s\n", i, who,
+			       o.alive == 0 ? ": smemctl bust frees it" : "");
 		} else {
 			printf("%-4u  free\n", i);
 		}

@@ -46,8 +46,12 @@ enum smem_hwlock_flags {
 
 struct smem_hwlock;
 
-/* The size of a bank with a host table. */
-#define SMEM_HWLOCK_BANK_SIZE(stride) ((size_t)(stride) * SMEM_HWLOCK_COUNT + 4096u)
+/*
+ * The size of a bank: a header page, the 32 lock words, then the robust words,
+ * the journal and the host table, rounded up to a page (docs/FORMAT.md).
+ */
+#define SMEM_HWLOCK_BANK_SIZE(stride)                                                              \
+	(((size_t)(stride) * SMEM_HWLOCK_COUNT + 9728u + 4095u) & ~(size_t)4095u)
 
 /**
  * smem_hwlock_format() - lay out a lock bank with a host table in memory
@@ -202,9 +206,9 @@ int smem_hwlock_owner(struct smem_hwlock *h, unsigned id, unsigned *ret_value);
 /* A host's entry in the host table. */
 struct smem_hwlock_host {
 	unsigned host;
-	bool registered;
-	uint32_t pid;
-	uint64_t start_time; /* clock ticks after boot, /proc/PID/stat field 22 */
+	bool registered;     /* a registrant, alive or dead and not yet replaced */
+	bool alive;          /* the kernel has not marked the registrant dead */
+	uint32_t pid;        /* the registrant's pid in its own pid namespace: for people only */
 	uint32_t generation; /* how many registrations the entry has seen */
 };
 

@@ -1,17 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The lock bank's layout, shared by hwlock.c and hosts.c. Never installed.
+ * The lock bank's layout, private to lib/hwlock. Never installed; the rest of
+ * the library uses journal.h.
  *
- *   0              lock word i at i * stride (host + 1, or 0 when free);
- *                  with stride >= 8 the next word counts sleepers
- *   32 * stride    the host page (4096 bytes), when the bank has one:
- *     0            struct smem_host_page_hdr ("SMHT", version, host count)
- *     64           struct smem_host_entry[64], one per host id
- *     64 + 2048    struct smem_lock_journal[32], one per lock
+ * A bank describes itself: a header at offset 0 gives every offset, and open
+ * accepts only the one layout its stride implies. Nothing is guessed from the
+ * file's size, so a bank that is half written, reset under our feet or
+ * scribbled on is refused, never opened with another stride.
  *
- * The host page lives in the bank, not in the SMEM image, because the lock words
- * name their owners by host id, every waiter already maps the bank, and the
- * image must stay byte-for-byte what the Linux driver reads.
+ *   0              struct smem_bank_hdr, then zeros to 4096
+ *   4096           lock word i at 4096 + i * stride: 0 when free, holder host + 1
+ *                  (the TCSR mutex register window)
+ *   robust         struct smem_robust[32]: lock i's robust word, which the holder
+ *                  process owns and the kernel marks when it dies
+ *   journal        struct smem_lock_journal[32], one per lock
+ *   hosts          struct smem_host_entry[64], one per host id
+ *   size           the end, a multiple of 4096
  */
 #ifndef SMEMKIT_HWLOCK_BANK_H
 #define SMEMKIT_HWLOCK_BANK_H
@@ -19,75 +23,94 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "core/robust.h"
+#include "hwlock/journal.h"
 #include "smemkit/hwlock.h"
 
-#define SMEM_HOST_PAGE_SIZE 4096u
-static const uint8_t SMEM_HOST_PAGE_MAGIC[4] = { 'S', 'M', 'H', 'T' };
+#define SMEM_BANK_VERSION 2u
+#define SMEM_BANK_WORDS   4096u
+static const uint8_t SMEM_BANK_MAGIC[8] = { 'S', 'M', 'E', 'M', 'L', 'O', 'C', 'K' };
 
-struct smem_host_page_hdr {
-	uint8_t magic[4];
-	uint32_t version; /* 1 */
-	uint32_t nhosts;  /* SMEM_HWLOCK_TABLE_HOSTS */
-	uint32_t reserved[13];
+struct smem_bank_hdr {
+	uint8_t magic[8]; /* stored last by format */
+	uint32_t version;
+	uint32_t stride;
+	uint32_t nlocks;
+	uint32_t nhosts;
+	uint32_t words;
+	uint32_t robust;
+	uint32_t journal;
+	uint32_t hosts;
+	uint32_t size;
+	uint32_t reserved[5];
 };
 
 /*
- * One host's registration. seq is a sequence count: odd while the registering
- * process rewrites the entry, even when it is stable. claim is the pid of the
- * process rewriting it (0 when none), so that a rewrite cut short by a crash can
- * be taken over once that process is dead.
+ * One host's registration. live is the registrant process's robust word: 0
+ * when nobody is registered, its liveness id while it runs, and marked
+ * SMEM_ROBUST_DIED by the kernel when it dies. The other fields are for
+ * people and for the host-table fallback (hosts.c): written by the registrant
+ * under the odd/even sequence count, never trusted as proof on their own.
  */
 struct smem_host_entry {
+	struct smem_robust live;
 	uint32_t seq;
-	uint32_t claim;
-	uint32_t pid; /* 0: nobody registered */
-	uint32_t generation; /* bumped by every registration */
-	uint64_t start_time; /* clock ticks after boot: /proc/PID/stat field 22 */
-	uint32_t reserved[2];
+	uint32_t id;  /* the registrant's liveness id */
+	uint32_t pid; /* the registrant's pid, in its own pid namespace */
+	uint32_t generation;
+	uint32_t reserved[8];
 };
 
-/*
- * What the holder of a lock is doing to state that one store cannot change, so
- * that whoever busts the lock after a crash can finish or undo it. Written and
- * cleared by the holder only, under the lock.
- */
-struct smem_lock_journal {
-	uint32_t owner; /* host + 1 of the writer; 0 when empty */
-	uint32_t op;
-	uint32_t arg[6];
+_Static_assert(sizeof(struct smem_bank_hdr) == 64, "bank header");
+_Static_assert(sizeof(struct smem_host_entry) == 64, "host entry");
+
+struct smem_bank_layout {
+	uint32_t stride, robust, journal, hosts, size;
 };
 
-struct smem_host_page {
-	struct smem_host_page_hdr hdr;
-	struct smem_host_entry host[SMEM_HWLOCK_TABLE_HOSTS];
-	struct smem_lock_journal journal[SMEM_HWLOCK_COUNT];
-};
+/* The only layout a bank of @stride may have. */
+static inline struct smem_bank_layout smem__bank_layout(unsigned stride)
+{
+	struct smem_bank_layout l = { .stride = stride };
 
-_Static_assert(sizeof(struct smem_host_page_hdr) == 64, "host page header");
-_Static_assert(sizeof(struct smem_host_entry) == 32, "host entry");
-_Static_assert(sizeof(struct smem_lock_journal) == 32, "lock journal");
-_Static_assert(sizeof(struct smem_host_page) <= SMEM_HOST_PAGE_SIZE, "host page");
+	l.robust = SMEM_BANK_WORDS + SMEM_HWLOCK_COUNT * stride;
+	l.journal = l.robust + SMEM_HWLOCK_COUNT * (uint32_t)sizeof(struct smem_robust);
+	l.hosts = l.journal + SMEM_HWLOCK_COUNT * (uint32_t)sizeof(struct smem_lock_journal);
+	l.size = (l.hosts + SMEM_HWLOCK_TABLE_HOSTS * (uint32_t)sizeof(struct smem_host_entry) +
+		  4095u) & ~4095u;
+	return l;
+}
 
-struct smem_hwlock {
+/* One mapping of a bank, shared by every handle of this process on it. */
+struct smem_bank {
 	struct smem_region *region; /* NULL when borrowed */
+	const struct smem_region *key;
+	uint64_t dev, ino;          /* of the file; 0 for a borrowed region */
 	uint8_t *base;
 	unsigned stride;
-	struct smem_host_page *page; /* NULL when the bank has none */
-	bool writable;               /* false: a read-only snapshot; lock, unlock, bust refuse */
+	struct smem_robust *robust;
+	struct smem_lock_journal *journal;
+	struct smem_host_entry *hosts;
+	bool writable;
+	unsigned refs;                            /* handles */
+	unsigned host_refs[SMEM_HWLOCK_TABLE_HOSTS]; /* this process's registrations */
+	struct smem_bank *next;
+};
+
+struct smem_hwlock {
+	struct smem_bank *b;
+	uint16_t registered[SMEM_HWLOCK_TABLE_HOSTS]; /* registrations made through this handle */
 };
 
 /*
- * Bust lock @id if @owner holds it and is proven dead. Proof and bust happen
- * under the owner's host-entry claim, so no registration of a new process as
- * @owner can slip between them. Return: 1 busted; 0 not (alive, unknown, not
- * the holder, or the entry is busy).
+ * Whether the host table proves the process with liveness id @id dead: a
+ * registration with that id that the kernel marked dead, and no live one with
+ * it. Return: 1 proven; 0 not (alive, unknown, or ambiguous).
  */
-int smem__hwlock_bust_if_dead(struct smem_hwlock *h, unsigned id, unsigned owner);
+int smem__hwlock_id_dead(const struct smem_bank *b, uint32_t id);
 
-/* Bytes between two lock words: what smem_hwlock_open() derived from the size. */
-unsigned smem__hwlock_stride(const struct smem_hwlock *h);
-
-/* The journal slot of a lock, or NULL when the bank has no host page. */
-struct smem_lock_journal *smem__hwlock_journal(struct smem_hwlock *h, unsigned id);
+/* Serialises this process's bank registry and registrations. */
+void smem__hwlock_registry_lock(void);
+void smem__hwlock_registry_unlock(void);
 
 #endif

@@ -1,157 +1,55 @@
 // SPDX-License-Identifier: MIT
 /*
- * The host table: who is attached as which host, so that a lock holder can be
- * proven dead.
+ * The host table: which process is attached as which host.
  *
- * Each entry records a pid and that process's start time (field 22 of
- * /proc/PID/stat, clock ticks after boot). A host is proven dead when the pid is
- * gone, is a zombie, or belongs to a process with another start time: pid reuse
- * cannot make a dead host look alive, nor a live one dead.
+ * A registration is a robust word (core/robust.h) that the registrant process
+ * owns: its liveness id while it runs, marked SMEM_ROBUST_DIED by the kernel
+ * when it dies. Whether a host is alive is read from that word and nothing
+ * else: no pid is looked up, so a registrant in another pid namespace, behind
+ * hidepid, or whose pid was reused is judged right, and "unknown" is never
+ * taken for "dead". Registration is one compare-and-swap of that word, from 0
+ * (free) or from a marked word (its registrant died), so two processes can
+ * never both become a host, and no claim or lock is needed around it.
  *
- * Writers first claim the entry with a compare-and-swap of their pid into
- * claim, then rewrite it under a sequence count (odd while writing), then
- * release the claim. Readers retry while the count is odd or changes. A writer
- * killed mid-rewrite leaves the count odd and its pid in claim; the next writer
- * sees that pid dead, takes the claim over and rewrites the entry whole.
+ * The liveness thread swaps registration words itself (by_liveness), so no
+ * death of the process can fall between the swap and the robust list.
  *
- * Host ids are reused: a host that died may be started again as a new process.
- * Its locks still hold host + 1, which now names a live host, so the new
- * process releases them when it registers. A waiter busting a dead holder
- * proves the death and busts under the same claim, so it can never see the old
- * process dead and then bust a lock the new one has taken since.
+ * The other fields (the registrant's liveness id and pid, a generation count)
+ * are for people, and for one proof: a lock word left holding a liveness id
+ * that the kernel did not mark (robust.c says when that can happen) belongs
+ * to a dead process when the table holds a marked registration with that id
+ * and no live one. A new registration of a dead host hands such locks on with
+ * the mark, so that whoever takes them next is told to repair.
+ *
+ * Registrations are per process and counted: every handle of the process may
+ * register the same host, and the last to unregister (or close) frees it.
  */
 #include <errno.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdio.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "bank.h"
 #include "core/fault.h"
+#include "core/futex.h"
 #include "core/shm.h"
+#include "hwlock-internal.h"
 
 #define READ_TRIES 100
-#define CLAIM_TRIES 100000 /* yields: about a second */
-
-/* Process state and start time. Return: 0; -ESRCH if there is no such process. */
-static int proc_stat(uint32_t pid, char *ret_state, uint64_t *ret_start)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long start;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return errno == ENOENT ? -ESRCH : -errno;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* The command name may hold spaces and parentheses: fields follow the last ')'. */
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
-				"%*d %*d %llu",
-			 ret_state, &start) != 2)
-		return -EIO;
-	*ret_start = start;
-	return 0;
-}
-
-/* 1 alive, 0 dead; start 0 means "any start time" (a claim, not a registration). */
-static int pid_alive(uint32_t pid, uint64_t start)
-{
-	uint64_t now;
-	char state;
-	int r;
-
-	if (pid == 0)
-		return 0;
-	r = proc_stat(pid, &state, &now);
-	if (r == -ESRCH)
-		return 0;
-	if (r < 0)
-		return kill((pid_t)pid, 0) == 0 || errno == EPERM; /* no /proc: existence only */
-	if (state == 'Z' || state == 'X')
-		return 0;
-	return start == 0 || now == start;
-}
 
 static int entry(struct smem_hwlock *h, unsigned host, struct smem_host_entry **ret)
 {
 	if (!h || host >= SMEM_HWLOCK_TABLE_HOSTS)
 		return -EINVAL;
-	if (!h->page)
-		return -ENODATA;
-	*ret = &h->page->host[host];
+	*ret = &h->b->hosts[host];
 	return 0;
 }
 
-/* A consistent copy of an entry (seqlock read). */
-static int read_entry(const struct smem_host_entry *e, struct smem_hwlock_host *ret)
+static uint32_t live_word(const struct smem_host_entry *e)
 {
-	for (int i = 0; i < READ_TRIES; i++) {
-		/* H1: acquire the count; pairs with H3, the writer's closing release. */
-		uint32_t s1 = shm_ld32_acquire(&e->seq), s2;
-
-		if (s1 & 1)
-			continue;
-		ret->pid = shm_ld32(&e->pid);
-		ret->generation = shm_ld32(&e->generation);
-		ret->start_time = (uint64_t)shm_ld32((const uint8_t *)&e->start_time + 4) << 32 |
-				  shm_ld32(&e->start_time);
-		/* H2: the fields are read before the count is read again. */
-		atomic_thread_fence(memory_order_acquire);
-		s2 = shm_ld32(&e->seq);
-		if (s1 == s2) {
-			ret->registered = ret->pid != 0;
-			return 0;
-		}
-	}
-	return -EAGAIN;
+	return atomic_load_explicit((const _Atomic uint32_t *)&e->live.word, memory_order_acquire);
 }
 
-/* Take the entry's claim once; a dead claimer's claim is taken over. */
-static int claim_once(struct smem_host_entry *e, uint32_t me)
-{
-	_Atomic uint32_t *c = (_Atomic uint32_t *)&e->claim;
-	/* A look before C1: only the CAS below orders anything. */
-	uint32_t cur = atomic_load_explicit(c, memory_order_relaxed);
-
-	if (cur == me)
-		return 0;
-	if (cur != 0 && pid_alive(cur, 0))
-		return -EAGAIN;
-	/* C1: acquire the claim; pairs with C2, the previous claimer's release. */
-	if (!atomic_compare_exchange_strong_explicit(c, &cur, me, memory_order_acquire,
-						     memory_order_relaxed))
-		return -EAGAIN;
-	return 0;
-}
-
-/*
- * Take the claim, waiting while another live process holds it (a claim is held
- * for a few microseconds). Return: 0; -EAGAIN after a second of trying.
- */
-static int claim(struct smem_host_entry *e, uint32_t me)
-{
-	for (unsigned i = 0; i < CLAIM_TRIES; i++) {
-		if (claim_once(e, me) == 0)
-			return 0;
-		sched_yield();
-	}
-	return -EAGAIN;
-}
-
-static void unclaim(struct smem_host_entry *e)
-{
-	/* C2: everything written under the claim before it is released. */
-	atomic_store_explicit((_Atomic uint32_t *)&e->claim, 0, memory_order_release);
-}
-
-/* Rewrite an entry under the claim, inside an odd sequence count. */
-static void rewrite(struct smem_host_entry *e, uint32_t pid, uint64_t start, uint32_t generation)
+/* Rewrite the fields for people inside an odd sequence count; by the registrant only. */
+static void describe(struct smem_host_entry *e, uint32_t id, uint32_t pid, uint32_t generation)
 {
 	uint32_t seq = shm_ld32(&e->seq) | 1;
 
@@ -159,119 +57,132 @@ static void rewrite(struct smem_host_entry *e, uint32_t pid, uint64_t start, uin
 	/* H4: the odd count is visible before any field changes; pairs with H2. */
 	atomic_thread_fence(memory_order_release);
 	FAULT_POINT("hwlock.host.after_seq_odd");
+	shm_st32(&e->id, id);
 	shm_st32(&e->pid, pid);
-	FAULT_POINT("hwlock.host.after_pid");
-	shm_st32(&e->start_time, (uint32_t)start);
-	shm_st32((uint8_t *)&e->start_time + 4, (uint32_t)(start >> 32));
 	shm_st32(&e->generation, generation);
-	FAULT_POINT("hwlock.host.after_fields");
-	/* H3: publish the entry; pairs with H1. */
+	/* H3: publish; pairs with H1. */
 	shm_st32_release(&e->seq, seq + 1);
 }
 
-/* Locks still held under this host id by a dead process; under the entry's claim. */
-static void bust_all(struct smem_hwlock *h, unsigned host)
+/*
+ * A dead registrant's locks that the kernel did not mark: mark them, so the
+ * next taker recovers. @dead is that registrant's liveness id.
+ */
+static void hand_on(struct smem_bank *b, unsigned host, uint32_t dead)
 {
-	for (unsigned id = 0; id < SMEM_HWLOCK_COUNT; id++) {
-		if (smem_hwlock_bust(h, id, host) == 1)
-			FAULT_POINT("hwlock.host.after_bust");
-	}
-}
+	for (unsigned id = 0; dead && id < SMEM_HWLOCK_COUNT; id++) {
+		_Atomic uint32_t *rw = (_Atomic uint32_t *)&b->robust[id].word;
+		uint32_t v = atomic_load_explicit(rw, memory_order_relaxed);
+		uint32_t label = atomic_load_explicit(
+			(_Atomic uint32_t *)(b->base + SMEM_BANK_WORDS + (size_t)id * b->stride),
+			memory_order_relaxed);
 
-int smem__hwlock_bust_if_dead(struct smem_hwlock *h, unsigned id, unsigned owner)
-{
-	uint32_t me = (uint32_t)getpid(), pid;
-	struct smem_host_entry *e;
-	uint64_t start;
-	int r, busted = 0;
-
-	/* A busy entry is left alone: the waiter looks again after its next sleep. */
-	if (entry(h, owner, &e) < 0 || claim_once(e, me) < 0)
-		return 0;
-	/*
-	 * Under the claim nobody rewrites the entry. An odd count means a
-	 * registration died half-way: the process it was replacing was dead
-	 * already, and the registrant never ran as the host, so the holder is dead.
-	 */
-	pid = shm_ld32(&e->pid);
-	start = (uint64_t)shm_ld32((uint8_t *)&e->start_time + 4) << 32 | shm_ld32(&e->start_time);
-	if ((shm_ld32(&e->seq) & 1) || (pid && pid != me && !pid_alive(pid, start))) {
-		r = smem_hwlock_bust(h, id, owner);
-		busted = r == 1;
+		if ((v & SMEM_ROBUST_ID) != dead || (v & SMEM_ROBUST_DIED) || label != host + 1)
+			continue;
+		if (atomic_compare_exchange_strong_explicit(rw, &v,
+							    (v & SMEM_ROBUST_WAITERS) | SMEM_ROBUST_DIED,
+							    memory_order_relaxed, memory_order_relaxed)) {
+			smem__futex_wake_all(rw);
+			FAULT_POINT("hwlock.host.after_hand_on");
+		}
 	}
-	unclaim(e);
-	return busted;
 }
 
 int smem_hwlock_host_register(struct smem_hwlock *h, unsigned host)
 {
-	uint32_t me = (uint32_t)getpid();
-	struct smem_hwlock_host cur;
 	struct smem_host_entry *e;
-	uint64_t start;
-	bool torn;
-	char state;
+	struct smem_bank *b;
+	uint32_t self, v, seen;
 	int r;
 
-	if (h && !h->writable)
+	if (h && !h->b->writable)
 		return -EROFS;
 	r = entry(h, host, &e);
 	if (r < 0)
 		return r;
-	r = proc_stat(me, &state, &start);
+	r = smem__robust_self(&self);
 	if (r < 0)
 		return r;
-	r = claim(e, me);
+	b = h->b;
+	smem__hwlock_registry_lock();
+	if (h->registered[host] == UINT16_MAX) {
+		r = -EOVERFLOW;
+		goto out;
+	}
+	if (b->host_refs[host] && smem__robust_held(&e->live)) {
+		b->host_refs[host]++; /* this process is the host already */
+		h->registered[host]++;
+		r = 0;
+		goto out;
+	}
+	for (int tries = 0;; tries++) {
+		v = live_word(e);
+		if (v && !(v & SMEM_ROBUST_DIED)) {
+			r = -EADDRINUSE; /* the kernel says its registrant runs */
+			goto out;
+		}
+		r = smem__robust_take(&e->live, v, 0, true, &seen);
+		if (r != -EBUSY || tries == 100)
+			break;
+	}
 	if (r < 0)
-		return r;
-	/* Under the claim only we write; an odd count is a dead writer's leftover. */
-	torn = shm_ld32(&e->seq) & 1;
-	cur.pid = shm_ld32(&e->pid);
-	cur.generation = shm_ld32(&e->generation);
-	cur.start_time = (uint64_t)shm_ld32((uint8_t *)&e->start_time + 4) << 32 |
-			 shm_ld32(&e->start_time);
-	if (!torn && cur.pid == me && cur.start_time == start) {
-		unclaim(e);
-		return 0; /* already ours */
-	}
-	if (!torn && cur.pid && cur.pid != me && pid_alive(cur.pid, cur.start_time)) {
-		unclaim(e);
-		return -EADDRINUSE;
-	}
-	/* Whoever was this host before is dead: what it held is nobody's now. */
-	bust_all(h, host);
-	rewrite(e, me, start, cur.generation + 1);
+		goto out;
+	FAULT_POINT("hwlock.host.after_take");
+	if (v & SMEM_ROBUST_DIED)
+		hand_on(b, host, shm_ld32(&e->id));
+	describe(e, self, (uint32_t)getpid(), shm_ld32(&e->generation) + 1);
 	FAULT_POINT("hwlock.host.after_register");
-	unclaim(e);
-	return 0;
+	b->host_refs[host] = 1;
+	h->registered[host]++;
+out:
+	smem__hwlock_registry_unlock();
+	return r;
 }
 
 int smem_hwlock_host_unregister(struct smem_hwlock *h, unsigned host)
 {
-	uint32_t me = (uint32_t)getpid();
 	struct smem_host_entry *e;
+	struct smem_bank *b;
 	int r;
 
-	if (h && !h->writable)
+	if (h && !h->b->writable)
 		return -EROFS;
 	r = entry(h, host, &e);
 	if (r < 0)
 		return r;
-	r = claim(e, me);
-	if (r < 0)
-		return r;
-	if (shm_ld32(&e->pid) != me) {
-		unclaim(e);
-		return -EPERM;
+	b = h->b;
+	smem__hwlock_registry_lock();
+	if (!h->registered[host] || !b->host_refs[host]) {
+		r = -EPERM;
+		goto out;
 	}
-	rewrite(e, 0, 0, shm_ld32(&e->generation));
-	unclaim(e);
-	return 0;
+	h->registered[host]--;
+	if (--b->host_refs[host] > 0)
+		goto out;
+	if (smem__robust_held(&e->live)) {
+		describe(e, 0, 0, shm_ld32(&e->generation));
+		r = smem__robust_release(&e->live, true, NULL);
+	}
+out:
+	smem__hwlock_registry_unlock();
+	return r;
+}
+
+bool smem__hwlock_host_mine(struct smem_hwlock *h, unsigned host)
+{
+	bool mine;
+
+	if (!h || host >= SMEM_HWLOCK_TABLE_HOSTS)
+		return false;
+	smem__hwlock_registry_lock();
+	mine = h->b->host_refs[host] && smem__robust_held(&h->b->hosts[host].live);
+	smem__hwlock_registry_unlock();
+	return mine;
 }
 
 int smem_hwlock_host_get(struct smem_hwlock *h, unsigned host, struct smem_hwlock_host *ret)
 {
-	struct smem_hwlock_host cur;
+	struct smem_hwlock_host cur = { .host = host };
 	struct smem_host_entry *e;
 	int r;
 
@@ -280,23 +191,58 @@ int smem_hwlock_host_get(struct smem_hwlock *h, unsigned host, struct smem_hwloc
 	r = entry(h, host, &e);
 	if (r < 0)
 		return r;
+	for (int i = 0; i < READ_TRIES; i++) {
+		/* H1: acquire the count; pairs with H3. */
+		uint32_t s1 = shm_ld32_acquire(&e->seq), s2;
+
+		if (s1 & 1)
+			continue;
+		cur.pid = shm_ld32(&e->pid);
+		cur.generation = shm_ld32(&e->generation);
+		/* H2: the fields are read before the count is read again. */
+		atomic_thread_fence(memory_order_acquire);
+		s2 = shm_ld32(&e->seq);
+		if (s1 == s2) {
+			uint32_t v = live_word(e);
+
+			cur.registered = v != 0;
+			cur.alive = v && !(v & SMEM_ROBUST_DIED);
+			*ret = cur;
+			return 0;
+		}
+	}
 	/* A read that keeps seeing a rewrite fails; *ret stays as the caller left it. */
-	r = read_entry(e, &cur);
-	if (r < 0)
-		return r;
-	cur.host = host;
-	*ret = cur;
-	return 0;
+	return -EAGAIN;
 }
 
 int smem_hwlock_host_alive(struct smem_hwlock *h, unsigned host)
 {
-	struct smem_hwlock_host cur;
-	int r = smem_hwlock_host_get(h, host, &cur);
+	struct smem_host_entry *e;
+	uint32_t v;
+	int r = entry(h, host, &e);
 
 	if (r < 0)
 		return r;
-	if (!cur.registered)
+	v = live_word(e);
+	if (!v)
 		return -ENOENT;
-	return pid_alive(cur.pid, cur.start_time);
+	return !(v & SMEM_ROBUST_DIED);
+}
+
+int smem__hwlock_id_dead(const struct smem_bank *b, uint32_t id)
+{
+	bool dead = false;
+
+	if (!id)
+		return 0;
+	for (unsigned host = 0; host < SMEM_HWLOCK_TABLE_HOSTS; host++) {
+		const struct smem_host_entry *e = &b->hosts[host];
+		uint32_t v = live_word(e);
+
+		if ((v & SMEM_ROBUST_ID) == id && !(v & SMEM_ROBUST_DIED))
+			return 0; /* a live registration has the id */
+		if ((v & SMEM_ROBUST_DIED) && shm_ld32(&e->id) == id)
+			dead = true;
+	}
+	return dead;
 }

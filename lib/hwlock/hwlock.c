@@ -1,57 +1,78 @@
 // SPDX-License-Identifier: MIT
 /*
- * Owner-tagged spinlocks in shared memory (the TCSR mutex model).
+ * Owner-tagged locks in shared memory (the TCSR mutex model), robust against
+ * the death of their holder.
  *
- * Word i of the bank, at i * stride, is 0 when lock i is free and host + 1 while
- * host holds it. The hardware latches the first non-zero value written to a free
- * register; a compare-and-swap from 0 is the shared-memory equivalent, and its
- * success is the "read back my own value" of the hardware protocol.
+ * Lock i has two words. Its lock word, at 4096 + i * stride, is what the
+ * hardware register holds: 0 when free, host + 1 while host holds it, so that
+ * anyone can see who holds what. Its robust word (core/robust.h) is what
+ * excludes: the holder process takes it with a compare-and-swap from 0 to its
+ * liveness id, and the kernel marks it SMEM_ROBUST_DIED, and wakes a sleeper,
+ * when that process dies. The holder writes the lock word after taking the
+ * robust word and clears it before releasing it, so a lock word that names a
+ * host always names the holder of the robust word, or a holder that died.
  *
  * Waiting. A waiter spins first, for about as long as waking a halted CPU takes
- * (tens of microseconds: 2000 pauses), since a hand-off between two running
- * CPUs is far cheaper than a sleep; then it sleeps on the lock word with FUTEX_WAIT
- * in slices of at most 1 ms, so a lost wake-up costs a slice, never a hang. When
- * the stride leaves room, the word after the lock word counts sleepers so that an
- * unlock makes the FUTEX_WAKE system call only when someone sleeps.
+ * (tens of microseconds), since a hand-off between two running CPUs is far
+ * cheaper than a sleep; then it sets SMEM_ROBUST_WAITERS and sleeps on the
+ * robust word, as a robust mutex does. An unlock that sees the flag wakes one
+ * sleeper; the kernel does the same when the holder dies. A woken waiter takes
+ * the word with the flag set again, since it cannot know whether others sleep.
  *
- * Crash story: a holder that dies leaves its host + 1 in the word; bust() clears
- * it with a compare-and-swap against exactly that value, so it can never release
- * a lock that a live host took after the dead one. With SMEM_HWLOCK_BUST_DEAD a
- * waiter does that itself once the host table (hosts.c) proves the holder dead,
- * and tells its caller, who repairs what the lock guarded. A sleeper that dies
- * leaves the sleeper count too high, which costs later unlocks a needless wake
- * call and nothing else.
+ * Death. With SMEM_HWLOCK_BUST_DEAD, or as the dead holder's own host (its
+ * successor), a waiter that finds the word marked takes it over, writes its
+ * own lock word, and returns SMEM_HWLOCK_RECOVERED: its caller repairs what the
+ * lock guarded. The proof is the kernel's, never a
+ * lookup of a pid. A sleeper also wakes every FALLBACK_SLICE_NS: a holder that
+ * died in the one gap the kernel cannot cover (robust.c) is proven dead through
+ * the host table instead.
+ *
+ * Handles. A process maps each bank once: handles on the same file share the
+ * mapping, so a word has one address in the process, the one on its robust
+ * list. A handle closed while its process still holds a lock of the bank
+ * leaves the mapping in place until the process ends, since the kernel must be
+ * able to reach the word when it does.
  */
 #include "smemkit/hwlock.h"
 
 #include <errno.h>
-#include <limits.h>
-#include <linux/futex.h>
-#include <stdatomic.h>
-#include <stdint.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
-
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "bank.h"
+#include "hwlock-internal.h"
 #include "core/fault.h"
+#include "core/futex.h"
+#include "core/shm.h"
 #include "core/util.h"
 #include "smemkit/region.h"
 
-#define SPIN_TRIES     2000u
-#define SLEEP_SLICE_NS 1000000L
+#define SPIN_TRIES        2000u
+#define FALLBACK_SLICE_NS 20000000L
 
-static _Atomic uint32_t *lock_word(const struct smem_hwlock *h, unsigned id)
+static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct smem_bank *registry;
+
+void smem__hwlock_registry_lock(void)
 {
-	return (_Atomic uint32_t *)(h->base + (size_t)id * h->stride);
+	pthread_mutex_lock(&registry_mu);
 }
 
-/* The sleeper count, or NULL when the stride leaves no room for it. */
-static _Atomic uint32_t *sleepers(const struct smem_hwlock *h, unsigned id)
+void smem__hwlock_registry_unlock(void)
 {
-	return h->stride >= 8 ? lock_word(h, id) + 1 : NULL;
+	pthread_mutex_unlock(&registry_mu);
+}
+
+static _Atomic uint32_t *lock_word(const struct smem_bank *b, unsigned id)
+{
+	return (_Atomic uint32_t *)(b->base + SMEM_BANK_WORDS + (size_t)id * b->stride);
+}
+
+static _Atomic uint32_t *robust_word(const struct smem_bank *b, unsigned id)
+{
+	return (_Atomic uint32_t *)&b->robust[id].word;
 }
 
 static bool stride_ok(uint64_t stride)
@@ -59,68 +80,175 @@ static bool stride_ok(uint64_t stride)
 	return stride >= 4 && stride <= SMEM_HWLOCK_MAX_STRIDE && stride % 4 == 0;
 }
 
-/* A bank is 32 strides of lock words, then optionally the host page. */
-static int bank_new(struct smem_region *r, bool own, struct smem_hwlock **ret)
+/*
+ * The sleep between looks at a holder that never changes: FALLBACK_SLICE_NS,
+ * or none with SMEMKIT_HWLOCK_NO_FALLBACK=1 in the environment (tests), so
+ * that a lost wake-up hangs instead of hiding behind the next slice.
+ */
+static int64_t fallback_slice_ns(void)
 {
-	size_t size = smem_region_size(r), words = size - SMEM_HOST_PAGE_SIZE;
-	uint8_t *base = smem_region_base(r);
-	struct smem_host_page *page = NULL;
-	struct smem_hwlock *h;
-	unsigned stride;
+	static _Atomic int64_t slice;
+	int64_t s = atomic_load_explicit(&slice, memory_order_relaxed);
 
-	if (size > SMEM_HOST_PAGE_SIZE && words % SMEM_HWLOCK_COUNT == 0 &&
-	    stride_ok(words / SMEM_HWLOCK_COUNT) &&
-	    memcmp(base + words, SMEM_HOST_PAGE_MAGIC, 4) == 0) {
-		stride = (unsigned)(words / SMEM_HWLOCK_COUNT);
-		page = (struct smem_host_page *)(base + words);
-	} else if (size % SMEM_HWLOCK_COUNT == 0 && stride_ok(size / SMEM_HWLOCK_COUNT)) {
-		stride = (unsigned)(size / SMEM_HWLOCK_COUNT);
-	} else {
-		return -EBADMSG;
+	if (s == 0) {
+		const char *v = getenv("SMEMKIT_HWLOCK_NO_FALLBACK");
+
+		s = v && *v == '1' ? -1 : FALLBACK_SLICE_NS;
+		atomic_store_explicit(&slice, s, memory_order_relaxed);
 	}
-	h = malloc(sizeof(*h));
-	if (!h)
-		return -ENOMEM;
-	*h = (struct smem_hwlock){
-		.region = own ? r : NULL,
-		.base = base,
-		.stride = stride,
-		.page = page,
-		.writable = smem_region_writable(r),
-	};
-	*ret = h;
-	return 0;
+	return s;
 }
 
-struct smem_lock_journal *smem__hwlock_journal(struct smem_hwlock *h, unsigned id)
+/* Why @base cannot be a bank of @size bytes, or NULL if it is one. */
+static const char *bank_problem(const uint8_t *base, size_t size, unsigned *ret_stride)
 {
-	return h && h->page && id < SMEM_HWLOCK_COUNT ? &h->page->journal[id] : NULL;
+	const struct smem_bank_hdr *hd = (const void *)base;
+	struct smem_bank_layout l;
+	uint32_t stride;
+
+	if (size < sizeof(*hd))
+		return "too small for a lock bank header";
+	/* A1: the magic is stored last by format; acquire what it published. */
+	atomic_thread_fence(memory_order_acquire);
+	if (memcmp(hd->magic, SMEM_BANK_MAGIC, sizeof(hd->magic)) != 0)
+		return "no lock bank header (not a bank, a half-made one, or one being reset)";
+	if (shm_ld32(&hd->version) != SMEM_BANK_VERSION)
+		return "a lock bank of another version";
+	stride = shm_ld32(&hd->stride);
+	if (!stride_ok(stride))
+		return "a lock bank header with an invalid stride";
+	l = smem__bank_layout(stride);
+	if (shm_ld32(&hd->nlocks) != SMEM_HWLOCK_COUNT ||
+	    shm_ld32(&hd->nhosts) != SMEM_HWLOCK_TABLE_HOSTS ||
+	    shm_ld32(&hd->words) != SMEM_BANK_WORDS || shm_ld32(&hd->robust) != l.robust ||
+	    shm_ld32(&hd->journal) != l.journal || shm_ld32(&hd->hosts) != l.hosts ||
+	    shm_ld32(&hd->size) != l.size)
+		return "a lock bank header whose layout is not the one of its stride";
+	if (size != l.size)
+		return "a lock bank whose size is not the one its header gives";
+	*ret_stride = stride;
+	return NULL;
+}
+
+const char *smem__hwlock_problem(const void *base, size_t size)
+{
+	unsigned stride;
+
+	return bank_problem(base, size, &stride);
 }
 
 int smem_hwlock_format(void *mem, size_t size, unsigned stride)
 {
-	size_t words = (size_t)stride * SMEM_HWLOCK_COUNT;
-	struct smem_host_page *page;
-	uint8_t *base = mem;
+	struct smem_bank_layout l;
+	struct smem_bank_hdr *hd = mem;
 
-	if (!mem || !stride_ok(stride) || size != words + SMEM_HOST_PAGE_SIZE)
+	if (!mem || !stride_ok(stride))
+		return -EINVAL;
+	l = smem__bank_layout(stride);
+	if (size != l.size)
 		return -EINVAL;
 	/*
 	 * Reset before anyone can use the bank; the caller's hand-off (an exec, a
 	 * file that others open later) orders it. The magic goes last, so a bank
-	 * is recognised only once its host page is empty.
+	 * is recognised only once it is whole.
 	 */
-	memset(base, 0, size);
-	page = (struct smem_host_page *)(base + words);
-	page->hdr.version = htole32(1);
-	page->hdr.nhosts = htole32(SMEM_HWLOCK_TABLE_HOSTS);
-	memcpy(page->hdr.magic, SMEM_HOST_PAGE_MAGIC, 4);
+	memset(mem, 0, size);
+	*hd = (struct smem_bank_hdr){
+		.version = htole32(SMEM_BANK_VERSION),
+		.stride = htole32(stride),
+		.nlocks = htole32(SMEM_HWLOCK_COUNT),
+		.nhosts = htole32(SMEM_HWLOCK_TABLE_HOSTS),
+		.words = htole32(SMEM_BANK_WORDS),
+		.robust = htole32(l.robust),
+		.journal = htole32(l.journal),
+		.hosts = htole32(l.hosts),
+		.size = htole32(l.size),
+	};
+	/* A1: everything above before the magic. */
+	atomic_thread_fence(memory_order_release);
+	memcpy(hd->magic, SMEM_BANK_MAGIC, sizeof(hd->magic));
 	return 0;
 }
 
 void smem_hwlock_opts_init(struct smem_hwlock_opts *o)
 {
 	*o = (struct smem_hwlock_opts){ 0 };
+}
+
+/* Under registry_mu. */
+static struct smem_bank *registry_find(const struct smem_region *key, uint64_t dev, uint64_t ino)
+{
+	for (struct smem_bank *b = registry; b; b = b->next)
+		if (key ? b->key == key : (b->ino == ino && b->dev == dev && b->ino))
+			return b;
+	return NULL;
+}
+
+/*
+ * A handle on the bank in @r. A writable bank already mapped by this process
+ * is shared (and @r closed when @own); otherwise @r becomes a new bank.
+ */
+static int bank_attach(struct smem_region *r, bool own, struct smem_hwlock **ret)
+{
+	uint8_t *base = smem_region_base(r);
+	bool writable = smem_region_writable(r);
+	uint64_t dev = 0, ino = 0;
+	struct smem_hwlock *h;
+	struct smem_bank *b;
+	unsigned stride;
+	struct stat st;
+
+	if (bank_problem(base, smem_region_size(r), &stride))
+		return -EBADMSG;
+	if (own && smem_region_fd(r) >= 0 && fstat(smem_region_fd(r), &st) == 0) {
+		dev = st.st_dev;
+		ino = st.st_ino;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	pthread_mutex_lock(&registry_mu);
+	b = writable ? registry_find(own ? NULL : r, dev, ino) : NULL;
+	if (b && b->stride != stride)
+		b = NULL; /* reformatted with another stride while we held it: map anew */
+	if (!b) {
+		struct smem_bank_layout l = smem__bank_layout(stride);
+
+		b = calloc(1, sizeof(*b));
+		if (!b) {
+			pthread_mutex_unlock(&registry_mu);
+			free(h);
+			return -ENOMEM;
+		}
+		*b = (struct smem_bank){
+			.region = own ? r : NULL,
+			.key = own ? NULL : r,
+			.dev = dev,
+			.ino = ino,
+			.base = base,
+			.stride = stride,
+			.robust = (struct smem_robust *)(base + l.robust),
+			.journal = (struct smem_lock_journal *)(base + l.journal),
+			.hosts = (struct smem_host_entry *)(base + l.hosts),
+			.writable = writable,
+		};
+		if (writable) {
+			b->next = registry;
+			registry = b;
+		}
+	} else if (own) {
+		smem_region_close(r); /* the process's mapping of this file is b's */
+	}
+	b->refs++;
+	pthread_mutex_unlock(&registry_mu);
+	h->b = b;
+	*ret = h;
+	return 0;
+}
+
+struct smem_lock_journal *smem__hwlock_journal(struct smem_hwlock *h, unsigned id)
+{
+	return h && id < SMEM_HWLOCK_COUNT ? &h->b->journal[id] : NULL;
 }
 
 /* Attach to (with @create, first lay out) the bank in a region the caller keeps. */
@@ -136,7 +264,7 @@ static int open_region(struct smem_region *r, bool create, unsigned stride,
 		if (err < 0)
 			return err;
 	}
-	return bank_new(r, false, ret);
+	return bank_attach(r, false, ret);
 }
 
 int smem_hwlock_open(const char *path, const struct smem_hwlock_opts *o, struct smem_hwlock **ret)
@@ -169,7 +297,7 @@ int smem_hwlock_open(const char *path, const struct smem_hwlock_opts *o, struct 
 	if (create)
 		err = smem_hwlock_format(smem_region_base(r), SMEM_HWLOCK_BANK_SIZE(stride), stride);
 	if (err == 0)
-		err = bank_new(r, true, ret);
+		err = bank_attach(r, true, ret);
 	if (err < 0)
 		smem_region_close(r);
 	return err;
@@ -177,15 +305,33 @@ int smem_hwlock_open(const char *path, const struct smem_hwlock_opts *o, struct 
 
 void smem_hwlock_close(struct smem_hwlock *h)
 {
+	struct smem_bank *b, **p;
+
 	if (!h)
 		return;
-	smem_region_close(h->region);
+	b = h->b;
+	for (unsigned host = 0; host < SMEM_HWLOCK_TABLE_HOSTS; host++)
+		while (h->registered[host] && smem_hwlock_host_unregister(h, host) == 0)
+			;
+	pthread_mutex_lock(&registry_mu);
+	/* A bank whose words this process still holds stays mapped (see the top). */
+	if (--b->refs == 0 &&
+	    (!b->writable || smem__robust_held_in(b->base, smem__bank_layout(b->stride).size) == 0)) {
+		for (p = &registry; *p; p = &(*p)->next)
+			if (*p == b) {
+				*p = b->next;
+				break;
+			}
+		smem_region_close(b->region);
+		free(b);
+	}
+	pthread_mutex_unlock(&registry_mu);
 	free(h);
 }
 
 unsigned smem__hwlock_stride(const struct smem_hwlock *h)
 {
-	return h->stride;
+	return h->b->stride;
 }
 
 static bool args_ok(const struct smem_hwlock *h, unsigned id, unsigned host)
@@ -193,77 +339,44 @@ static bool args_ok(const struct smem_hwlock *h, unsigned id, unsigned host)
 	return h && id < SMEM_HWLOCK_COUNT && host <= SMEM_HWLOCK_MAX_HOST;
 }
 
+/* Take lock @id's robust word from @expected; then the lock word names @host. */
+static int take(struct smem_bank *b, unsigned id, unsigned host, uint32_t expected, uint32_t bits,
+		uint32_t *ret_seen)
+{
+	int r = smem__robust_take(&b->robust[id], expected, bits, false, ret_seen);
+
+	if (r < 0)
+		return r;
+	/* L2: a label for people; the robust word's acquire (R1) ordered the rest. */
+	atomic_store_explicit(lock_word(b, id), host + 1, memory_order_release);
+	FAULT_POINT("hwlock.lock.after_acquire");
+	return 0;
+}
+
 int smem_hwlock_trylock(struct smem_hwlock *h, unsigned id, unsigned host)
 {
-	uint32_t expected = 0;
-
 	if (!args_ok(h, id, host))
 		return -EINVAL;
-	if (!h->writable)
+	if (!h->b->writable)
 		return -EROFS;
-	/*
-	 * L1: take the lock; acquire pairs with the release in U1 (unlock) and B1
-	 * (bust), so the new holder sees every store made under the lock before.
-	 */
-	if (atomic_compare_exchange_strong_explicit(lock_word(h, id), &expected, host + 1,
-						    memory_order_acquire, memory_order_relaxed)) {
-		FAULT_POINT("hwlock.lock.after_acquire");
-		return 0;
-	}
-	return -EBUSY;
+	return take(h->b, id, host, 0, 0, NULL);
 }
 
-static void cpu_relax(void)
+/* Took @id from a dead holder: tell every sleeper (some may wait for exactly this). */
+static int recovered(struct smem_bank *b, unsigned id)
 {
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void futex_wait(_Atomic uint32_t *word, uint32_t seen, long ns)
-{
-	struct timespec ts = { .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
-
-	/* Shared futex (not FUTEX_PRIVATE): the word is mapped by other processes. */
-	syscall(SYS_futex, word, FUTEX_WAIT, seen, &ts, NULL, 0);
-}
-
-static void futex_wake_all(_Atomic uint32_t *word)
-{
-	syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
-}
-
-/*
- * With SMEM_HWLOCK_BUST_DEAD: bust the holder seen if it is proven dead (hosts.c
- * does that under the host entry's claim), then try to take the lock.
- * Return: SMEM_HWLOCK_RECOVERED if taken, 0 otherwise.
- */
-static int bust_if_dead(struct smem_hwlock *h, unsigned id, unsigned host, uint32_t seen)
-{
-	if (!seen || seen - 1 >= SMEM_HWLOCK_TABLE_HOSTS)
-		return 0;
-	if (smem__hwlock_bust_if_dead(h, id, seen - 1) != 1)
-		return 0;
+	smem__futex_wake_all(robust_word(b, id));
 	FAULT_POINT("hwlock.lock.after_bust");
-	return smem_hwlock_trylock(h, id, host) == 0 ? SMEM_HWLOCK_RECOVERED : 0;
+	return SMEM_HWLOCK_RECOVERED;
 }
 
 int smem_hwlock_lock(struct smem_hwlock *h, unsigned id, unsigned host, unsigned timeout_ms,
 		     unsigned flags)
 {
-	_Atomic uint32_t *w, *s;
-	int64_t deadline;
-	uint32_t last_seen = 0;
+	bool bust = flags & SMEM_HWLOCK_BUST_DEAD;
+	int64_t deadline, slice;
+	struct smem_bank *b;
+	_Atomic uint32_t *rw;
 	int r;
 
 	if (flags & ~SMEM_HWLOCK_BUST_DEAD)
@@ -271,104 +384,132 @@ int smem_hwlock_lock(struct smem_hwlock *h, unsigned id, unsigned host, unsigned
 	r = smem_hwlock_trylock(h, id, host);
 	if (r != -EBUSY)
 		return r;
-	w = lock_word(h, id);
-	if (timeout_ms == 0) {
-		/* One try; with the policy, one look at the holder too. */
-		/* L2: which holder to look up; bust and trylock order the rest. */
-		if (flags & SMEM_HWLOCK_BUST_DEAD &&
-		    (r = bust_if_dead(h, id, host, atomic_load_explicit(w, memory_order_relaxed))))
-			return r;
-		return -ETIMEDOUT;
-	}
-	s = sleepers(h, id);
-	deadline = now_ns() + (int64_t)timeout_ms * 1000000;
+	b = h->b;
+	rw = robust_word(b, id);
+	deadline = smem__now_ns() + (int64_t)timeout_ms * 1000000;
+	slice = fallback_slice_ns();
 
-	for (unsigned i = 0; i < SPIN_TRIES; i++) {
-		cpu_relax();
-		/* L2: a plain look first, to keep the line shared while it is held. */
-		if (atomic_load_explicit(w, memory_order_relaxed) == 0 &&
-		    smem_hwlock_trylock(h, id, host) == 0)
+	for (unsigned i = 0; timeout_ms && i < SPIN_TRIES; i++) {
+		uint32_t v;
+
+		smem__cpu_relax();
+		/* A plain look first, to keep the line shared while it is held. */
+		v = atomic_load_explicit(rw, memory_order_relaxed);
+		if (v == 0 && take(b, id, host, 0, 0, NULL) == 0)
 			return 0;
-		if ((i & 63) == 63 && now_ns() >= deadline)
+		if (v & SMEM_ROBUST_DIED)
+			break;
+		if ((i & 63) == 63 && smem__now_ns() >= deadline)
 			return -ETIMEDOUT;
 	}
 
 	for (;;) {
-		int64_t left = deadline - now_ns();
-		uint32_t seen;
+		uint32_t v = atomic_load_explicit(rw, memory_order_relaxed), wait_on;
+		int64_t left;
 
-		if (smem_hwlock_trylock(h, id, host) == 0)
-			return 0;
-		if (flags & SMEM_HWLOCK_BUST_DEAD) {
-			/* Only a holder seen twice, one sleep apart, is looked up. */
-			seen = atomic_load_explicit(w, memory_order_relaxed); /* L2 */
-			if (seen && seen == last_seen && (r = bust_if_dead(h, id, host, seen)))
+		if (v == 0) {
+			/* Others may sleep: whoever takes it after a sleep keeps the flag. */
+			r = take(b, id, host, 0, SMEM_ROBUST_WAITERS, NULL);
+			if (r != -EBUSY)
 				return r;
-			last_seen = seen;
+			continue;
 		}
-		if (left <= 0)
+		if (v & SMEM_ROBUST_DIED) {
+			/*
+			 * A dead holder's lock goes to a waiter that agreed to repair, or
+			 * to the dead host's successor: nobody else repairs for it.
+			 */
+			if (bust || atomic_load_explicit(lock_word(b, id), memory_order_relaxed) ==
+					    host + 1) {
+				r = take(b, id, host, v, SMEM_ROBUST_WAITERS, NULL);
+				if (r == 0)
+					return recovered(b, id);
+				if (r != -EBUSY)
+					return r;
+				continue;
+			}
+			/* The kernel woke one sleeper: pass it on to all, once, then wait for a bust. */
+			if (v & SMEM_ROBUST_WAITERS) {
+				if (atomic_compare_exchange_strong_explicit(
+					    rw, &v, v & ~SMEM_ROBUST_WAITERS, memory_order_relaxed,
+					    memory_order_relaxed))
+					smem__futex_wake_all(rw);
+				continue;
+			}
+			wait_on = v;
+		} else {
+			if (timeout_ms == 0)
+				return -ETIMEDOUT;
+			/* L3: announce the sleeper in the word itself; an unlock then must wake. */
+			if (!(v & SMEM_ROBUST_WAITERS) &&
+			    !atomic_compare_exchange_strong_explicit(rw, &v, v | SMEM_ROBUST_WAITERS,
+								     memory_order_relaxed,
+								     memory_order_relaxed))
+				continue;
+			wait_on = v | SMEM_ROBUST_WAITERS;
+		}
+		FAULT_POINT("hwlock.lock.before_sleep");
+		left = deadline - smem__now_ns();
+		if (left <= 0 || timeout_ms == 0)
 			return -ETIMEDOUT;
-		/*
-		 * L3: announce the sleeper, then look at the word again. Sequentially
-		 * consistent with U2 in unlock (store 0, then read the count): either
-		 * the unlocker sees this sleeper and wakes it, or this load sees 0.
-		 */
-		if (s)
-			atomic_fetch_add_explicit(s, 1, memory_order_seq_cst);
-		FAULT_POINT("hwlock.lock.after_sleeper_add");
-		seen = atomic_load_explicit(w, memory_order_seq_cst);
-		if (seen != 0)
-			futex_wait(w, seen, left < SLEEP_SLICE_NS ? (long)left : SLEEP_SLICE_NS);
-		if (s)
-			atomic_fetch_sub_explicit(s, 1, memory_order_relaxed);
+		r = smem__futex_wait(rw, wait_on, slice > 0 && slice < left ? slice : left);
+		/* A whole slice without a change: look the holder up in the host table. */
+		if (r == -ETIMEDOUT && bust && !(wait_on & SMEM_ROBUST_DIED) &&
+		    atomic_load_explicit(rw, memory_order_relaxed) == wait_on &&
+		    smem__hwlock_id_dead(b, wait_on & SMEM_ROBUST_ID) == 1 &&
+		    take(b, id, host, wait_on, SMEM_ROBUST_WAITERS, NULL) == 0)
+			return recovered(b, id);
 	}
-}
-
-static void wake_sleepers(struct smem_hwlock *h, unsigned id)
-{
-	_Atomic uint32_t *s = sleepers(h, id);
-
-	/* U2: read the count after the releasing store; pairs with L3 in lock(). */
-	if (s && atomic_load_explicit(s, memory_order_seq_cst) != 0)
-		futex_wake_all(lock_word(h, id));
 }
 
 int smem_hwlock_unlock(struct smem_hwlock *h, unsigned id, unsigned host)
 {
-	uint32_t was;
+	struct smem_bank *b;
+	uint32_t expected = host + 1, old;
+	int r;
 
 	if (!args_ok(h, id, host))
 		return -EINVAL;
-	if (!h->writable)
+	b = h->b;
+	if (!b->writable)
 		return -EROFS;
-	/*
-	 * U1: release every store made under the lock before the word reads 0;
-	 * pairs with the acquire in L1. The exchange returns the owner it replaced,
-	 * so a non-owner unlock is reported, while the lock is released all the same
-	 * as the hardware does.
-	 */
-	was = atomic_exchange_explicit(lock_word(h, id), 0, memory_order_seq_cst);
+	/* Only the holder releases, and only as the host it took the lock as. */
+	if (!smem__robust_held(&b->robust[id]) ||
+	    atomic_load_explicit(lock_word(b, id), memory_order_relaxed) != expected)
+		return -EPERM;
+	/* U1: the label goes first, so a word that names a host always has a holder. */
+	if (!atomic_compare_exchange_strong_explicit(lock_word(b, id), &expected, 0,
+						     memory_order_relaxed, memory_order_relaxed))
+		return -EPERM;
+	FAULT_POINT("hwlock.unlock.after_word");
+	r = smem__robust_release(&b->robust[id], false, &old);
+	if (r < 0)
+		return r;
 	FAULT_POINT("hwlock.unlock.after_release");
-	wake_sleepers(h, id);
-	return was == host + 1 ? 0 : -EPERM;
+	/* U2: the release swap returned the flag a sleeper set (L3) before it slept. */
+	if (old & SMEM_ROBUST_WAITERS)
+		smem__futex_wake(robust_word(b, id), 1);
+	return 0;
 }
 
 int smem_hwlock_bust(struct smem_hwlock *h, unsigned id, unsigned owner)
 {
 	uint32_t expected = owner + 1;
+	struct smem_bank *b;
 
 	if (!args_ok(h, id, owner))
 		return -EINVAL;
-	if (!h->writable)
+	b = h->b;
+	if (!b->writable)
 		return -EROFS;
-	/*
-	 * B1: release the lock only if the dead owner's value is still there;
-	 * pairs with the acquire in L1 of the next holder.
-	 */
-	if (!atomic_compare_exchange_strong_explicit(lock_word(h, id), &expected, 0,
+	/* B1: only if @owner's label is still there, so a new holder is never released. */
+	if (!atomic_compare_exchange_strong_explicit(lock_word(b, id), &expected, 0,
 						     memory_order_seq_cst, memory_order_relaxed))
 		return 0;
-	wake_sleepers(h, id);
+	/* B2: the label named the robust word's holder; release it; pairs with R1. */
+	atomic_store_explicit(robust_word(b, id), 0, memory_order_release);
+	smem__robust_forget(&b->robust[id]);
+	smem__futex_wake_all(robust_word(b, id));
 	return 1;
 }
 
@@ -377,6 +518,14 @@ int smem_hwlock_owner(struct smem_hwlock *h, unsigned id, unsigned *ret_value)
 	if (!h || id >= SMEM_HWLOCK_COUNT || !ret_value)
 		return -EINVAL;
 	/* O1: an observation only; nothing is read under it. */
-	*ret_value = atomic_load_explicit(lock_word(h, id), memory_order_relaxed);
+	*ret_value = atomic_load_explicit(lock_word(h->b, id), memory_order_relaxed);
+	return 0;
+}
+
+int smem__hwlock_robust(struct smem_hwlock *h, unsigned id, uint32_t *ret_word)
+{
+	if (!h || id >= SMEM_HWLOCK_COUNT || !ret_word)
+		return -EINVAL;
+	*ret_word = atomic_load_explicit(robust_word(h->b, id), memory_order_relaxed);
 	return 0;
 }

@@ -23,7 +23,8 @@
 #include "smem-internal.h"
 
 #include "core/fault.h"
-#include "hwlock/bank.h"
+#include "hwlock/hwlock-internal.h"
+#include "hwlock/journal.h"
 #include "smemkit/hwlock.h"
 
 enum { JOURNAL_HEAP_ALLOC = 1 };
@@ -240,6 +241,8 @@ int smem__recover_report(struct smem *s, struct smem__repairs *ret)
 	}
 	if (!s->hwlock)
 		return -ENOLCK;
+	if (s->registered && !smem__hwlock_host_mine(s->hwlock, s->host))
+		return -ESTALE;
 	smem_hwlock_owner(s->hwlock, s->hwlock_id, &before);
 	r = smem_hwlock_lock(s->hwlock, s->hwlock_id, s->host, SMEM_HWLOCK_TIMEOUT_MS,
 				   s->lock_flags);
@@ -308,6 +311,9 @@ int smem_item_alloc(struct smem *s, unsigned host, unsigned item, size_t size, u
 		r = alloc_global(s, item, size);
 		return r == 0 && recovered ? SMEM_RECOVERED : r;
 	}
+	/* A handle inherited across fork(): the registration stayed with the parent. */
+	if (s->registered && !smem__hwlock_host_mine(s->hwlock, s->host))
+		return -ESTALE;
 	r = smem_hwlock_lock(s->hwlock, s->hwlock_id, s->host, SMEM_HWLOCK_TIMEOUT_MS,
 				   s->lock_flags);
 	if (r < 0)

@@ -8,6 +8,7 @@ struct smem {
 	struct smem_region *region; /* owned, or NULL when borrowed */
 	struct smem_hwlock *hwlock;
 	bool own_hwlock;
+	bool registered; /* as host in the bank's host table; undone by smem_close() */
 	uint8_t *base;
 	uint64_t size;
 	bool writable;

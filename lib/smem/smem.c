@@ -135,8 +135,9 @@ static int open_region(struct smem_region *r, unsigned host, const struct smem_o
 	/* Others prove this host dead or alive through the lock bank's host table. */
 	if (err == 0 && s->writable && s->hwlock) {
 		err = smem_hwlock_host_register(s->hwlock, host);
-		if (err == -ENODATA || (err == -EINVAL && host >= SMEM_HWLOCK_TABLE_HOSTS))
-			err = 0; /* no table (a bare bank), or no entry for this id */
+		s->registered = err == 0;
+		if (err == -EINVAL && host >= SMEM_HWLOCK_TABLE_HOSTS)
+			err = 0; /* no entry for this id */
 		else if (err == -EADDRINUSE)
 			smem__diag(&d, "another live process is attached as host %u", host);
 		else if (err < 0)
@@ -247,6 +248,8 @@ void smem_close(struct smem *s)
 {
 	if (!s)
 		return;
+	if (s->registered)
+		smem_hwlock_host_unregister(s->hwlock, s->host);
 	if (s->own_hwlock)
 		smem_hwlock_close(s->hwlock);
 	smem_region_close(s->region);

@@ -52,14 +52,41 @@ def u32(data, off):
     return struct.unpack_from("<I", data, off)[0]
 
 
+# The lock bank (lib/hwlock/bank.h, docs/FORMAT.md): a header page, the lock
+# words, then 16-byte robust words, 32-byte journal records, 64-byte host entries.
+BANK_WORDS = 4096
+ROBUST_DIED = 0x40000000
+FAKE_ID = 0x3ffffff0  # a liveness id that no process here has: "alive", as far as anyone knows
+
+
+def bank_layout(stride=LOCK_STRIDE):
+    """(robust, journal, hosts, size) of a bank of this stride."""
+    robust = BANK_WORDS + LOCK_COUNT * stride
+    journal = robust + 16 * LOCK_COUNT
+    hosts = journal + 32 * LOCK_COUNT
+    return robust, journal, hosts, (hosts + 64 * 64 + 4095) & ~4095
+
+
 def lock_words(bank, stride=LOCK_STRIDE):
     """The 32 lock words of a lock bank file's contents."""
-    return [u32(bank, i * stride) for i in range(LOCK_COUNT)]
+    return [u32(bank, BANK_WORDS + i * stride) for i in range(LOCK_COUNT)]
 
 
 def bank_size_ok(size, stride):
-    """A bank holds 32 lock words, optionally followed by a 4 KiB host page."""
-    return size in (LOCK_COUNT * stride, LOCK_COUNT * stride + 4096)
+    return size == bank_layout(stride)[3]
+
+
+def hold(test, img, lock, host, dead=False, stride=LOCK_STRIDE, bank=None):
+    """Make host hold lock in img's bank: its word, and a robust word alive or marked dead."""
+    bank = bank or img + ".hwlock"
+    robust = bank_layout(stride)[0]
+    test.patch(bank, BANK_WORDS + lock * stride, struct.pack("<I", 0 if host is None else host + 1))
+    test.patch(bank, robust + lock * 16,
+               struct.pack("<I", 0 if host is None else ROBUST_DIED if dead else FAKE_ID))
+
+
+def host_entry_at(host, stride=LOCK_STRIDE):
+    return bank_layout(stride)[2] + host * 64
 
 
 def ptable(data):
@@ -523,7 +550,7 @@ class FormatAndFsck(SmemctlTest):
     def test_reformat_replaces_the_image(self):
         img = self.format()
         self.ok("alloc", "--item", 100, "--string", "x", img)
-        self.patch(img + ".hwlock", 3 * LOCK_STRIDE, struct.pack("<I", 2))
+        hold(self, img, 3, 1)
         self.format("--version", 11, "--size", "1M")
         self.assertEqual(os.path.getsize(img), 1 << 20)
         self.assertEqual(self.json_of("ls", "--json", img), [])
@@ -533,7 +560,7 @@ class FormatAndFsck(SmemctlTest):
     def test_invalid_options_leave_existing_file_alone(self):
         img = self.format()
         self.ok("alloc", "--item", 100, "--string", "keep me", img)
-        self.patch(img + ".hwlock", 5 * LOCK_STRIDE, struct.pack("<I", 3))
+        hold(self, img, 5, 2)
         before = self.read(img), self.read(img + ".hwlock")
         # Well-formed values that make no image are errors (exit 1) that name the
         # option; malformed ones are usage errors (exit 2), as smemctl(1) says.
@@ -817,7 +844,7 @@ class Alloc(SmemctlTest):
     def test_lock_held_by_dead_host_blocks_alloc_until_bust(self):
         img = self.format()
         bank = img + ".hwlock"
-        self.patch(bank, 3 * LOCK_STRIDE, struct.pack("<I", 2 + 1))   # host 2 holds lock 3
+        hold(self, img, 3, 2, dead=True)   # host 2 died holding lock 3
         p = self.error("alloc", "--item", 100, "--size", 8, img)
         self.assertIn("lock 3", p.stderr.decode())
         self.error("get", "--item", 100, img)
@@ -827,20 +854,17 @@ class Alloc(SmemctlTest):
 
     def test_one_live_process_per_host(self):
         # A writable attach records the process in the lock bank's host table
-        # (lib/hwlock/bank.h: host page after the lock words, 64-byte header, then
-        # 32-byte entries {seq, claim, pid, ...}); a second live process cannot
-        # attach as the same host.
+        # (64-byte entries {robust word, seq, id, pid, ...}); a second live
+        # process cannot attach as the same host.
         img = self.format()
         bank = img + ".hwlock"
-        if os.path.getsize(bank) != LOCK_COUNT * LOCK_STRIDE + 4096:
-            self.skipTest("lock bank without a host table")
-        self.patch(bank, 3 * LOCK_STRIDE, struct.pack("<I", 2 + 1))   # host 2 holds lock 3
+        hold(self, img, 3, 2, dead=True)   # host 2 died holding lock 3
         first = subprocess.Popen([SMEMCTL, "alloc", "--item", "100", "--size", "8", img],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
-            entry0 = LOCK_COUNT * LOCK_STRIDE + 64 + 0 * 32
+            entry0 = host_entry_at(0)
             deadline = time.monotonic() + 30
-            while u32(self.read(bank), entry0 + 8) != first.pid:
+            while u32(self.read(bank), entry0 + 24) != first.pid:
                 self.assertIsNone(first.poll(), "the first alloc ended before registering")
                 self.assertLess(time.monotonic(), deadline)
             p = self.error("alloc", "--item", 101, "--size", 8, img)
@@ -1249,50 +1273,32 @@ class Decode(SmemctlTest):
         self.assertIn("no well-known items", self.ok("decode", img).stdout.decode())
 
 
-HOST_TABLE = LOCK_COUNT * LOCK_STRIDE + 64  # host entries follow the host page's header
-HOST_ENTRY = 32
-
-
-def start_time(pid):
-    """Field 22 of /proc/PID/stat: the process's start time in clock ticks."""
-    with open(f"/proc/{pid}/stat") as f:
-        return int(f.read().rsplit(")", 1)[1].split()[19])
-
-
 class Locks(SmemctlTest):
-    def register(self, img, host, pid):
-        """Write a host-table entry naming pid as host, as its own registration would."""
-        self.patch(img + ".hwlock", HOST_TABLE + host * HOST_ENTRY,
-                   struct.pack("<IIIIQ", 2, 0, pid, 1, start_time(pid)))
-
-    def live_process(self):
-        p = subprocess.Popen(["sleep", "60"])
-        self.addCleanup(p.wait)
-        self.addCleanup(p.kill)
-        return p
+    def register(self, img, host, pid, alive=True):
+        """Write a host-table entry naming pid as host: alive, or marked dead by the kernel."""
+        self.patch(img + ".hwlock", host_entry_at(host),
+                   struct.pack("<IIQIIII", FAKE_ID if alive else ROBUST_DIED, 0, 0, 2, FAKE_ID,
+                               pid, 1))
 
     def test_owner_pid_and_liveness_are_shown(self):
         img = self.format()
-        live = self.live_process()
-        self.register(img, 2, live.pid)
+        self.register(img, 2, 4242)
         self.set_lock(img, 5, 2)
         line = self.ok("locks", img).stdout.decode().splitlines()[1 + 5]
-        self.assertRegex(line, rf"^5\s+held\s+host 2 adsp \(pid {live.pid}, alive\)$")
+        self.assertRegex(line, r"^5\s+held\s+host 2 adsp \(pid 4242, alive\)$")
         doc = self.json_of("locks", "--json", img)[5]
-        self.assertEqual((doc["owner"], doc["pid"], doc["alive"]), (2, live.pid, True))
-        live.kill()
-        live.wait()
+        self.assertEqual((doc["owner"], doc["pid"], doc["alive"]), (2, 4242, True))
+        self.set_lock(img, 5, 2, dead=True)   # as the kernel marks it when the holder dies
         line = self.ok("locks", img).stdout.decode().splitlines()[1 + 5]
-        self.assertIn(f"pid {live.pid}, DEAD", line)
+        self.assertIn("pid 4242, dead): smemctl bust frees it", line)
         self.assertIs(self.json_of("locks", "--json", img)[5]["alive"], False)
 
     def test_bust_refuses_a_live_host_without_force(self):
         img = self.format()
-        live = self.live_process()
-        self.register(img, 1, live.pid)
+        self.register(img, 1, 4242)
         self.set_lock(img, 3, 1)
         p = self.error("bust", "--host", 1, img)
-        self.assertIn("alive", p.stderr.decode())
+        self.assertIn("pid 4242, alive", p.stderr.decode())
         self.assertEqual(self.word(img, 3), 2, "a live host's lock is left alone")
         self.assertIn("released", self.ok("bust", "--host", 1, "--force", img).stdout.decode())
         self.assertEqual(self.word(img, 3), 0)
@@ -1301,7 +1307,7 @@ class Locks(SmemctlTest):
         img = self.format("--version", 11)
         self.crash_at(img, "smem.alloc.after_publish", "--as", 1, "--item", 100, "--size", 8)
         line = self.ok("locks", img).stdout.decode().splitlines()[1 + 3]
-        self.assertIn("DEAD", line)
+        self.assertIn("dead): smemctl bust frees it", line)
         self.assertRegex(self.error("fsck", img).stdout.decode(), "outside the allocated heap")
         out = self.ok("fsck", "--repair", img).stdout.decode()
         self.assertIn("clean after repair", out)
@@ -1310,12 +1316,11 @@ class Locks(SmemctlTest):
         self.ok("alloc", "--item", 101, "--size", 8, img)
         self.ok("fsck", img)
 
-    def set_lock(self, img, lock, host):
-        self.patch(img + ".hwlock", lock * LOCK_STRIDE,
-                   struct.pack("<I", 0 if host is None else host + 1))
+    def set_lock(self, img, lock, host, dead=False):
+        hold(self, img, lock, host, dead)
 
     def word(self, img, lock):
-        return u32(self.read(img + ".hwlock"), lock * LOCK_STRIDE)
+        return u32(self.read(img + ".hwlock"), BANK_WORDS + lock * LOCK_STRIDE)
 
     def test_all_free_after_format(self):
         img = self.format()
@@ -1324,7 +1329,8 @@ class Locks(SmemctlTest):
         for i, line in enumerate(lines[1:]):
             self.assertRegex(line, rf"^{i}\s+free$")
         doc = self.json_of("locks", "--json", img)
-        self.assertEqual(doc, [{"lock": i, "value": 0, "owner": -1} for i in range(LOCK_COUNT)])
+        self.assertEqual(doc, [{"lock": i, "value": 0, "owner": -1, "held": False}
+                               for i in range(LOCK_COUNT)])
 
     def test_bust_free_lock_leaves_it_free(self):
         img = self.format()
@@ -1338,17 +1344,18 @@ class Locks(SmemctlTest):
         self.set_lock(img, 3, 1)
         self.set_lock(img, 31, 0)
         lines = self.ok("locks", img).stdout.decode().splitlines()
-        self.assertRegex(lines[1 + 3], r"^3\s+held\s+host 1 modem \(not in the host table\)$")
-        self.assertRegex(lines[1 + 31], r"^31\s+held\s+host 0 apps \(not in the host table\)$")
+        self.assertRegex(lines[1 + 3], r"^3\s+held\s+host 1 modem \(alive\)$")
+        self.assertRegex(lines[1 + 31], r"^31\s+held\s+host 0 apps \(alive\)$")
         doc = self.json_of("locks", "--json", img)
-        self.assertEqual(doc[3], {"lock": 3, "value": 2, "owner": 1})
-        self.assertEqual(doc[31], {"lock": 31, "value": 1, "owner": 0})
+        self.assertEqual(doc[3], {"lock": 3, "value": 2, "owner": 1, "held": True, "alive": True})
+        self.assertEqual(doc[31], {"lock": 31, "value": 1, "owner": 0, "held": True,
+                                   "alive": True})
         self.assertEqual(sum(1 for d in doc if d["value"]), 2)
 
     def test_bust_releases_only_the_owners_lock(self):
         img = self.format()
-        self.set_lock(img, 3, 1)
-        self.set_lock(img, 5, 1)
+        self.set_lock(img, 3, 1, dead=True)
+        self.set_lock(img, 5, 1, dead=True)
         out = self.ok("bust", "--host", 1, "--lock", 3, img).stdout.decode()
         self.assertIn("lock 3: released (was held by host 1)", out)
         self.assertEqual(self.word(img, 3), 0)
@@ -1357,18 +1364,19 @@ class Locks(SmemctlTest):
 
     def test_bust_leaves_another_hosts_lock(self):
         img = self.format()
-        self.set_lock(img, 3, 2)
+        self.set_lock(img, 3, 2, dead=True)
         out = self.ok("bust", "--host", 1, "--lock", 3, img).stdout.decode()
         self.assertIn("lock 3: not held by host 1; left held by host 2", out)
         self.assertEqual(self.word(img, 3), 3)
-        self.assertRegex(self.ok("locks", img).stdout.decode(), r"\n3\s+held\s+host 2 adsp \(not in the host table\)\n")
+        self.assertRegex(self.ok("locks", img).stdout.decode(),
+                         r"\n3\s+held\s+host 2 adsp \(dead\): smemctl bust frees it\n")
         self.ok("bust", "--host", 2, "--lock", 3, img)
         self.assertEqual(self.word(img, 3), 0)
 
     def test_bust_default_lock_is_3(self):
         img = self.format()
-        self.set_lock(img, 3, 5)
-        self.set_lock(img, 0, 5)
+        self.set_lock(img, 3, 5, dead=True)
+        self.set_lock(img, 0, 5, dead=True)
         self.ok("bust", "--host", 5, img)
         self.assertEqual(self.word(img, 3), 0)
         self.assertEqual(self.word(img, 0), 6)
@@ -1377,14 +1385,15 @@ class Locks(SmemctlTest):
         img = self.format("--stride", 4096)
         bank = img + ".hwlock"
         self.assertTrue(bank_size_ok(os.path.getsize(bank), 4096))
-        self.patch(bank, 7 * 4096, struct.pack("<I", 10))
+        hold(self, img, 7, 9, dead=True, stride=4096)
         other = self.write_file("bank", self.read(bank))
         os.remove(bank)
         self.error("locks", img)
         doc = self.json_of("locks", "--json", "--bank", other, img)
-        self.assertEqual(doc[7], {"lock": 7, "value": 10, "owner": 9})
+        self.assertEqual(doc[7], {"lock": 7, "value": 10, "owner": 9, "held": True,
+                                  "alive": False})
         self.ok("bust", "--host", 9, "--lock", 7, "--bank", other, img)
-        self.assertEqual(u32(self.read(other), 7 * 4096), 0)
+        self.assertEqual(u32(self.read(other), BANK_WORDS + 7 * 4096), 0)
 
 
 class Messages(SmemctlTest):
@@ -1581,8 +1590,8 @@ class LiveHosts(SmemctlTest):
         self.fail("the receiver never registered")
 
     def host_pid(self, img, host):
-        e = self.read(img + ".hwlock")[HOST_TABLE + host * HOST_ENTRY:][:32]
-        seq, _claim, pid = struct.unpack_from("<III", e)
+        e = self.read(img + ".hwlock")[host_entry_at(host):][:64]
+        seq, _id, pid = struct.unpack_from("<III", e, 16)
         return pid if seq % 2 == 0 else None
 
     def test_format_refuses_an_attached_image(self):
@@ -1669,21 +1678,14 @@ class Repair(SmemctlTest):
     set_lock = Locks.set_lock
     word = Locks.word
 
-    def dead_pid(self):
-        p = subprocess.Popen(["true"])
-        st = start_time(p.pid)
-        p.wait()
-        return p.pid, st
-
     def test_repair_reports_the_bust(self):
         img = self.format("--version", 11)
-        pid, st = self.dead_pid()
-        self.patch(img + ".hwlock", HOST_TABLE + 1 * HOST_ENTRY, struct.pack("<IIIIQ", 2, 0, pid, 1, st))
-        self.set_lock(img, 3, 1)
+        self.register(img, 1, 4242, alive=False)
+        self.set_lock(img, 3, 1, dead=True)
         out = self.ok("fsck", "--repair", img).stdout.decode()
         self.assertIn("repaired: busted lock 3, held by host 1", out)
         self.assertIn("clean after repair", out)
-        self.set_lock(img, 3, 1)
+        self.set_lock(img, 3, 1, dead=True)
         doc = self.json_of("fsck", "--repair", "--json", img)
         self.assertEqual((doc["repairs"], doc["busted_host"], doc["clean"]), (1, 1, True))
         self.assertEqual(self.word(img, 3), 0)
@@ -1697,14 +1699,13 @@ class Repair(SmemctlTest):
         self.assertIn("repaired: busted lock 3, held by host 0", out)
         self.assertEqual(self.word(img, 3), 0)
 
-    def test_holder_not_in_the_host_table_is_not_called_live(self):
+    def test_a_holder_not_marked_dead_is_never_busted(self):
         img = self.format()
         self.set_lock(img, 3, 7)
         p = self.error("fsck", "--repair", img)
         err = p.stderr.decode()
-        self.assertIn("lock 3 stayed held for 1000 ms by host 7 tz (not in the host table", err)
-        self.assertNotIn("a live host", err)
-        self.assertEqual(self.word(img, 3), 8, "an unknown holder is never busted")
+        self.assertIn("lock 3 stayed held for 1000 ms by host 7 tz (alive)", err)
+        self.assertEqual(self.word(img, 3), 8, "a holder the kernel did not mark is never busted")
 
 
 def main():
