@@ -97,6 +97,20 @@ Test(validate, v04_partition_outside_region_or_overlapping)
 	expect_open(-EBADMSG);
 }
 
+/* V4: a slot with offset 0 or size 0 is unused and skipped, whatever its hosts say. */
+Test(validate, v04_unused_slots_are_skipped)
+{
+	void *p;
+
+	wr32(&im, ENT(2), 0);          /* 0:2 loses its offset... */
+	wr32(&im, ENT(3) + 4, 0);      /* ...and 0:5 its size */
+	wr16(&im, ENT(3) + 14, 1);     /* so its hosts, now 0:1 twice, do not matter */
+	expect_open(0);
+	cr_assert_eq(smem_item_alloc(s, 2, 100, 8, 0), 0, "no partition with host 2: global");
+	cr_assert_eq(smem_item_get(s, SMEM_HOST_ANY, 100, &p, NULL), 0);
+	cr_assert_eq(img_fsck(&im), 0);
+}
+
 /* V5 */
 Test(validate, v05_partition_header_disagrees_with_table)
 {

@@ -130,14 +130,14 @@ int smem_check(const void *image, size_t size, void (*finding)(const char *msg, 
 	for (unsigned i = 0; i < pt.n; i++) {
 		struct smem__part part;
 
-		if (!pt.e[i].offset || !pt.e[i].size || bad[i])
+		if (!smem__ptable_used(&pt, i) || bad[i])
 			continue;
 		/* V15 */
 		if (!pair_ok(pt.e[i].host0, pt.e[i].host1))
 			smem__diag(&d, "partition %u: bad host pair %u:%u", i, pt.e[i].host0,
 				   pt.e[i].host1);
 		for (unsigned j = 0; j < i; j++)
-			if (pt.e[j].offset && pt.e[j].size &&
+			if (smem__ptable_used(&pt, j) &&
 			    ((pt.e[j].host0 == pt.e[i].host0 && pt.e[j].host1 == pt.e[i].host1) ||
 			     (pt.e[j].host0 == pt.e[i].host1 && pt.e[j].host1 == pt.e[i].host0)))
 				smem__diag(&d, "partitions %u and %u are both for hosts %u:%u", j, i,

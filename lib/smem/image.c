@@ -108,11 +108,6 @@ int smem__read_ptable(const uint8_t *base, uint64_t size, struct smem__diag *d,
 	return 0;
 }
 
-static bool entry_used(const struct smem__ptable *pt, unsigned i)
-{
-	return pt->e[i].offset && pt->e[i].size;
-}
-
 int smem__check_ptable_layout(const struct smem__ptable *pt, uint64_t size,
 			      const struct smem__hdr *h, struct smem__diag *d, bool *bad)
 {
@@ -125,7 +120,7 @@ int smem__check_ptable_layout(const struct smem__ptable *pt, uint64_t size,
 	for (unsigned i = 0; i < pt->n; i++) {
 		uint64_t off = pt->e[i].offset, end = off + pt->e[i].size;
 
-		if (!entry_used(pt, i))
+		if (!smem__ptable_used(pt, i))
 			continue;
 		if (off < lo || end > hi || off % 8 || pt->e[i].size % 8) {
 			smem__diag(d, "partition %u (hosts %u:%u) at 0x%" PRIx64 "..0x%" PRIx64
@@ -139,7 +134,7 @@ int smem__check_ptable_layout(const struct smem__ptable *pt, uint64_t size,
 		for (unsigned j = 0; j < i; j++) {
 			uint64_t o2 = pt->e[j].offset, e2 = o2 + pt->e[j].size;
 
-			if (entry_used(pt, j) && (!bad || !bad[j]) && off < e2 && o2 < end) {
+			if (smem__ptable_used(pt, j) && (!bad || !bad[j]) && off < e2 && o2 < end) {
 				smem__diag(d, "partitions %u and %u overlap", j, i);
 				r = -EBADMSG;
 			}

@@ -58,6 +58,17 @@ struct smem__ptable {
 };
 
 /*
+ * A slot of the table with offset 0 or size 0 is unused, whatever its hosts say:
+ * Linux skips it before looking at them (qcom_smem_enumerate_partitions(),
+ * qcom_smem_set_global_partition()), and so does every reader here. Tables may
+ * have unused slots between used ones, and more slots than partitions.
+ */
+static inline bool smem__ptable_used(const struct smem__ptable *pt, unsigned i)
+{
+	return pt->e[i].offset && pt->e[i].size;
+}
+
+/*
  * Return: 0; -ENOENT if there is no "$TOC" (tolerated by version 11);
  * -EPROTO for a table version other than 1; -EBADMSG.
  */

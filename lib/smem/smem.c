@@ -427,7 +427,7 @@ int smem_item_foreach(struct smem *s, int (*fn)(const struct smem_item_info *, v
 	for (unsigned i = 0; i < pt.n; i++) {
 		struct smem__part part;
 
-		if (!pt.e[i].offset || !pt.e[i].size)
+		if (!smem__ptable_used(&pt, i))
 			continue;
 		r = smem__check_part(s->base, &pt, i, NULL, &part);
 		if (r == 0)

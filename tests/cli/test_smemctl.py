@@ -589,6 +589,60 @@ class FormatAndFsck(SmemctlTest):
             self.fsck_clean(target)
 
 
+class UnusedSlots(SmemctlTest):
+    """A table slot with offset 0 or size 0 is unused, as Linux skips it."""
+
+    def make(self):
+        # The default image's table holds global, 0:1, 0:2 and 0:5. Empty slot 2
+        # (0:2) between used ones, and add two unused slots after the last
+        # partition, one without a size and one without an offset, whose hosts
+        # would otherwise repeat 0:5 and 0:1.
+        img = self.format()
+        self.ok("alloc", "--item", 100, "--string", "global", img)
+        self.ok("alloc", "--item", 101, "--string", "cdsp", "--host", 5, img)
+        self.ok("alloc", "--item", 102, "--string", "modem", "--host", 1, "--cached", img)
+        data = bytearray(self.read(img))
+        pt = len(data) - PTABLE_SIZE
+        n = u32(data, pt + 8)
+        self.assertEqual(n, 4)
+        info = data[pt + 32 + 48 * n:pt + 32 + 48 * n + 20]
+        self.assertEqual(info[:4], b"SIII")
+        slot = lambda i: pt + 32 + 48 * i
+        data[slot(2):slot(2) + 48] = bytes(48)
+        data[slot(4):slot(6) + 20] = bytes(2 * 48 + 20)
+        struct.pack_into("<IIIHHI", data, slot(4), 0x1000, 0, 0, 0, 5, 64)
+        struct.pack_into("<IIIHHI", data, slot(5), 0, 0x1000, 0, 0, 1, 64)
+        data[slot(6):slot(6) + 20] = info
+        struct.pack_into("<I", data, pt + 8, 6)
+        with open(img, "wb") as f:
+            f.write(data)
+        return img
+
+    def test_readers_skip_unused_slots(self):
+        img = self.make()
+        self.fsck_clean(img)
+        self.assertEqual(self.get_raw(img, 101, "--host", 5), b"cdsp\0")
+        self.assertEqual(self.get_raw(img, 102, "--host", 1), b"modem\0")
+        items = sorted(it["item"] for it in self.json_of("ls", "--json", img))
+        self.assertEqual(items, [100, 101, 102])
+        self.ok("alloc", "--item", 103, "--size", 8, "--host", 5, img)
+        self.fsck_clean(img)
+
+    def test_info_shows_unused_slots(self):
+        img = self.make()
+        out = self.ok("info", img).stdout.decode()
+        self.assertIn("partitions  3 (6 table slots, 3 unused)", out)
+        for i in (2, 4, 5):
+            self.assertRegex(out, rf"\n  {i}  unused ")
+        self.assertNotIn("corrupt", out)
+        doc = self.json_of("info", "--json", img)
+        self.assertEqual([p["index"] for p in doc["partitions"]], list(range(6)))
+        self.assertEqual([p["used"] for p in doc["partitions"]],
+                         [True, True, False, True, False, False])
+        self.assertTrue(all(p["valid"] for p in doc["partitions"]))
+        self.assertEqual([p["items"] for p in doc["partitions"]], [1, 1, 0, 1, 0, 0])
+
+
 class Alloc(SmemctlTest):
     """Every content source, in every kind of place, read back with get --raw."""
 
@@ -868,8 +922,8 @@ class JsonOutput(SmemctlTest):
         self.assertEqual(set(out), {"image", "size", "version", "item_count", "free_offset",
                                     "available", "partitions"})
         self.assertEqual(set(out["partitions"][0]),
-                         {"index", "host0", "host1", "offset", "size", "cacheline", "valid",
-                          "free", "items"})
+                         {"index", "used", "host0", "host1", "offset", "size", "cacheline",
+                          "valid", "free", "items"})
 
     def test_ls(self):
         out = self.json_of("ls", "--json", self.img)
