@@ -325,19 +325,33 @@ struct smem_item_info {
 int smem_item_foreach(struct smem *s, int (*fn)(const struct smem_item_info *it, void *userdata),
 		      void *userdata);
 
+/*
+ * How a warning of smem_check() begins. A finding that begins otherwise is an
+ * error: the image breaks a rule, and attach, lookups or allocation refuse it.
+ * A warning reports something legal that a reader may want to know, such as an
+ * item in both lists of a partition.
+ */
+#define SMEM_CHECK_WARNING "warning: "
+
 /**
  * smem_check() - check every invariant of an image (the fsck)
  * @base: the image
  * @size: its size
- * @finding: called with one sentence for each violation found
+ * @finding: called with one sentence for each finding: an error, or a warning,
+ *           whose sentence begins with SMEM_CHECK_WARNING
  * @userdata: passed to @finding
  *
  * Checks what smem_open() checks and more: every partition of the table, not only
  * those of one host, every entry of every list, overlaps between partitions,
  * items, and the global heap, and repeated items. Never reads outside @size.
  *
+ * Warnings: an item in both the uncached and the cached list of one partition
+ * (legal: lookups find the uncached one, as Linux's do).
+ *
  * Context: any. The image should not change while it is checked.
- * Return: the number of findings (0 for a clean image); -EINVAL for a NULL @base.
+ * Return: the number of findings, errors and warnings, one for each call of
+ * @finding (0 for an image with nothing to report; an image is clean when every
+ * finding is a warning); -EINVAL for a NULL @base.
  */
 int smem_check(const void *base, size_t size, void (*finding)(const char *msg, void *userdata),
 	       void *userdata);

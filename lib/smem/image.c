@@ -9,21 +9,41 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+static void report(struct smem__diag *d, bool warning, const char *fmt, va_list ap)
+{
+	size_t skip = warning ? strlen(SMEM_CHECK_WARNING) : 0;
+	char msg[256] = SMEM_CHECK_WARNING;
+
+	vsnprintf(msg + skip, sizeof(msg) - skip, fmt, ap);
+	/* buf says why attach failed: the first error, never a warning. */
+	if (!warning && d->buf && d->len && d->count == d->warnings)
+		snprintf(d->buf, d->len, "%s", msg);
+	if (d->fn)
+		d->fn(msg, d->userdata);
+	d->count++;
+	d->warnings += warning;
+}
+
 void smem__diag(struct smem__diag *d, const char *fmt, ...)
 {
-	char msg[256];
 	va_list ap;
 
 	if (!d)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	report(d, false, fmt, ap);
 	va_end(ap);
-	if (d->buf && d->len && d->count == 0)
-		snprintf(d->buf, d->len, "%s", msg);
-	if (d->fn)
-		d->fn(msg, d->userdata);
-	d->count++;
+}
+
+void smem__warn(struct smem__diag *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!d)
+		return;
+	va_start(ap, fmt);
+	report(d, true, fmt, ap);
+	va_end(ap);
 }
 
 int smem__read_hdr(const uint8_t *base, uint64_t size, struct smem__diag *d, struct smem__hdr *ret)

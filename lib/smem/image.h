@@ -23,8 +23,9 @@
 #include "smemkit/smem.h"
 
 /*
- * Where sentences about failed checks go: the first into buf (if any), every one
- * to fn (if any). count says how many there were.
+ * Where sentences about failed checks go: the first error into buf (if any),
+ * every sentence to fn (if any). count says how many sentences there were,
+ * warnings says how many of them were warnings.
  */
 struct smem__diag {
 	char *buf;
@@ -32,9 +33,14 @@ struct smem__diag {
 	void (*fn)(const char *msg, void *userdata);
 	void *userdata;
 	unsigned count;
+	unsigned warnings;
 };
 
+/* An error: the image breaks a rule, and attach, lookup or allocation refuses it. */
 void smem__diag(struct smem__diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A warning: legal, but a reader may want to know; begins with SMEM_CHECK_WARNING. */
+void smem__warn(struct smem__diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The header's facts after V1, V2 and the size checks. */
 struct smem__hdr {

@@ -567,8 +567,8 @@ class FormatAndFsck(SmemctlTest):
     def test_fsck_json_clean(self):
         img = self.format()
         out = self.json_of("fsck", "--json", img)
-        self.assertEqual(out, {"image": img, "findings": [], "repairs": 0, "busted_host": None,
-                               "heap_repairs": 0, "clean": True})
+        self.assertEqual(out, {"image": img, "findings": [], "warnings": [], "repairs": 0,
+                               "busted_host": None, "heap_repairs": 0, "clean": True})
 
     def test_fsck_after_allocations(self):
         img = self.format("--cacheline", 128)
@@ -641,6 +641,52 @@ class UnusedSlots(SmemctlTest):
                          [True, True, False, True, False, False])
         self.assertTrue(all(p["valid"] for p in doc["partitions"]))
         self.assertEqual([p["items"] for p in doc["partitions"]], [1, 1, 0, 1, 0, 0])
+
+
+class Warnings(SmemctlTest):
+    """What is legal but worth knowing: fsck warns, says where, and exits 0."""
+
+    def both_lists(self):
+        # Linux's allocator looks only in the uncached list, so a second copy of an
+        # item a remote put in the cached list is legal. Make one by renumbering.
+        img = self.format()
+        self.ok("alloc", "--item", 300, "--size", 8, "--host", 1, "--cached", img)
+        self.ok("alloc", "--item", 301, "--string", "uncached", "--host", 1, img)
+        e = partition(self.read(img), 0, 1)
+        hdr = e["offset"] + e["size"] - 64  # the topmost cached slot, cacheline 64
+        self.assertEqual(struct.unpack_from("<HH", self.read(img), hdr), (CANARY, 300))
+        self.patch(img, hdr + 2, struct.pack("<H", 301))
+        return img
+
+    def test_item_in_both_lists_is_a_warning(self):
+        img = self.both_lists()
+        p = self.ok("fsck", img)
+        out = p.stdout.decode()
+        self.assertRegex(out, r"(?m)^warning: partition 0:1: item 301 is in both the uncached "
+                              r"and the cached list")
+        self.assertIn("clean", out)
+        self.assertEqual(self.get_raw(img, 301, "--host", 1), b"uncached\0",
+                         "lookups read the uncached copy, as Linux does")
+        doc = self.json_of("fsck", "--json", img)
+        self.assertEqual(doc["findings"], [])
+        self.assertEqual(len(doc["warnings"]), 1)
+        self.assertRegex(doc["warnings"][0], r"^partition 0:1: item 301 ")
+        self.assertIs(doc["clean"], True)
+
+    def test_warnings_beside_errors(self):
+        img = self.both_lists()
+        e = partition(self.read(img), GLOBAL_HOST, GLOBAL_HOST)
+        self.patch(img, e["offset"], b"$PRX")
+        p = self.error("fsck", img)
+        self.assertIn("warning: partition 0:1: item 301", p.stdout.decode())
+        self.assertRegex(p.stderr.decode(), r": 1 finding and 1 warning$")
+        out = self.run_ctl("fsck", "--json", img)
+        self.assertEqual(out.returncode, 1)
+        doc = json.loads(out.stdout)
+        self.assertEqual(len(doc["findings"]), 1)
+        self.assertIn("partition magic", doc["findings"][0])
+        self.assertEqual(len(doc["warnings"]), 1)
+        self.assertIs(doc["clean"], False)
 
 
 class Alloc(SmemctlTest):
