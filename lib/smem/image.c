@@ -167,7 +167,7 @@ int smem__check_part(const uint8_t *base, const struct smem__ptable *pt, unsigne
 		     struct smem__diag *d, struct smem__part *ret)
 {
 	const uint8_t *p = base + pt->e[i].offset;
-	uint32_t hosts, size, uncached, cl = pt->e[i].cacheline;
+	uint32_t hosts, size, uncached, cached, slot, cl = pt->e[i].cacheline;
 
 	/* V5 */
 	if (pt->e[i].size < sizeof(struct smem_partition_header) ||
@@ -179,6 +179,7 @@ int smem__check_part(const uint8_t *base, const struct smem__ptable *pt, unsigne
 	hosts = shm_ld32(p + offsetof(struct smem_partition_header, host0));
 	size = shm_ld32(p + offsetof(struct smem_partition_header, size));
 	uncached = shm_ld32(p + offsetof(struct smem_partition_header, offset_free_uncached));
+	cached = shm_ld32(p + offsetof(struct smem_partition_header, offset_free_cached));
 	if ((hosts & 0xffff) != pt->e[i].host0 || (hosts >> 16) != pt->e[i].host1) {
 		smem__diag(d, "partition %u at 0x%x: header hosts %u:%u, table says %u:%u", i,
 			   pt->e[i].offset, hosts & 0xffff, hosts >> 16, pt->e[i].host0,
@@ -202,8 +203,23 @@ int smem__check_part(const uint8_t *base, const struct smem__ptable *pt, unsigne
 			   i, pt->e[i].offset, cl);
 		return -EBADMSG;
 	}
-	*ret = (struct smem__part){ .off = pt->e[i].offset, .size = size,
-				    .slot = cl ? (uint32_t)align_up(16, cl) : 0,
+	slot = cl ? (uint32_t)align_up(16, cl) : 0;
+	/*
+	 * V7 at attach too, so that a partition whose cached list cannot exist is
+	 * refused at once rather than on its first walk (which checks again).
+	 */
+	if (!smem__cached_slot_fits(size, slot, cached)) {
+		if (!slot)
+			smem__diag(d, "partition %u at 0x%x: cached entries from 0x%x but cacheline 0",
+				   i, pt->e[i].offset, cached);
+		else
+			smem__diag(d, "partition %u at 0x%x: cached entries from 0x%x, but the topmost "
+				      "%u-byte header slot does not fit between them, clear of the "
+				      "partition header, and the end 0x%x",
+				   i, pt->e[i].offset, cached, slot, size);
+		return -EBADMSG;
+	}
+	*ret = (struct smem__part){ .off = pt->e[i].offset, .size = size, .slot = slot,
 				    .host0 = pt->e[i].host0, .host1 = pt->e[i].host1 };
 	return 0;
 }
