@@ -403,13 +403,26 @@ Test(smem11, foreach_lists_the_heap)
 	cr_assert(c.it[1].item == 300 && c.it[1].offset == 0x20d0);
 }
 
+/*
+ * An entry whose aux_base names another memory region (the RPM message RAM) is
+ * allocated, but its bytes are not in the image: a lookup says so, with an error
+ * of its own, and the fsck, which cannot check it, warns.
+ */
 Test(smem11, entries_in_another_region_are_not_mapped)
 {
+	struct findings f = { 0 };
 	void *p;
+	int r;
 
 	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 300, 4, 0), 0);
 	wr32(&im, 0xd0 + 16 * 300 + 12, 0x00200003); /* RPM message RAM; bits 1:0 reserved */
-	cr_assert_eq(smem_item_get(s, SMEM_HOST_ANY, 300, &p, NULL), -ENOENT);
+	r = smem_item_get(s, SMEM_HOST_ANY, 300, &p, NULL);
+	cr_assert_eq(r, -EREMOTE, "lookup returned %d, expected -EREMOTE", r);
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 300, 4, 0), -EEXIST, "it is allocated");
+	r = smem_check(im.b, im.size, keep_finding, &f);
+	cr_assert_eq(r, 1, "the fsck reported %d findings, expected a warning", r);
+	cr_assert_eq(strncmp(f.msg, SMEM_CHECK_WARNING, strlen(SMEM_CHECK_WARNING)), 0, "%s", f.msg);
+	cr_assert(strstr(f.msg, "item 300") && strstr(f.msg, "aux_base 0x200000"), "%s", f.msg);
 	wr32(&im, 0xd0 + 16 * 300 + 12, 0);
 }
 

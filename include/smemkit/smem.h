@@ -268,9 +268,12 @@ int smem_recover(struct smem *s);
  * item's header and data are complete.
  *
  * Context: any.
- * Return: 0; -EINVAL for an item not below the item count; -ENOENT if it is not
- * allocated (or lives in a region this handle does not map); -EBADMSG if the
- * image fails validation on the way.
+ * Return: 0; -EINVAL for a NULL @s or @ret_ptr, or an item not below the item
+ * count; -ENOENT if it is not allocated; -EREMOTE for a version-11 global-heap
+ * item whose aux_base names a memory region other than this one (whose physical
+ * base is smem_open_opts.phys_base), such as the RPM message RAM: it is
+ * allocated, but the handle does not map its bytes; -EBADMSG if the image fails
+ * validation on the way.
  */
 int smem_item_get(struct smem *s, unsigned host, unsigned item, void **ret_ptr, size_t *ret_size);
 
@@ -346,7 +349,10 @@ int smem_item_foreach(struct smem *s, int (*fn)(const struct smem_item_info *it,
  * items, and the global heap, and repeated items. Never reads outside @size.
  *
  * Warnings: an item in both the uncached and the cached list of one partition
- * (legal: lookups find the uncached one, as Linux's do).
+ * (legal: lookups find the uncached one, as Linux's do); a version-11 global-heap
+ * item whose aux_base names another memory region, which the image does not
+ * hold, so the item cannot be checked (nor read, unless that is the image's own
+ * physical base, which a bare image does not record).
  *
  * Context: any. The image should not change while it is checked.
  * Return: the number of findings, errors and warnings, one for each call of

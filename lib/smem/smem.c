@@ -297,9 +297,13 @@ static int get_global(const struct smem *s, unsigned item, void **ret_ptr, size_
 	smem__read_toc(s->base, item, &t);
 	if (!t.allocated)
 		return -ENOENT;
-	/* An entry in another region (RPM message RAM) is not mapped here. */
+	/*
+	 * An entry in another region (the RPM message RAM) is allocated, but the
+	 * handle maps only this region: say so rather than "not allocated". As in
+	 * Linux, aux_base is compared with the low 32 bits of the region's base.
+	 */
 	if (t.aux_base && t.aux_base != (uint32_t)(s->phys_base & SMEM_AUX_BASE_MASK))
-		return -ENOENT;
+		return -EREMOTE;
 	/* V12 */
 	if ((uint64_t)t.offset + t.size > s->heap_limit)
 		return -EBADMSG;

@@ -673,6 +673,21 @@ class Warnings(SmemctlTest):
         self.assertRegex(doc["warnings"][0], r"^partition 0:1: item 301 ")
         self.assertIs(doc["clean"], True)
 
+    def test_item_in_another_region_is_a_warning(self):
+        # A version-11 entry whose aux_base names the RPM message RAM: the image
+        # does not hold its bytes, so fsck cannot check it, and says so.
+        img = self.format("--version", 11)
+        self.ok("alloc", "--item", 300, "--size", 8, img)
+        self.patch(img, TOC_OFF + 16 * 300 + 12, struct.pack("<I", 0x00200000))
+        out = self.ok("fsck", img).stdout.decode()
+        self.assertRegex(out, r"(?m)^warning: global heap item 300 .*aux_base 0x200000")
+        doc = self.json_of("fsck", "--json", img)
+        self.assertEqual(doc["findings"], [])
+        self.assertEqual(len(doc["warnings"]), 1)
+        self.assertIn("item 300", doc["warnings"][0])
+        self.assertEqual(self.json_of("ls", "--json", img)[0]["aux_base"], 0x00200000)
+        self.error("get", "--item", 300, img)
+
     def test_warnings_beside_errors(self):
         img = self.both_lists()
         e = partition(self.read(img), GLOBAL_HOST, GLOBAL_HOST)
