@@ -347,6 +347,29 @@ Test(validate, v12_global_entry_outside_the_heap)
 	img_free(&h);
 }
 
+/* V12: a size-0 entry at the region's end has no byte a pointer could name. */
+Test(validate, v12_no_pointer_at_the_region_end)
+{
+	struct img h;
+	struct smem *x;
+	void *p = NULL;
+	int r;
+
+	img_v(&h, 11, 1u << 20); /* no partition table: the heap may reach the end */
+	cr_assert_eq(img_open(&h, 0, &x), 0);
+	wr32(&h, 0xd0 + 16 * 300 + 4, 1u << 20);
+	wr32(&h, 0xd0 + 16 * 300 + 8, 0);
+	wr32(&h, 0xd0 + 16 * 300, 1);
+	r = smem_item_get(x, SMEM_HOST_ANY, 300, &p, NULL);
+	cr_assert_eq(r, -EBADMSG, "lookup returned %d with %p, the region's end being %p", r, p,
+		     (void *)(h.b + h.size));
+	cr_assert_gt(img_fsck(&h), 0);
+	wr32(&h, 0xd0 + 16 * 300 + 4, (1u << 20) - 8);
+	cr_assert_eq(smem_item_get(x, SMEM_HOST_ANY, 300, &p, NULL), 0, "inside, it is found");
+	smem_close(x);
+	img_free(&h);
+}
+
 /* V13 */
 Test(validate, v13_free_space_underflow)
 {

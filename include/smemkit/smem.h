@@ -259,13 +259,22 @@ int smem_recover(struct smem *s);
  * @s: the handle
  * @host: as for smem_item_alloc()
  * @item: the item number
- * @ret_ptr: where the item's data is mapped
+ * @ret_ptr: where the item's data is mapped: always a byte inside the region,
+ *           never its end, even for an item of size 0
  * @ret_size: optional; the size: in a partition the exact size asked for at
  *            allocation, in the global heap the 8-byte aligned size
  *
  * Walks the partition without a lock or system call; the acquire load of the
  * partition's free offset pairs with the allocator's release store, so a found
- * item's header and data are complete.
+ * item's header and data are complete. In a partition the uncached list is
+ * searched first, as Linux does, so of an item in both lists the uncached copy
+ * is found.
+ *
+ * The pointer is returned only if it lies inside the region. An item of size 0
+ * may point one past its partition (where the next partition or the table
+ * starts), which is still inside the region; but a global-heap item of size 0
+ * at the very end of a region without a partition table has no byte to point
+ * at, and gives -EBADMSG rather than a pointer one past the mapping.
  *
  * Context: any.
  * Return: 0; -EINVAL for a NULL @s or @ret_ptr, or an item not below the item
@@ -273,7 +282,7 @@ int smem_recover(struct smem *s);
  * item whose aux_base names a memory region other than this one (whose physical
  * base is smem_open_opts.phys_base), such as the RPM message RAM: it is
  * allocated, but the handle does not map its bytes; -EBADMSG if the image fails
- * validation on the way.
+ * validation on the way, or the item's data would start at the region's end.
  */
 int smem_item_get(struct smem *s, unsigned host, unsigned item, void **ret_ptr, size_t *ret_size);
 

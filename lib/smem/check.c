@@ -25,7 +25,8 @@ static int cmp_seen(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
-static void check_heap(const uint8_t *base, const struct smem__hdr *h, struct smem__diag *d)
+static void check_heap(const uint8_t *base, uint64_t size, const struct smem__hdr *h,
+		       struct smem__diag *d)
 {
 	struct seen s[SMEM_TOC_COUNT];
 	unsigned n = 0;
@@ -52,6 +53,13 @@ static void check_heap(const uint8_t *base, const struct smem__hdr *h, struct sm
 		if ((uint64_t)t.offset + t.size > h->heap_end) {
 			smem__diag(d, "global heap item %u at 0x%x+0x%x runs past the heap end 0x%" PRIx64,
 				   i, t.offset, t.size, h->heap_end);
+			continue;
+		}
+		/* V12: even an item of size 0 needs a byte of the region to point at. */
+		if (t.offset >= size) {
+			smem__diag(d, "global heap item %u of size 0 lies at the region's end 0x%x, "
+				      "where no pointer to it is valid",
+				   i, t.offset);
 			continue;
 		}
 		if (i < SMEM_ITEM_LAST_FIXED)
@@ -130,7 +138,7 @@ int smem_check(const void *image, size_t size, void (*finding)(const char *msg, 
 	if (smem__read_hdr(base, size, &d, &h) < 0)
 		return (int)d.count;
 	if (h.version == SMEM_GLOBAL_HEAP_VERSION) {
-		check_heap(base, &h, &d);
+		check_heap(base, size, &h, &d);
 		if (h.free_offset + (uint64_t)h.available != h.heap_end)
 			smem__diag(&d, "heap counters changed during the check");
 	}
