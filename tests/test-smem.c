@@ -292,6 +292,60 @@ Test(smem12, foreach_lists_every_partition)
 	cr_assert_eq(smem_item_foreach(s, NULL, NULL), -EINVAL);
 }
 
+static int fail_with_eio(const struct smem_item_info *it, void *userdata)
+{
+	return -EIO;
+}
+
+/* Every error smem_item_foreach() documents, each from its own code path. */
+Test(smem12, foreach_returns_each_documented_error)
+{
+	struct collected c = { 0 };
+	size_t pt = im.size - 4096;
+	uint32_t g = rd32(&im, pt + 32); /* the global partition */
+
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 100, 8, 0), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 101, 8, 0), 0);
+	cr_assert_eq(smem_item_foreach(NULL, collect, &c), -EINVAL);
+	cr_assert_eq(smem_item_foreach(s, NULL, &c), -EINVAL);
+	cr_assert_eq(smem_item_foreach(s, fail_with_eio, NULL), -EIO, "the callback's own value");
+	/* The partition table changes its version, or disappears, after attach. */
+	wr32(&im, pt + 4, 2);
+	cr_assert_eq(smem_item_foreach(s, collect, &c), -EPROTO);
+	wr32(&im, pt + 4, 1);
+	im.b[pt] = 'X';
+	cr_assert_eq(smem_item_foreach(s, collect, &c), -ENOENT);
+	im.b[pt] = '$';
+	/* A partition header, then a list, fails validation. */
+	im.b[g + 3] = 'X';
+	cr_assert_eq(smem_item_foreach(s, collect, &c), -EBADMSG);
+	im.b[g + 3] = 'T';
+	wr16(&im, g + 32, 0);
+	c.n = 0;
+	cr_assert_eq(smem_item_foreach(s, collect, &c), -EBADMSG);
+	cr_assert_eq(c.n, 0, "nothing before the fault");
+	wr16(&im, g + 32, 0xa5a5);
+	cr_assert_eq(smem_item_foreach(s, collect, &c), 0);
+}
+
+Test(smem11, foreach_returns_each_documented_error)
+{
+	struct collected c = { 0 };
+
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 100, 8, 0), 0);
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 101, 8, 0), 0);
+	wr32(&im, 0xd0 + 16 * 101 + 8, 0x7ffffff8); /* outside the heap */
+	cr_assert_eq(smem_item_foreach(s, collect, &c), -EBADMSG);
+	cr_assert_eq(c.n, 1, "the items before the fault have been reported");
+	wr32(&im, 0xd0 + 16 * 101 + 8, 8);
+	wr32(&im, 0xd0 + 16 * 101 + 12, 0x00200000); /* another region's entry: listed */
+	c.n = 0;
+	cr_assert_eq(smem_item_foreach(s, collect, &c), 0);
+	cr_assert_eq(c.n, 2);
+	cr_assert_eq(c.it[1].aux_base, 0x00200000);
+	wr32(&im, 0xd0 + 16 * 101 + 12, 0);
+}
+
 Test(smem12, readonly_and_lockless_handles_cannot_allocate)
 {
 	struct smem_open_opts o;

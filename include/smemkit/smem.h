@@ -330,9 +330,17 @@ struct smem_item_info {
  *      non-zero return stops the walk and is returned
  * @userdata: passed to @fn
  *
+ * Every partition of the table is walked, not only this host's, so the table
+ * and each partition header are read and checked again: a peer may have
+ * changed them since attach.
+ *
  * Context: any; lock-free.
- * Return: 0; what @fn returned; -EBADMSG if a partition fails validation (the
- * items before the fault have been reported).
+ * Return: 0 after the whole walk; the non-zero value @fn returned to stop it,
+ * passed on as is; -EINVAL for a NULL @s or @fn; -EBADMSG if a global-heap entry
+ * of this region lies outside the heap, or the partition table, a partition
+ * header or a list fails validation; -EPROTO if the partition table's version
+ * is no longer 1; -ENOENT if a version-12 image's partition table is gone.
+ * After an error the items before the fault have been reported.
  */
 int smem_item_foreach(struct smem *s, int (*fn)(const struct smem_item_info *it, void *userdata),
 		      void *userdata);
