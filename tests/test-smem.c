@@ -190,6 +190,46 @@ Test(smem12, cached_items_are_found)
 	cr_assert_eq(size, 100);
 }
 
+struct findings {
+	char msg[256];
+	unsigned n;
+};
+
+static void keep_finding(const char *msg, void *userdata)
+{
+	struct findings *f = userdata;
+
+	snprintf(f->msg, sizeof(f->msg), "%s", msg);
+	f->n++;
+}
+
+/*
+ * Linux's allocator searches only the uncached list, so it can add an item that
+ * a remote already has in the cached list. That is legal: lookups find the
+ * uncached copy, as Linux's do, and the fsck warns without calling it an error.
+ */
+Test(smem12, item_in_both_lists_reads_the_uncached_copy)
+{
+	struct findings f = { 0 };
+	void *p, *cached;
+	size_t size;
+
+	cr_assert_eq(smem_item_alloc(s, 1, 410, 24, SMEM_ITEM_CACHED), 0);
+	cr_assert_eq(smem_item_get(s, 1, 410, &cached, NULL), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 411, 5, 0), 0);
+	/* The cached entry's header lies just above its data: make it item 411 too. */
+	wr16(&im, (size_t)((uint8_t *)cached - im.b) + 24 + 2, 411);
+	cr_assert_eq(smem_item_get(s, 1, 411, &p, &size), 0);
+	cr_assert_eq(size, 5, "the uncached copy");
+	cr_assert_neq(p, cached);
+	cr_assert_eq(smem_check(im.b, im.size, keep_finding, &f), 1);
+	cr_assert_eq(f.n, 1);
+	cr_assert_eq(strncmp(f.msg, SMEM_CHECK_WARNING, strlen(SMEM_CHECK_WARNING)), 0,
+		     "a warning, not an error: %s", f.msg);
+	cr_assert(strstr(f.msg, "partition 0:1") && strstr(f.msg, "item 411"), "%s", f.msg);
+	wr16(&im, (size_t)((uint8_t *)cached - im.b) + 24 + 2, 410);
+}
+
 Test(smem12, virt_to_phys)
 {
 	struct smem *b;
@@ -250,6 +290,60 @@ Test(smem12, foreach_lists_every_partition)
 	cr_assert_eq(smem_item_foreach(s, stop_at_two, &n), 42, "a non-zero return stops the walk");
 	cr_assert_eq(n, 2);
 	cr_assert_eq(smem_item_foreach(s, NULL, NULL), -EINVAL);
+}
+
+static int fail_with_eio(const struct smem_item_info *it, void *userdata)
+{
+	return -EIO;
+}
+
+/* Every error smem_item_foreach() documents, each from its own code path. */
+Test(smem12, foreach_returns_each_documented_error)
+{
+	struct collected c = { 0 };
+	size_t pt = im.size - 4096;
+	uint32_t g = rd32(&im, pt + 32); /* the global partition */
+
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 100, 8, 0), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 101, 8, 0), 0);
+	cr_assert_eq(smem_item_foreach(NULL, collect, &c), -EINVAL);
+	cr_assert_eq(smem_item_foreach(s, NULL, &c), -EINVAL);
+	cr_assert_eq(smem_item_foreach(s, fail_with_eio, NULL), -EIO, "the callback's own value");
+	/* The partition table changes its version, or disappears, after attach. */
+	wr32(&im, pt + 4, 2);
+	cr_assert_eq(smem_item_foreach(s, collect, &c), -EPROTO);
+	wr32(&im, pt + 4, 1);
+	im.b[pt] = 'X';
+	cr_assert_eq(smem_item_foreach(s, collect, &c), -ENOENT);
+	im.b[pt] = '$';
+	/* A partition header, then a list, fails validation. */
+	im.b[g + 3] = 'X';
+	cr_assert_eq(smem_item_foreach(s, collect, &c), -EBADMSG);
+	im.b[g + 3] = 'T';
+	wr16(&im, g + 32, 0);
+	c.n = 0;
+	cr_assert_eq(smem_item_foreach(s, collect, &c), -EBADMSG);
+	cr_assert_eq(c.n, 0, "nothing before the fault");
+	wr16(&im, g + 32, 0xa5a5);
+	cr_assert_eq(smem_item_foreach(s, collect, &c), 0);
+}
+
+Test(smem11, foreach_returns_each_documented_error)
+{
+	struct collected c = { 0 };
+
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 100, 8, 0), 0);
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 101, 8, 0), 0);
+	wr32(&im, 0xd0 + 16 * 101 + 8, 0x7ffffff8); /* outside the heap */
+	cr_assert_eq(smem_item_foreach(s, collect, &c), -EBADMSG);
+	cr_assert_eq(c.n, 1, "the items before the fault have been reported");
+	wr32(&im, 0xd0 + 16 * 101 + 8, 8);
+	wr32(&im, 0xd0 + 16 * 101 + 12, 0x00200000); /* another region's entry: listed */
+	c.n = 0;
+	cr_assert_eq(smem_item_foreach(s, collect, &c), 0);
+	cr_assert_eq(c.n, 2);
+	cr_assert_eq(c.it[1].aux_base, 0x00200000);
+	wr32(&im, 0xd0 + 16 * 101 + 12, 0);
 }
 
 Test(smem12, readonly_and_lockless_handles_cannot_allocate)
@@ -363,13 +457,26 @@ Test(smem11, foreach_lists_the_heap)
 	cr_assert(c.it[1].item == 300 && c.it[1].offset == 0x20d0);
 }
 
+/*
+ * An entry whose aux_base names another memory region (the RPM message RAM) is
+ * allocated, but its bytes are not in the image: a lookup says so, with an error
+ * of its own, and the fsck, which cannot check it, warns.
+ */
 Test(smem11, entries_in_another_region_are_not_mapped)
 {
+	struct findings f = { 0 };
 	void *p;
+	int r;
 
 	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 300, 4, 0), 0);
 	wr32(&im, 0xd0 + 16 * 300 + 12, 0x00200003); /* RPM message RAM; bits 1:0 reserved */
-	cr_assert_eq(smem_item_get(s, SMEM_HOST_ANY, 300, &p, NULL), -ENOENT);
+	r = smem_item_get(s, SMEM_HOST_ANY, 300, &p, NULL);
+	cr_assert_eq(r, -EREMOTE, "lookup returned %d, expected -EREMOTE", r);
+	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 300, 4, 0), -EEXIST, "it is allocated");
+	r = smem_check(im.b, im.size, keep_finding, &f);
+	cr_assert_eq(r, 1, "the fsck reported %d findings, expected a warning", r);
+	cr_assert_eq(strncmp(f.msg, SMEM_CHECK_WARNING, strlen(SMEM_CHECK_WARNING)), 0, "%s", f.msg);
+	cr_assert(strstr(f.msg, "item 300") && strstr(f.msg, "aux_base 0x200000"), "%s", f.msg);
 	wr32(&im, 0xd0 + 16 * 300 + 12, 0);
 }
 

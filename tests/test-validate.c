@@ -37,7 +37,9 @@ static uint32_t part(unsigned i)
 
 static void expect_open(int err)
 {
-	cr_assert_eq(img_open(&im, 0, &s), err);
+	int r = img_open(&im, 0, &s);
+
+	cr_assert_eq(r, err, "attach returned %d, expected %d", r, err);
 	if (err)
 		s = NULL;
 }
@@ -95,6 +97,20 @@ Test(validate, v04_partition_outside_region_or_overlapping)
 	expect_findings();
 	wr32(&im, ENT(2), 0x1000); /* inside the header */
 	expect_open(-EBADMSG);
+}
+
+/* V4: a slot with offset 0 or size 0 is unused and skipped, whatever its hosts say. */
+Test(validate, v04_unused_slots_are_skipped)
+{
+	void *p;
+
+	wr32(&im, ENT(2), 0);          /* 0:2 loses its offset... */
+	wr32(&im, ENT(3) + 4, 0);      /* ...and 0:5 its size */
+	wr16(&im, ENT(3) + 14, 1);     /* so its hosts, now 0:1 twice, do not matter */
+	expect_open(0);
+	cr_assert_eq(smem_item_alloc(s, 2, 100, 8, 0), 0, "no partition with host 2: global");
+	cr_assert_eq(smem_item_get(s, SMEM_HOST_ANY, 100, &p, NULL), 0);
+	cr_assert_eq(img_fsck(&im), 0);
 }
 
 /* V5 */
@@ -175,18 +191,48 @@ Test(validate, v07_cacheline_slot_must_fit_in_its_partition, .timeout = 10)
 	/* A cached list of one fake entry: its slot would start below the partition. */
 	wr32(&im, off + 16, 48);
 	wr32(&im, off + 48, 0xa5a5 | 100u << 16);
-	expect_open(0);
-	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -EBADMSG);
+	expect_open(-EBADMSG);
 	expect_findings();
-	/* A 4 KiB partition with cacheline 4096: its only slot is the partition header. */
+	/* Made so after attach, the walk refuses it. */
+	wr32(&im, off + 16, 64);
+	expect_open(0);
+	wr32(&im, off + 16, 48);
+	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -EBADMSG);
+}
+
+/*
+ * V7: a cached list lies above the partition header with at least one header
+ * slot that does not cover it. In a 4 KiB partition with cacheline 4096 the only
+ * slot is the partition header itself: attach refuses such a list.
+ */
+Test(validate, v07_cached_slot_must_clear_the_partition_header)
+{
+	uint32_t off = part(1); /* the apps:modem partition */
+	void *p;
+
 	wr32(&im, ENT(1) + 4, 4096);
 	wr32(&im, off + 8, 4096);
+	wr32(&im, ENT(1) + 16, 4096);
 	wr32(&im, off + 16, 4096 - 64);
+	expect_open(-EBADMSG);
+	expect_findings();
+	wr32(&im, off + 16, 32); /* the whole partition a cached list */
+	expect_open(-EBADMSG);
+	expect_findings();
+	/* With cacheline 2048 the top slot, at 2048, clears the header. */
+	wr32(&im, ENT(1) + 16, 2048);
+	wr32(&im, off + 16, 2048);
+	expect_open(0);
+	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -ENOENT);
+	cr_assert_eq(img_fsck(&im), 0);
 	smem_close(s);
 	s = NULL;
+	/* An empty cached list needs no slot: nothing is walked, nothing can be added. */
+	wr32(&im, ENT(1) + 16, 4096);
+	wr32(&im, off + 16, 4096);
 	expect_open(0);
-	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -EBADMSG);
-	expect_findings();
+	cr_assert_eq(smem_item_alloc(s, 1, 100, 8, SMEM_ITEM_CACHED), -ENOSPC);
+	cr_assert_eq(img_fsck(&im), 0);
 }
 
 /* V8 */
@@ -297,6 +343,29 @@ Test(validate, v12_global_entry_outside_the_heap)
 	wr32(&h, 0xd0 + 16 * 100 + 4, 0x20d0);
 	wr32(&h, 0xd0 + 16 * 100 + 8, 0xfffffff8);
 	cr_assert_eq(smem_item_get(x, SMEM_HOST_ANY, 100, &p, NULL), -EBADMSG, "no 32-bit wrap");
+	smem_close(x);
+	img_free(&h);
+}
+
+/* V12: a size-0 entry at the region's end has no byte a pointer could name. */
+Test(validate, v12_no_pointer_at_the_region_end)
+{
+	struct img h;
+	struct smem *x;
+	void *p = NULL;
+	int r;
+
+	img_v(&h, 11, 1u << 20); /* no partition table: the heap may reach the end */
+	cr_assert_eq(img_open(&h, 0, &x), 0);
+	wr32(&h, 0xd0 + 16 * 300 + 4, 1u << 20);
+	wr32(&h, 0xd0 + 16 * 300 + 8, 0);
+	wr32(&h, 0xd0 + 16 * 300, 1);
+	r = smem_item_get(x, SMEM_HOST_ANY, 300, &p, NULL);
+	cr_assert_eq(r, -EBADMSG, "lookup returned %d with %p, the region's end being %p", r, p,
+		     (void *)(h.b + h.size));
+	cr_assert_gt(img_fsck(&h), 0);
+	wr32(&h, 0xd0 + 16 * 300 + 4, (1u << 20) - 8);
+	cr_assert_eq(smem_item_get(x, SMEM_HOST_ANY, 300, &p, NULL), 0, "inside, it is found");
 	smem_close(x);
 	img_free(&h);
 }

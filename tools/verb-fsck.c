@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "smem/smem-internal.h"
 #include "smemctl.h"
@@ -60,20 +62,48 @@ static int repair(const struct common *c, struct smem__repairs *ret)
 
 struct findings {
 	bool json;
-	unsigned n;
+	unsigned errors;
+	unsigned warnings;
+	char **warning; /* --json: the warnings, printed after the errors */
+	bool oom;
 };
+
+static bool is_warning(const char *msg)
+{
+	return strncmp(msg, SMEM_CHECK_WARNING, strlen(SMEM_CHECK_WARNING)) == 0;
+}
 
 static void report(const char *msg, void *userdata)
 {
 	struct findings *f = userdata;
 
+	if (is_warning(msg)) {
+		if (f->json) {
+			char **w = realloc(f->warning, (f->warnings + 1) * sizeof(*w));
+			char *copy = strdup(msg + strlen(SMEM_CHECK_WARNING));
+
+			if (!w || !copy) {
+				free(copy);
+				if (w)
+					f->warning = w;
+				f->oom = true;
+				return;
+			}
+			f->warning = w;
+			f->warning[f->warnings] = copy;
+		} else {
+			printf("%s\n", msg);
+		}
+		f->warnings++;
+		return;
+	}
 	if (f->json) {
-		printf("%s", f->n ? "," : "");
+		printf("%s", f->errors ? "," : "");
 		json_str(stdout, msg);
 	} else {
 		printf("%s\n", msg);
 	}
-	f->n++;
+	f->errors++;
 }
 
 int verb_fsck(int argc, char **argv)
@@ -88,7 +118,7 @@ int verb_fsck(int argc, char **argv)
 	struct smem_region *r;
 	struct smem__repairs rep = { 0 };
 	bool do_repair = false;
-	char busted[32] = "null";
+	char busted[32] = "null", warned[32] = "";
 	int err;
 
 	OPTIONS_BEGIN(c, longopts)
@@ -122,12 +152,28 @@ int verb_fsck(int argc, char **argv)
 	}
 	err = smem_check(smem_region_base(r), smem_region_size(r), report, &f);
 	smem_region_close(r);
-	if (c.json)
+	if (err < 0)
+		return fail_image(c.image, err, NULL);
+	if (f.warnings)
+		snprintf(warned, sizeof(warned), "%u warning%s", f.warnings, f.warnings == 1 ? "" : "s");
+	if (c.json) {
+		printf("],\"warnings\":[");
+		for (unsigned i = 0; i < f.warnings; i++) {
+			printf("%s", i ? "," : "");
+			json_str(stdout, f.warning[i]);
+			free(f.warning[i]);
+		}
+		free(f.warning);
 		printf("],\"repairs\":%u,\"busted_host\":%s,\"heap_repairs\":%u,\"clean\":%s}\n",
-		       (rep.busted != 0) + rep.heap, busted, rep.heap, err == 0 ? "true" : "false");
-	else if (err == 0)
-		printf("%s: clean%s\n", c.image, rep.busted || rep.heap ? " after repair" : "");
-	else
-		fprintf(stderr, "smemctl: %s: %d finding%s\n", c.image, err, err == 1 ? "" : "s");
-	return err == 0 ? EXIT_OK : EXIT_ERR;
+		       (rep.busted != 0) + rep.heap, busted, rep.heap, f.errors == 0 ? "true" : "false");
+	} else if (f.errors == 0) {
+		printf("%s: clean%s%s%s\n", c.image, rep.busted || rep.heap ? " after repair" : "",
+		       f.warnings ? ", " : "", warned);
+	} else {
+		fprintf(stderr, "smemctl: %s: %u finding%s%s%s\n", c.image, f.errors,
+			f.errors == 1 ? "" : "s", f.warnings ? " and " : "", warned);
+	}
+	if (f.oom)
+		return fail(c.image, -ENOMEM, "not every warning could be kept for the JSON");
+	return f.errors == 0 ? EXIT_OK : EXIT_ERR;
 }

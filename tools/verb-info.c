@@ -43,7 +43,7 @@ int verb_info(int argc, char **argv)
 	const uint8_t *base;
 	uint64_t size;
 	bool has_pt;
-	unsigned bad = 0;
+	unsigned bad = 0, used = 0;
 	int r;
 
 	OPTIONS_BEGIN(c, longopts)
@@ -56,6 +56,8 @@ int verb_info(int argc, char **argv)
 	size = facts.size;
 	smem__read_hdr(base, size, NULL, &h);
 	has_pt = smem__read_ptable(base, size, NULL, &pt) == 0;
+	for (unsigned i = 0; has_pt && i < pt.n; i++)
+		used += smem__ptable_used(&pt, i);
 
 	if (c.json) {
 		printf("{\"image\":");
@@ -70,30 +72,39 @@ int verb_info(int argc, char **argv)
 		       c.image, size, size, h.version,
 		       h.version == 11 ? "global heap" : "global partition", facts.item_count,
 		       h.free_offset, h.available, h.available);
+		if (has_pt && used == pt.n)
+			printf("partitions  %u\n", used);
+		else if (has_pt)
+			printf("partitions  %u (%u table slots, %u unused)\n", used, pt.n, pt.n - used);
 		if (has_pt)
-			printf("partitions  %u\n  #  hosts        offset      size        cacheline  "
-			       "free        items\n",
-			       pt.n);
+			printf("  #  hosts        offset      size        cacheline  free        items\n");
 	}
 	for (unsigned i = 0; has_pt && i < pt.n; i++) {
-		struct part_stat st = stat_part(base, &pt, i);
+		/* An unused slot (offset or size 0) holds no partition, as for Linux. */
+		bool in_use = smem__ptable_used(&pt, i);
+		struct part_stat st = in_use ? stat_part(base, &pt, i) : (struct part_stat){ .ok = true };
 		char hosts[32];
 
 		bad += !st.ok;
-		if (pt.e[i].host0 == SMEM_GLOBAL_HOST && pt.e[i].host1 == SMEM_GLOBAL_HOST)
+		if (!in_use)
+			snprintf(hosts, sizeof(hosts), "unused");
+		else if (pt.e[i].host0 == SMEM_GLOBAL_HOST && pt.e[i].host1 == SMEM_GLOBAL_HOST)
 			snprintf(hosts, sizeof(hosts), "global");
 		else
 			snprintf(hosts, sizeof(hosts), "%u:%u", pt.e[i].host0, pt.e[i].host1);
 		if (c.json) {
-			printf("%s{\"index\":%u,\"host0\":%u,\"host1\":%u,\"offset\":%u,\"size\":%u,"
-			       "\"cacheline\":%u,\"valid\":%s,\"free\":%" PRIu64 ",\"items\":%u}",
-			       i ? "," : "", i, pt.e[i].host0, pt.e[i].host1, pt.e[i].offset,
-			       pt.e[i].size, pt.e[i].cacheline, st.ok ? "true" : "false", st.free,
-			       st.items);
+			printf("%s{\"index\":%u,\"used\":%s,\"host0\":%u,\"host1\":%u,\"offset\":%u,"
+			       "\"size\":%u,\"cacheline\":%u,\"valid\":%s,\"free\":%" PRIu64
+			       ",\"items\":%u}",
+			       i ? "," : "", i, in_use ? "true" : "false", pt.e[i].host0, pt.e[i].host1,
+			       pt.e[i].offset, pt.e[i].size, pt.e[i].cacheline,
+			       st.ok ? "true" : "false", st.free, st.items);
 		} else {
 			printf("  %-2u %-12s 0x%08x  0x%08x  %-9u  ", i, hosts, pt.e[i].offset,
 			       pt.e[i].size, pt.e[i].cacheline);
-			if (st.ok)
+			if (!in_use)
+				printf("-           -\n");
+			else if (st.ok)
 				printf("0x%08" PRIx64 "  %u\n", st.free, st.items);
 			else
 				printf("(corrupt: run smemctl fsck)\n");

@@ -259,18 +259,30 @@ int smem_recover(struct smem *s);
  * @s: the handle
  * @host: as for smem_item_alloc()
  * @item: the item number
- * @ret_ptr: where the item's data is mapped
+ * @ret_ptr: where the item's data is mapped: always a byte inside the region,
+ *           never its end, even for an item of size 0
  * @ret_size: optional; the size: in a partition the exact size asked for at
  *            allocation, in the global heap the 8-byte aligned size
  *
  * Walks the partition without a lock or system call; the acquire load of the
  * partition's free offset pairs with the allocator's release store, so a found
- * item's header and data are complete.
+ * item's header and data are complete. In a partition the uncached list is
+ * searched first, as Linux does, so of an item in both lists the uncached copy
+ * is found.
+ *
+ * The pointer is returned only if it lies inside the region. An item of size 0
+ * may point one past its partition (where the next partition or the table
+ * starts), which is still inside the region; but a global-heap item of size 0
+ * at the very end of a region without a partition table has no byte to point
+ * at, and gives -EBADMSG rather than a pointer one past the mapping.
  *
  * Context: any.
- * Return: 0; -EINVAL for an item not below the item count; -ENOENT if it is not
- * allocated (or lives in a region this handle does not map); -EBADMSG if the
- * image fails validation on the way.
+ * Return: 0; -EINVAL for a NULL @s or @ret_ptr, or an item not below the item
+ * count; -ENOENT if it is not allocated; -EREMOTE for a version-11 global-heap
+ * item whose aux_base names a memory region other than this one (whose physical
+ * base is smem_open_opts.phys_base), such as the RPM message RAM: it is
+ * allocated, but the handle does not map its bytes; -EBADMSG if the image fails
+ * validation on the way, or the item's data would start at the region's end.
  */
 int smem_item_get(struct smem *s, unsigned host, unsigned item, void **ret_ptr, size_t *ret_size);
 
@@ -318,26 +330,51 @@ struct smem_item_info {
  *      non-zero return stops the walk and is returned
  * @userdata: passed to @fn
  *
+ * Every partition of the table is walked, not only this host's, so the table
+ * and each partition header are read and checked again: a peer may have
+ * changed them since attach.
+ *
  * Context: any; lock-free.
- * Return: 0; what @fn returned; -EBADMSG if a partition fails validation (the
- * items before the fault have been reported).
+ * Return: 0 after the whole walk; the non-zero value @fn returned to stop it,
+ * passed on as is; -EINVAL for a NULL @s or @fn; -EBADMSG if a global-heap entry
+ * of this region lies outside the heap, or the partition table, a partition
+ * header or a list fails validation; -EPROTO if the partition table's version
+ * is no longer 1; -ENOENT if a version-12 image's partition table is gone.
+ * After an error the items before the fault have been reported.
  */
 int smem_item_foreach(struct smem *s, int (*fn)(const struct smem_item_info *it, void *userdata),
 		      void *userdata);
+
+/*
+ * How a warning of smem_check() begins. A finding that begins otherwise is an
+ * error: the image breaks a rule, and attach, lookups or allocation refuse it.
+ * A warning reports something legal that a reader may want to know, such as an
+ * item in both lists of a partition.
+ */
+#define SMEM_CHECK_WARNING "warning: "
 
 /**
  * smem_check() - check every invariant of an image (the fsck)
  * @base: the image
  * @size: its size
- * @finding: called with one sentence for each violation found
+ * @finding: called with one sentence for each finding: an error, or a warning,
+ *           whose sentence begins with SMEM_CHECK_WARNING
  * @userdata: passed to @finding
  *
  * Checks what smem_open() checks and more: every partition of the table, not only
  * those of one host, every entry of every list, overlaps between partitions,
  * items, and the global heap, and repeated items. Never reads outside @size.
  *
+ * Warnings: an item in both the uncached and the cached list of one partition
+ * (legal: lookups find the uncached one, as Linux's do); a version-11 global-heap
+ * item whose aux_base names another memory region, which the image does not
+ * hold, so the item cannot be checked (nor read, unless that is the image's own
+ * physical base, which a bare image does not record).
+ *
  * Context: any. The image should not change while it is checked.
- * Return: the number of findings (0 for a clean image); -EINVAL for a NULL @base.
+ * Return: the number of findings, errors and warnings, one for each call of
+ * @finding (0 for an image with nothing to report; an image is clean when every
+ * finding is a warning); -EINVAL for a NULL @base.
  */
 int smem_check(const void *base, size_t size, void (*finding)(const char *msg, void *userdata),
 	       void *userdata);

@@ -25,7 +25,8 @@ static int cmp_seen(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
-static void check_heap(const uint8_t *base, const struct smem__hdr *h, struct smem__diag *d)
+static void check_heap(const uint8_t *base, uint64_t size, const struct smem__hdr *h,
+		       struct smem__diag *d)
 {
 	struct seen s[SMEM_TOC_COUNT];
 	unsigned n = 0;
@@ -34,12 +35,31 @@ static void check_heap(const uint8_t *base, const struct smem__hdr *h, struct sm
 		struct smem__toc_entry t;
 
 		smem__read_toc(base, i, &t);
-		if (!t.allocated || t.aux_base)
+		if (!t.allocated)
 			continue;
+		/*
+		 * An image holds one region. Without its physical base (a dump has
+		 * none) the checker cannot tell whether aux_base is the image's own
+		 * base, so it cannot check the entry; lookups read it only if so.
+		 */
+		if (t.aux_base) {
+			smem__warn(d, "global heap item %u names another memory region (aux_base 0x%x) "
+				      "that the image does not hold: it is not checked, and cannot be "
+				      "read unless 0x%x is the image's own physical base",
+				   i, t.aux_base, t.aux_base);
+			continue;
+		}
 		/* V12 */
 		if ((uint64_t)t.offset + t.size > h->heap_end) {
 			smem__diag(d, "global heap item %u at 0x%x+0x%x runs past the heap end 0x%" PRIx64,
 				   i, t.offset, t.size, h->heap_end);
+			continue;
+		}
+		/* V12: even an item of size 0 needs a byte of the region to point at. */
+		if (t.offset >= size) {
+			smem__diag(d, "global heap item %u of size 0 lies at the region's end 0x%x, "
+				      "where no pointer to it is valid",
+				   i, t.offset);
 			continue;
 		}
 		if (i < SMEM_ITEM_LAST_FIXED)
@@ -63,8 +83,8 @@ static void check_heap(const uint8_t *base, const struct smem__hdr *h, struct sm
 static void check_part(const uint8_t *base, const struct smem__part *part, unsigned item_count,
 		       struct smem__diag *d)
 {
-	/* At most one entry per 16 bytes: a bitmap of item numbers finds repeats. */
-	uint8_t seen[65536 / 8] = { 0 };
+	/* A bitmap of item numbers per list finds repeats (the walk ends, V9). */
+	uint8_t seen[2][65536 / 8] = { { 0 } };
 	struct smem__walk w;
 	struct smem__entry e;
 	int r;
@@ -72,10 +92,21 @@ static void check_part(const uint8_t *base, const struct smem__part *part, unsig
 	if (smem__walk_begin(&w, base, part, d) < 0)
 		return;
 	while ((r = smem__walk_next(&w, &e, d)) > 0) {
-		if (seen[e.item / 8] & (1u << (e.item % 8)))
-			smem__diag(d, "partition %u:%u: item %u appears more than once",
+		uint8_t bit = (uint8_t)(1u << (e.item % 8));
+
+		/*
+		 * Twice in one list no allocator makes. Once in each is legal: Linux
+		 * allocates after searching only the uncached list, and its lookups
+		 * (and smem_item_get()) find the uncached copy first.
+		 */
+		if (seen[e.cached][e.item / 8] & bit)
+			smem__diag(d, "partition %u:%u: item %u appears more than once in the %s list",
+				   part->host0, part->host1, e.item, e.cached ? "cached" : "uncached");
+		else if (e.cached && (seen[0][e.item / 8] & bit))
+			smem__warn(d, "partition %u:%u: item %u is in both the uncached and the cached "
+				      "list; lookups find the uncached one",
 				   part->host0, part->host1, e.item);
-		seen[e.item / 8] |= (uint8_t)(1u << (e.item % 8));
+		seen[e.cached][e.item / 8] |= bit;
 		if (e.item >= item_count)
 			smem__diag(d, "partition %u:%u: item %u is not below the item count %u",
 				   part->host0, part->host1, e.item, item_count);
@@ -107,7 +138,7 @@ int smem_check(const void *image, size_t size, void (*finding)(const char *msg, 
 	if (smem__read_hdr(base, size, &d, &h) < 0)
 		return (int)d.count;
 	if (h.version == SMEM_GLOBAL_HEAP_VERSION) {
-		check_heap(base, &h, &d);
+		check_heap(base, size, &h, &d);
 		if (h.free_offset + (uint64_t)h.available != h.heap_end)
 			smem__diag(&d, "heap counters changed during the check");
 	}
@@ -130,14 +161,14 @@ int smem_check(const void *image, size_t size, void (*finding)(const char *msg, 
 	for (unsigned i = 0; i < pt.n; i++) {
 		struct smem__part part;
 
-		if (!pt.e[i].offset || !pt.e[i].size || bad[i])
+		if (!smem__ptable_used(&pt, i) || bad[i])
 			continue;
 		/* V15 */
 		if (!pair_ok(pt.e[i].host0, pt.e[i].host1))
 			smem__diag(&d, "partition %u: bad host pair %u:%u", i, pt.e[i].host0,
 				   pt.e[i].host1);
 		for (unsigned j = 0; j < i; j++)
-			if (pt.e[j].offset && pt.e[j].size &&
+			if (smem__ptable_used(&pt, j) &&
 			    ((pt.e[j].host0 == pt.e[i].host0 && pt.e[j].host1 == pt.e[i].host1) ||
 			     (pt.e[j].host0 == pt.e[i].host1 && pt.e[j].host1 == pt.e[i].host0)))
 				smem__diag(&d, "partitions %u and %u are both for hosts %u:%u", j, i,

@@ -9,21 +9,41 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+static void report(struct smem__diag *d, bool warning, const char *fmt, va_list ap)
+{
+	size_t skip = warning ? strlen(SMEM_CHECK_WARNING) : 0;
+	char msg[256] = SMEM_CHECK_WARNING;
+
+	vsnprintf(msg + skip, sizeof(msg) - skip, fmt, ap);
+	/* buf says why attach failed: the first error, never a warning. */
+	if (!warning && d->buf && d->len && d->count == d->warnings)
+		snprintf(d->buf, d->len, "%s", msg);
+	if (d->fn)
+		d->fn(msg, d->userdata);
+	d->count++;
+	d->warnings += warning;
+}
+
 void smem__diag(struct smem__diag *d, const char *fmt, ...)
 {
-	char msg[256];
 	va_list ap;
 
 	if (!d)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	report(d, false, fmt, ap);
 	va_end(ap);
-	if (d->buf && d->len && d->count == 0)
-		snprintf(d->buf, d->len, "%s", msg);
-	if (d->fn)
-		d->fn(msg, d->userdata);
-	d->count++;
+}
+
+void smem__warn(struct smem__diag *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!d)
+		return;
+	va_start(ap, fmt);
+	report(d, true, fmt, ap);
+	va_end(ap);
 }
 
 int smem__read_hdr(const uint8_t *base, uint64_t size, struct smem__diag *d, struct smem__hdr *ret)
@@ -108,11 +128,6 @@ int smem__read_ptable(const uint8_t *base, uint64_t size, struct smem__diag *d,
 	return 0;
 }
 
-static bool entry_used(const struct smem__ptable *pt, unsigned i)
-{
-	return pt->e[i].offset && pt->e[i].size;
-}
-
 int smem__check_ptable_layout(const struct smem__ptable *pt, uint64_t size,
 			      const struct smem__hdr *h, struct smem__diag *d, bool *bad)
 {
@@ -125,7 +140,7 @@ int smem__check_ptable_layout(const struct smem__ptable *pt, uint64_t size,
 	for (unsigned i = 0; i < pt->n; i++) {
 		uint64_t off = pt->e[i].offset, end = off + pt->e[i].size;
 
-		if (!entry_used(pt, i))
+		if (!smem__ptable_used(pt, i))
 			continue;
 		if (off < lo || end > hi || off % 8 || pt->e[i].size % 8) {
 			smem__diag(d, "partition %u (hosts %u:%u) at 0x%" PRIx64 "..0x%" PRIx64
@@ -139,7 +154,7 @@ int smem__check_ptable_layout(const struct smem__ptable *pt, uint64_t size,
 		for (unsigned j = 0; j < i; j++) {
 			uint64_t o2 = pt->e[j].offset, e2 = o2 + pt->e[j].size;
 
-			if (entry_used(pt, j) && (!bad || !bad[j]) && off < e2 && o2 < end) {
+			if (smem__ptable_used(pt, j) && (!bad || !bad[j]) && off < e2 && o2 < end) {
 				smem__diag(d, "partitions %u and %u overlap", j, i);
 				r = -EBADMSG;
 			}
@@ -152,7 +167,7 @@ int smem__check_part(const uint8_t *base, const struct smem__ptable *pt, unsigne
 		     struct smem__diag *d, struct smem__part *ret)
 {
 	const uint8_t *p = base + pt->e[i].offset;
-	uint32_t hosts, size, uncached, cl = pt->e[i].cacheline;
+	uint32_t hosts, size, uncached, cached, slot, cl = pt->e[i].cacheline;
 
 	/* V5 */
 	if (pt->e[i].size < sizeof(struct smem_partition_header) ||
@@ -164,6 +179,7 @@ int smem__check_part(const uint8_t *base, const struct smem__ptable *pt, unsigne
 	hosts = shm_ld32(p + offsetof(struct smem_partition_header, host0));
 	size = shm_ld32(p + offsetof(struct smem_partition_header, size));
 	uncached = shm_ld32(p + offsetof(struct smem_partition_header, offset_free_uncached));
+	cached = shm_ld32(p + offsetof(struct smem_partition_header, offset_free_cached));
 	if ((hosts & 0xffff) != pt->e[i].host0 || (hosts >> 16) != pt->e[i].host1) {
 		smem__diag(d, "partition %u at 0x%x: header hosts %u:%u, table says %u:%u", i,
 			   pt->e[i].offset, hosts & 0xffff, hosts >> 16, pt->e[i].host0,
@@ -187,8 +203,23 @@ int smem__check_part(const uint8_t *base, const struct smem__ptable *pt, unsigne
 			   i, pt->e[i].offset, cl);
 		return -EBADMSG;
 	}
-	*ret = (struct smem__part){ .off = pt->e[i].offset, .size = size,
-				    .slot = cl ? (uint32_t)align_up(16, cl) : 0,
+	slot = cl ? (uint32_t)align_up(16, cl) : 0;
+	/*
+	 * V7 at attach too, so that a partition whose cached list cannot exist is
+	 * refused at once rather than on its first walk (which checks again).
+	 */
+	if (!smem__cached_slot_fits(size, slot, cached)) {
+		if (!slot)
+			smem__diag(d, "partition %u at 0x%x: cached entries from 0x%x but cacheline 0",
+				   i, pt->e[i].offset, cached);
+		else
+			smem__diag(d, "partition %u at 0x%x: cached entries from 0x%x, but the topmost "
+				      "%u-byte header slot does not fit between them, clear of the "
+				      "partition header, and the end 0x%x",
+				   i, pt->e[i].offset, cached, slot, size);
+		return -EBADMSG;
+	}
+	*ret = (struct smem__part){ .off = pt->e[i].offset, .size = size, .slot = slot,
 				    .host0 = pt->e[i].host0, .host1 = pt->e[i].host1 };
 	return 0;
 }

@@ -23,8 +23,9 @@
 #include "smemkit/smem.h"
 
 /*
- * Where sentences about failed checks go: the first into buf (if any), every one
- * to fn (if any). count says how many there were.
+ * Where sentences about failed checks go: the first error into buf (if any),
+ * every sentence to fn (if any). count says how many sentences there were,
+ * warnings says how many of them were warnings.
  */
 struct smem__diag {
 	char *buf;
@@ -32,9 +33,14 @@ struct smem__diag {
 	void (*fn)(const char *msg, void *userdata);
 	void *userdata;
 	unsigned count;
+	unsigned warnings;
 };
 
+/* An error: the image breaks a rule, and attach, lookup or allocation refuses it. */
 void smem__diag(struct smem__diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A warning: legal, but a reader may want to know; begins with SMEM_CHECK_WARNING. */
+void smem__warn(struct smem__diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The header's facts after V1, V2 and the size checks. */
 struct smem__hdr {
@@ -56,6 +62,17 @@ struct smem__ptable {
 	bool has_info;
 	uint32_t info_num_items;
 };
+
+/*
+ * A slot of the table with offset 0 or size 0 is unused, whatever its hosts say:
+ * Linux skips it before looking at them (qcom_smem_enumerate_partitions(),
+ * qcom_smem_set_global_partition()), and so does every reader here. Tables may
+ * have unused slots between used ones, and more slots than partitions.
+ */
+static inline bool smem__ptable_used(const struct smem__ptable *pt, unsigned i)
+{
+	return pt->e[i].offset && pt->e[i].size;
+}
 
 /*
  * Return: 0; -ENOENT if there is no "$TOC" (tolerated by version 11);
@@ -82,6 +99,21 @@ struct smem__part {
 
 int smem__check_part(const uint8_t *base, const struct smem__ptable *pt, unsigned i,
 		     struct smem__diag *d, struct smem__part *ret);
+
+/*
+ * V7: a non-empty cached list (offset_free_cached below the size) has a header
+ * slot, and its topmost slot, at size - slot, lies inside the list and clear of
+ * the partition header. A cacheline too large for its partition would put that
+ * slot below the partition's start (size - slot wraps) or over its header (a
+ * 4 KiB partition with cacheline 4096, whose only slot is the header itself).
+ */
+static inline bool smem__cached_slot_fits(uint32_t size, uint32_t slot, uint32_t cached)
+{
+	if (cached >= size)
+		return true; /* empty: nothing is walked, and no slot is needed */
+	return slot && slot <= size && size - slot >= cached &&
+	       size - slot >= sizeof(struct smem_partition_header);
+}
 
 /* One entry of a partition; offsets relative to the partition. */
 struct smem__entry {
@@ -145,13 +177,8 @@ static inline int smem__walk_begin(struct smem__walk *w, const uint8_t *base,
 			   part->host0, part->host1, part->off);
 		return -EBADMSG;
 	}
-	/*
-	 * V7: a cached list holds at least one header slot, and the topmost slot
-	 * lies inside it, above the uncached list and the partition header: a
-	 * cacheline larger than the partition would put it below the partition's
-	 * start (size - slot wraps).
-	 */
-	if (cached != size && ((uint64_t)part->slot > size || size - part->slot < cached)) {
+	/* V7: the topmost slot lies inside the list, above the uncached list and the header. */
+	if (!smem__cached_slot_fits(size, part->slot, cached)) {
 		smem__diag(d, "partition %u:%u at 0x%x: cached entries, but a header slot of %u "
 			      "bytes does not fit between 0x%x and the end 0x%x",
 			   part->host0, part->host1, part->off, part->slot, cached, size);

@@ -272,8 +272,9 @@ int smem_stat(const struct smem *s, struct smem_stat *ret)
 	return 0;
 }
 
+/* The first entry of @item: the uncached list is walked first, as in Linux. */
 static int get_private(const struct smem *s, const struct smem__part *part, unsigned item,
-		       void **ret_ptr, size_t *ret_size)
+		       uint64_t *ret_off, size_t *ret_size)
 {
 	struct smem__walk w;
 	struct smem__entry e;
@@ -285,43 +286,59 @@ static int get_private(const struct smem *s, const struct smem__part *part, unsi
 	while ((r = smem__walk_next(&w, &e, NULL)) > 0) {
 		if (e.item != item)
 			continue;
-		*ret_ptr = s->base + part->off + e.data;
-		if (ret_size)
-			*ret_size = e.size;
+		*ret_off = (uint64_t)part->off + e.data;
+		*ret_size = e.size;
 		return 0;
 	}
 	return r < 0 ? r : -ENOENT;
 }
 
-static int get_global(const struct smem *s, unsigned item, void **ret_ptr, size_t *ret_size)
+static int get_global(const struct smem *s, unsigned item, uint64_t *ret_off, size_t *ret_size)
 {
 	struct smem__toc_entry t;
 
 	smem__read_toc(s->base, item, &t);
 	if (!t.allocated)
 		return -ENOENT;
-	/* An entry in another region (RPM message RAM) is not mapped here. */
+	/*
+	 * An entry in another region (the RPM message RAM) is allocated, but the
+	 * handle maps only this region: say so rather than "not allocated". As in
+	 * Linux, aux_base is compared with the low 32 bits of the region's base.
+	 */
 	if (t.aux_base && t.aux_base != (uint32_t)(s->phys_base & SMEM_AUX_BASE_MASK))
-		return -ENOENT;
+		return -EREMOTE;
 	/* V12 */
 	if ((uint64_t)t.offset + t.size > s->heap_limit)
 		return -EBADMSG;
-	*ret_ptr = s->base + t.offset;
-	if (ret_size)
-		*ret_size = t.size;
+	*ret_off = t.offset;
+	*ret_size = t.size;
 	return 0;
 }
 
 int smem_item_get(struct smem *s, unsigned host, unsigned item, void **ret_ptr, size_t *ret_size)
 {
 	const struct smem__part *part;
+	uint64_t off;
+	size_t size;
+	int r;
 
 	if (!s || !ret_ptr || item >= s->item_count)
 		return -EINVAL;
 	part = smem__part_for(s, host);
-	if (part)
-		return get_private(s, part, item, ret_ptr, ret_size);
-	return get_global(s, item, ret_ptr, ret_size);
+	r = part ? get_private(s, part, item, &off, &size) : get_global(s, item, &off, &size);
+	if (r < 0)
+		return r;
+	/*
+	 * V12: the pointer names a byte of the region. Only an item of size 0 can
+	 * fail here: a heap entry at the very end of a region without a partition
+	 * table, whose address would be one past the mapping.
+	 */
+	if (off >= s->size)
+		return -EBADMSG;
+	*ret_ptr = s->base + off;
+	if (ret_size)
+		*ret_size = size;
+	return 0;
 }
 
 int smem_free_space(struct smem *s, unsigned host, size_t *ret_size)
@@ -430,7 +447,7 @@ int smem_item_foreach(struct smem *s, int (*fn)(const struct smem_item_info *, v
 	for (unsigned i = 0; i < pt.n; i++) {
 		struct smem__part part;
 
-		if (!pt.e[i].offset || !pt.e[i].size)
+		if (!smem__ptable_used(&pt, i))
 			continue;
 		r = smem__check_part(s->base, &pt, i, NULL, &part);
 		if (r == 0)

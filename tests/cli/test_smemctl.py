@@ -594,8 +594,8 @@ class FormatAndFsck(SmemctlTest):
     def test_fsck_json_clean(self):
         img = self.format()
         out = self.json_of("fsck", "--json", img)
-        self.assertEqual(out, {"image": img, "findings": [], "repairs": 0, "busted_host": None,
-                               "heap_repairs": 0, "clean": True})
+        self.assertEqual(out, {"image": img, "findings": [], "warnings": [], "repairs": 0,
+                               "busted_host": None, "heap_repairs": 0, "clean": True})
 
     def test_fsck_after_allocations(self):
         img = self.format("--cacheline", 128)
@@ -614,6 +614,121 @@ class FormatAndFsck(SmemctlTest):
                 else:
                     self.assertEqual(p.returncode, 0, p.stderr.decode())
             self.fsck_clean(target)
+
+
+class UnusedSlots(SmemctlTest):
+    """A table slot with offset 0 or size 0 is unused, as Linux skips it."""
+
+    def make(self):
+        # The default image's table holds global, 0:1, 0:2 and 0:5. Empty slot 2
+        # (0:2) between used ones, and add two unused slots after the last
+        # partition, one without a size and one without an offset, whose hosts
+        # would otherwise repeat 0:5 and 0:1.
+        img = self.format()
+        self.ok("alloc", "--item", 100, "--string", "global", img)
+        self.ok("alloc", "--item", 101, "--string", "cdsp", "--host", 5, img)
+        self.ok("alloc", "--item", 102, "--string", "modem", "--host", 1, "--cached", img)
+        data = bytearray(self.read(img))
+        pt = len(data) - PTABLE_SIZE
+        n = u32(data, pt + 8)
+        self.assertEqual(n, 4)
+        info = data[pt + 32 + 48 * n:pt + 32 + 48 * n + 20]
+        self.assertEqual(info[:4], b"SIII")
+        slot = lambda i: pt + 32 + 48 * i
+        data[slot(2):slot(2) + 48] = bytes(48)
+        data[slot(4):slot(6) + 20] = bytes(2 * 48 + 20)
+        struct.pack_into("<IIIHHI", data, slot(4), 0x1000, 0, 0, 0, 5, 64)
+        struct.pack_into("<IIIHHI", data, slot(5), 0, 0x1000, 0, 0, 1, 64)
+        data[slot(6):slot(6) + 20] = info
+        struct.pack_into("<I", data, pt + 8, 6)
+        with open(img, "wb") as f:
+            f.write(data)
+        return img
+
+    def test_readers_skip_unused_slots(self):
+        img = self.make()
+        self.fsck_clean(img)
+        self.assertEqual(self.get_raw(img, 101, "--host", 5), b"cdsp\0")
+        self.assertEqual(self.get_raw(img, 102, "--host", 1), b"modem\0")
+        items = sorted(it["item"] for it in self.json_of("ls", "--json", img))
+        self.assertEqual(items, [100, 101, 102])
+        self.ok("alloc", "--item", 103, "--size", 8, "--host", 5, img)
+        self.fsck_clean(img)
+
+    def test_info_shows_unused_slots(self):
+        img = self.make()
+        out = self.ok("info", img).stdout.decode()
+        self.assertIn("partitions  3 (6 table slots, 3 unused)", out)
+        for i in (2, 4, 5):
+            self.assertRegex(out, rf"\n  {i}  unused ")
+        self.assertNotIn("corrupt", out)
+        doc = self.json_of("info", "--json", img)
+        self.assertEqual([p["index"] for p in doc["partitions"]], list(range(6)))
+        self.assertEqual([p["used"] for p in doc["partitions"]],
+                         [True, True, False, True, False, False])
+        self.assertTrue(all(p["valid"] for p in doc["partitions"]))
+        self.assertEqual([p["items"] for p in doc["partitions"]], [1, 1, 0, 1, 0, 0])
+
+
+class Warnings(SmemctlTest):
+    """What is legal but worth knowing: fsck warns, says where, and exits 0."""
+
+    def both_lists(self):
+        # Linux's allocator looks only in the uncached list, so a second copy of an
+        # item a remote put in the cached list is legal. Make one by renumbering.
+        img = self.format()
+        self.ok("alloc", "--item", 300, "--size", 8, "--host", 1, "--cached", img)
+        self.ok("alloc", "--item", 301, "--string", "uncached", "--host", 1, img)
+        e = partition(self.read(img), 0, 1)
+        hdr = e["offset"] + e["size"] - 64  # the topmost cached slot, cacheline 64
+        self.assertEqual(struct.unpack_from("<HH", self.read(img), hdr), (CANARY, 300))
+        self.patch(img, hdr + 2, struct.pack("<H", 301))
+        return img
+
+    def test_item_in_both_lists_is_a_warning(self):
+        img = self.both_lists()
+        p = self.ok("fsck", img)
+        out = p.stdout.decode()
+        self.assertRegex(out, r"(?m)^warning: partition 0:1: item 301 is in both the uncached "
+                              r"and the cached list")
+        self.assertIn("clean", out)
+        self.assertEqual(self.get_raw(img, 301, "--host", 1), b"uncached\0",
+                         "lookups read the uncached copy, as Linux does")
+        doc = self.json_of("fsck", "--json", img)
+        self.assertEqual(doc["findings"], [])
+        self.assertEqual(len(doc["warnings"]), 1)
+        self.assertRegex(doc["warnings"][0], r"^partition 0:1: item 301 ")
+        self.assertIs(doc["clean"], True)
+
+    def test_item_in_another_region_is_a_warning(self):
+        # A version-11 entry whose aux_base names the RPM message RAM: the image
+        # does not hold its bytes, so fsck cannot check it, and says so.
+        img = self.format("--version", 11)
+        self.ok("alloc", "--item", 300, "--size", 8, img)
+        self.patch(img, TOC_OFF + 16 * 300 + 12, struct.pack("<I", 0x00200000))
+        out = self.ok("fsck", img).stdout.decode()
+        self.assertRegex(out, r"(?m)^warning: global heap item 300 .*aux_base 0x200000")
+        doc = self.json_of("fsck", "--json", img)
+        self.assertEqual(doc["findings"], [])
+        self.assertEqual(len(doc["warnings"]), 1)
+        self.assertIn("item 300", doc["warnings"][0])
+        self.assertEqual(self.json_of("ls", "--json", img)[0]["aux_base"], 0x00200000)
+        self.error("get", "--item", 300, img)
+
+    def test_warnings_beside_errors(self):
+        img = self.both_lists()
+        e = partition(self.read(img), GLOBAL_HOST, GLOBAL_HOST)
+        self.patch(img, e["offset"], b"$PRX")
+        p = self.error("fsck", img)
+        self.assertIn("warning: partition 0:1: item 301", p.stdout.decode())
+        self.assertRegex(p.stderr.decode(), r": 1 finding and 1 warning$")
+        out = self.run_ctl("fsck", "--json", img)
+        self.assertEqual(out.returncode, 1)
+        doc = json.loads(out.stdout)
+        self.assertEqual(len(doc["findings"]), 1)
+        self.assertIn("partition magic", doc["findings"][0])
+        self.assertEqual(len(doc["warnings"]), 1)
+        self.assertIs(doc["clean"], False)
 
 
 class Alloc(SmemctlTest):
@@ -892,8 +1007,8 @@ class JsonOutput(SmemctlTest):
         self.assertEqual(set(out), {"image", "size", "version", "item_count", "free_offset",
                                     "available", "partitions"})
         self.assertEqual(set(out["partitions"][0]),
-                         {"index", "host0", "host1", "offset", "size", "cacheline", "valid",
-                          "free", "items"})
+                         {"index", "used", "host0", "host1", "offset", "size", "cacheline",
+                          "valid", "free", "items"})
 
     def test_ls(self):
         out = self.json_of("ls", "--json", self.img)
