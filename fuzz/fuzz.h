@@ -44,8 +44,8 @@ static inline struct smem *fuzz_open(const uint8_t *data, size_t size, unsigned 
 		if (smem_hwlock_open(NULL, &ho, &h) < 0)
 			abort();
 		/* Registered once, so each attach only counts a registration. */
-		for (unsigned host = 0; host < SMEM_HWLOCK_TABLE_HOSTS; host++)
-			if (smem_hwlock_host_register(h, host) < 0)
+		for (unsigned id = 0; id < SMEM_HWLOCK_TABLE_HOSTS; id++)
+			if (smem_hwlock_host_register(h, id) < 0)
 				abort();
 	}
 	if (smem_region_wrap(copy, size, writable, ret_r) < 0) {
