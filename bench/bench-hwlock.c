@@ -60,7 +60,7 @@ static unsigned n_samples = 301;  /* part 1: samples per method */
 static unsigned n_batch = 4000;	  /* part 1: lock+unlock pairs per sample */
 static unsigned n_floor = 301;	  /* floor: samples of FLOOR_RTTS round trips */
 static unsigned n_floor_row = 31; /* the same, just before each hand-off row */
-static unsigned n_kills = 60;	  /* part 3: kills per method */
+static unsigned n_kills = 300;	  /* part 3: kills per method */
 #define FLOOR_RTTS 200u
 
 static bool json;

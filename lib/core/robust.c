@@ -38,6 +38,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "futex.h"
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER; /* the chain, the request */
@@ -63,9 +64,13 @@ static struct robust_list *entry_of(const struct smem_robust *r)
 
 static void set_pending(const struct smem_robust *r)
 {
-	/* Named before the swap, cleared after the list change: the kernel reads it at exit. */
+	/*
+	 * Named before the swap, cleared after the list change. The kernel reads
+	 * it only when the liveness thread exits, and a fence here would not close
+	 * the gap the top of this file names: release stores keep program order.
+	 */
 	atomic_store_explicit((_Atomic(struct robust_list *) *)&head.list_op_pending,
-			      r ? entry_of(r) : NULL, memory_order_seq_cst);
+			      r ? entry_of(r) : NULL, memory_order_release);
 }
 
 static ssize_t find(const struct smem_robust *r)
@@ -79,13 +84,13 @@ static ssize_t find(const struct smem_robust *r)
 static void store_link(struct smem_robust *r, struct robust_list *next)
 {
 	atomic_store_explicit((_Atomic uint64_t *)&r->link, (uint64_t)(uintptr_t)next,
-			      memory_order_relaxed);
+			      memory_order_release);
 }
 
 static void set_first(struct robust_list *first)
 {
 	atomic_store_explicit((_Atomic(struct robust_list *) *)&head.list.next, first,
-			      memory_order_seq_cst);
+			      memory_order_release);
 }
 
 /* Link @r in front: its link first, then the head, so the kernel always sees a whole chain. */
@@ -295,7 +300,8 @@ int smem__robust_take(struct smem_robust *r, uint32_t expected, uint32_t bits, b
 
 struct release_args {
 	struct smem_robust *r;
-	uint32_t old;
+	_Atomic uint32_t *label;
+	uint32_t label_was, old;
 };
 
 static int release_locked(void *arg)
@@ -312,6 +318,15 @@ static int release_locked(void *arg)
 		unlink_at((size_t)i); /* taken from us: forget it, leave the word */
 		return -EPERM;
 	}
+	if (a->label) {
+		uint32_t was = a->label_was;
+
+		/* The label goes first, so a label that names a host always has a holder. */
+		if (!atomic_compare_exchange_strong_explicit(a->label, &was, 0, memory_order_relaxed,
+							     memory_order_relaxed))
+			return -EPERM;
+		FAULT_POINT("hwlock.unlock.after_word");
+	}
 	set_pending(a->r);
 	unlink_at((size_t)i);
 	/* R2: release what was done under the word; pairs with R1 of the next owner. */
@@ -327,9 +342,10 @@ static int release_locked(void *arg)
 	return 0;
 }
 
-int smem__robust_release(struct smem_robust *r, bool by_liveness, uint32_t *ret_old)
+int smem__robust_release(struct smem_robust *r, bool by_liveness, _Atomic uint32_t *label,
+			 uint32_t label_was, uint32_t *ret_old)
 {
-	struct release_args a = { .r = r };
+	struct release_args a = { .r = r, .label = label, .label_was = label_was };
 	int err;
 
 	pthread_once(&atfork_once, install_atfork);

@@ -23,6 +23,7 @@
 #define SMEMKIT_CORE_ROBUST_H
 
 #include <linux/futex.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -54,12 +55,14 @@ int smem__robust_take(struct smem_robust *r, uint32_t expected, uint32_t bits, b
 		      uint32_t *ret_seen);
 
 /*
- * Release @r, which this process holds: take it off the robust list, then swap
+ * Release @r, which this process holds: first swap the label word @label (if
+ * not NULL) from @label_was to 0, then take @r off the robust list, then swap
  * its word (this id with any flag) to 0, release. Return: 0 with *ret_old the
  * word released (check SMEM_ROBUST_WAITERS); -EPERM if this process does not
- * hold it (nothing is changed).
+ * hold it, or the label is not @label_was (nothing is changed).
  */
-int smem__robust_release(struct smem_robust *r, bool by_liveness, uint32_t *ret_old);
+int smem__robust_release(struct smem_robust *r, bool by_liveness, _Atomic uint32_t *label,
+			 uint32_t label_was, uint32_t *ret_old);
 
 /* Whether this process holds @r: its word names this process and @r is on its list. */
 bool smem__robust_held(const struct smem_robust *r);

@@ -161,7 +161,7 @@ int smem_hwlock_host_unregister(struct smem_hwlock *h, unsigned host)
 		goto out;
 	if (smem__robust_held(&e->live)) {
 		describe(e, 0, 0, shm_ld32(&e->generation));
-		r = smem__robust_release(&e->live, true, NULL);
+		r = smem__robust_release(&e->live, true, NULL, 0, NULL);
 	}
 out:
 	smem__hwlock_registry_unlock();

@@ -465,7 +465,7 @@ int smem_hwlock_lock(struct smem_hwlock *h, unsigned id, unsigned host, unsigned
 int smem_hwlock_unlock(struct smem_hwlock *h, unsigned id, unsigned host)
 {
 	struct smem_bank *b;
-	uint32_t expected = host + 1, old;
+	uint32_t old;
 	int r;
 
 	if (!args_ok(h, id, host))
@@ -473,16 +473,11 @@ int smem_hwlock_unlock(struct smem_hwlock *h, unsigned id, unsigned host)
 	b = h->b;
 	if (!b->writable)
 		return -EROFS;
-	/* Only the holder releases, and only as the host it took the lock as. */
-	if (!smem__robust_held(&b->robust[id]) ||
-	    atomic_load_explicit(lock_word(b, id), memory_order_relaxed) != expected)
-		return -EPERM;
-	/* U1: the label goes first, so a word that names a host always has a holder. */
-	if (!atomic_compare_exchange_strong_explicit(lock_word(b, id), &expected, 0,
-						     memory_order_relaxed, memory_order_relaxed))
-		return -EPERM;
-	FAULT_POINT("hwlock.unlock.after_word");
-	r = smem__robust_release(&b->robust[id], false, &old);
+	/*
+	 * Only the holder releases, and only as the host it took the lock as.
+	 * U1: the label is cleared first, then the robust word released (R2).
+	 */
+	r = smem__robust_release(&b->robust[id], false, lock_word(b, id), host + 1, &old);
 	if (r < 0)
 		return r;
 	FAULT_POINT("hwlock.unlock.after_release");
