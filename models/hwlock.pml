@@ -1,77 +1,62 @@
 /*
- * The hardware spinlock of lib/hwlock/hwlock.c: lock, unlock, bust, and the
- * waiter that busts a dead holder (SMEM_HWLOCK_BUST_DEAD), for N hosts sharing
- * one lock word that holds 0 (free) or owner + 1.
+ * The robust lock of lib/hwlock/hwlock.c and lib/core/robust.c: N hosts, one
+ * process each, sharing one lock whose robust word holds 0 (free), or the
+ * holder's liveness id with two flags, WAITERS (someone sleeps, so a release
+ * must wake one) and DIED (the kernel marked it: the holder died).
  *
- * Each host loops for ever: lock, critical section, unlock. A reaper per host
- * may kill it at any step (the unless escape), even while it holds the lock; the
- * reaper sets dead[h] in the same step, which stands for the host table
- * proving the host dead (pid gone or start time changed). A live host is never
- * marked dead. At most N - 1 hosts die, so that one live waiter is left.
+ * Each host loops: lock (with SMEM_HWLOCK_BUST_DEAD), critical section,
+ * unlock. A reaper per host may kill it at any step (the unless escape). The
+ * kernel's part of a death is the reaper's atomic step: a word that holds the
+ * dead process's id becomes DIED (WAITERS kept), and one sleeper is woken if
+ * WAITERS was set, as handle_futex_death() does; a death in the middle of an
+ * unlock, after the release and before the wake (list_op_pending names the
+ * word, which now holds no owner), wakes one sleeper too. At most N - 1 hosts
+ * die, so that one live host is left.
  *
- * Promela label     C code (lib/hwlock/hwlock.c, lib/hwlock/hosts.c)
- *   L1              smem_hwlock_trylock(): acquire CAS 0 -> host + 1
- *   L2              smem_hwlock_lock(): relaxed load of the word (seen)
- *   C1              smem__hwlock_bust_if_dead(): claim_once() of the owner's
- *                   host entry; a busy entry means no bust this round
- *   ALIVE           smem__hwlock_bust_if_dead(): the entry's pid and start time
- *                   checked against /proc (pid_alive())
- *   B1              smem_hwlock_bust(): CAS owner + 1 -> 0, then wake_sleepers()
- *   C2              unclaim()
- *   L1'             bust_if_dead(): the trylock after a bust (RECOVERED)
- *   L3              smem_hwlock_lock(): seq_cst add to the sleeper count,
- *                   then seq_cst load of the word (the Dekker pair with U1/U2)
- *   FWAIT           futex_wait(): the kernel compares the word with seen and
- *                   queues the waiter in one step; a wake or the 1 ms slice ends it
- *   U1              smem_hwlock_unlock(): seq_cst exchange of the word with 0
- *   U2              wake_sleepers(): seq_cst load of the sleeper count
- *   FWAKE           futex_wake_all()
- *   reaper          SIGKILL; with RESPAWN also smem_hwlock_host_register() of a
- *                   new process as the dead host (claim(), bust_all(), rewrite())
+ * Promela label     C code
+ *   R1              smem__robust_take(): CAS of the word, expected -> id | bits
+ *   L0              smem_hwlock_trylock() / the spin: R1 from 0, no flag
+ *   L1              the sleep loop's take from 0: R1 to id | WAITERS, since
+ *                   others may still sleep
+ *   LD              the take from DIED (the policy, or the dead host's
+ *                   successor): R1 to id | WAITERS, then a wake of all
+ *   L3              set WAITERS on a live holder's word (CAS), then FWAIT
+ *   FWAIT           futex_wait(): the kernel compares the word with the value
+ *                   announced and queues the waiter in one step; a wake or,
+ *                   unless WAKEUP, the fallback slice ends it
+ *   U1              unlock: the release CAS (id | any flag) -> 0, which
+ *                   returns the flags; then U2
+ *   U2              a wake of one sleeper when WAITERS was set
  *
- * Promela runs one statement at a time in a single global order, which is what
- * seq_cst gives the C code for L3, U1, U2 and B1. The word itself is only
- * changed by read-modify-writes (L1, U1, B1), so its one modification order is
- * what the model's order of those steps shows. The spin phase of
- * smem_hwlock_lock() (L2 then L1, SPIN_TRIES times) is left out: it only
- * repeats L1, which the sleep loop repeats too, and a model waiter that may bust
- * after fewer rounds than the C code only adds behaviours. Timeouts of the
- * caller (-ETIMEDOUT) are left out: waiters wait for ever. The data under the
- * lock is not modelled; L1/U1/B1's acquire and release order it.
+ * Promela runs one statement at a time in a single global order; every access
+ * to the word in the C code is a read-modify-write or a load whose value is
+ * only used as the expected value of one, so that order is the word's
+ * modification order. The label word (host + 1) only tells people who holds
+ * the lock and is not modelled; nor is the data under the lock, which R1's
+ * acquire and U1's release order. Timeouts of callers are left out: waiters
+ * wait for ever, apart from the fallback slice.
  *
  * Runs (models/check.sh MODEL RUN...; models/meson.build lists them; "!" marks
- * a run that must find an error; N = 3 unless the run says otherwise):
- *   safety            mutual exclusion: a live host in its critical section
- *                     holds the word, no two live hosts are in it together
- *                     (monitor); unlock finds its own value (U1's assertion);
- *                     a successful bust released a dead process's hold (B1's);
- *   dead_released     a lock held by a dead process is released eventually,
- *                     under weak fairness (LTL);
- *   !bust_race_never  a witness that the state space holds the race in which a
- *                     buster reads a dead owner, another buster busts it and a
- *                     live host takes the lock, and only then the first
- *                     buster's CAS runs (and fails, as the assertions show);
- *   safety+WAKEUP     no lost wake-up: no deaths, no timeout slices, each host
- *                     locks ROUNDS times; a sleeper left asleep when the others
- *                     end is an invalid end state;
- *   safety+RESPAWN+N=2, dead_released+RESPAWN+N=2
- *                     host ids are reused: a dead host comes back as a new
- *                     process (N = 2: with three live hosts the state space
- *                     passes 10^8 states). Still no live hold is ever busted,
- *                     and a dead hold is still released.
+ * a run that must find an error):
+ *   safety            mutual exclusion: no two live hosts in the critical
+ *                     section (monitor), and a live host there holds the word;
+ *                     unlock finds its own id (U1's assertion);
+ *   dead_released     a word marked DIED is taken again eventually, under weak
+ *                     fairness (LTL);
+ *   safety+WAKEUP     no lost wake-up: no deaths and no fallback slice, each
+ *                     host locks ROUNDS times; a sleeper left asleep when the
+ *                     others end is an invalid end state;
  *   mutants, each must fail:
- *   !safety+WAKEUP+MUTANT_L3, !safety+WAKEUP+MUTANT_U2
- *                     the Dekker pair undone on one side: a wake-up is lost;
- *   !safety+MUTANT_B1 the owner check apart from the releasing store: a live
- *                     holder's lock is released;
- *   !dead_released+MUTANT_NOBUST
- *                     waiters that never bust: a dead hold stays for ever;
- *   !safety+RESPAWN+MUTANT_NOCLAIM+N=2, !dead_released+RESPAWN+MUTANT_NOCLAIM+N=2
- *                     the code before host ids were reusable (no claim around
- *                     ALIVE and B1, no bust at registration): a waiter that saw
- *                     the old process dead busts the new process's lock, and
- *                     the old process's hold outlives it, as the new process
- *                     reads alive.
+ *   !safety+WAKEUP+MUTANT_NOWAITERS  a sleeper that does not set WAITERS;
+ *   !safety+WAKEUP+MUTANT_NOWAKE     an unlock that never wakes;
+ *   !safety+WAKEUP+MUTANT_TAKE_BARE  a woken waiter that takes the word without
+ *                                    WAITERS, so the next unlock wakes nobody;
+ *   !dead_released+MUTANT_NOBUST     waiters that never take a DIED word.
+ *
+ * Not checked here, and why: a sleeper the kernel wakes for a dead holder may
+ * itself die before it takes the word or wakes the others; the others then
+ * sleep until their fallback slice (FALLBACK_SLICE_NS), which is what the
+ * slice is for, besides the gap robust.c names.
  */
 #ifndef N
 #define N 3
@@ -80,46 +65,44 @@
 #if defined(WAKEUP)
 #define MAXDEAD 0
 #define ROUNDS 2
-#elif defined(RESPAWN)
-#define MAXDEAD 1           /* one death and one new process: enough for the race */
 #else
 #define MAXDEAD (N - 1)
 #endif
 
-byte word;          /* the lock word: 0 free, owner + 1 held */
-byte nsleep;        /* the sleeper count, the word after the lock word */
-bool dead[N];       /* the host table proves host h dead */
+byte rid;           /* the word's owner: 0 none, h + 1 for host h's process */
+bool waiters;       /* FUTEX_WAITERS */
+bool died;          /* FUTEX_OWNER_DIED */
+bool killed[N];
 byte ndead;
-bool killed[3 * N + 2]; /* by _pid: this process was killed (a respawned host is a new one) */
-byte hpid[N];       /* _pid of the current process of each host */
-bool incs[N];       /* a live host is between its successful L1 and U1 */
+bool incs[N];       /* a live host is between its take and its U1 */
 bool asleep[N];     /* queued in FUTEX_WAIT */
-bool stale;         /* the word holds the value of a process that has died */
-bool bust_race;     /* witness: a CAS in B1 found a live host after a dead one */
-byte claim[N];      /* each host entry's claim: _pid of the process holding it, or 0 */
+bool pending[N];    /* between U1 and U2: list_op_pending names the word */
 
-#define held_by_dead stale
-
-/* A live host in its critical section holds the word ... */
-#define owns(i) (!incs[i] || word == (i) + 1)
-/* ... so no two live hosts are in it together. */
+#define owns(i) (!incs[i] || rid == (i) + 1)
 #define alone(i, j) (!incs[i] || !incs[j])
 #if N == 2
 #define MUTEX (owns(0) && owns(1) && alone(0, 1))
 #elif N == 3
 #define MUTEX (owns(0) && owns(1) && owns(2) && alone(0, 1) && alone(0, 2) && alone(1, 2))
-#elif N == 4
-#define MUTEX (owns(0) && owns(1) && owns(2) && owns(3) && alone(0, 1) && alone(0, 2) && \
-	       alone(0, 3) && alone(1, 2) && alone(1, 3) && alone(2, 3))
 #else
-#error "N is 2, 3 or 4"
+#error "N is 2 or 3"
 #endif
 
-ltl dead_released { [] (held_by_dead -> <> !held_by_dead) }
-ltl bust_race_never { [] !bust_race }
+ltl dead_released { [] (died -> <> !died) }
 
-/* FWAKE: every sleeper on the word leaves FUTEX_WAIT. */
-inline futex_wake_all() {
+/* A FUTEX_WAKE of one: any one sleeper, or nobody if none sleeps. */
+inline wake_one() {
+	if
+	:: asleep[0] -> asleep[0] = false
+	:: asleep[1] -> asleep[1] = false
+#if N == 3
+	:: asleep[2] -> asleep[2] = false
+#endif
+	:: else -> skip
+	fi
+}
+
+inline wake_all() {
 	d_step {
 		i = 0;
 		do
@@ -130,68 +113,26 @@ inline futex_wake_all() {
 	}
 }
 
-/* U2 then FWAKE, as wake_sleepers() does after U1 and B1. */
-inline wake_sleepers() {
-#ifndef MUTANT_U2
-	if
-	:: nsleep > 0 -> futex_wake_all()   /* U2 */
-	:: else -> skip
-	fi
-#else
-	skip
-#endif
-}
-
-/*
- * L3, then FUTEX_WAIT for at most one slice. The sleeper's increment must be
- * visible before the kernel compares the word (seq_cst in L3, and the barrier
- * futex_wait() has between queueing and reading the word); the unlocker's U2
- * must read the count after U1. MUTANT_L3 and MUTANT_U2 undo one of the two, as
- * a relaxed access would on a store-buffered CPU, and must lose a wake-up.
- */
-inline sleep_once() {
-#ifndef MUTANT_L3
-	nsleep++;                           /* L3 */
-#endif
-	seen = word;
-	if
-	:: seen != 0 ->
-		/* FWAIT */
-		atomic { if :: word == seen -> asleep[me] = true :: else -> skip fi; seen = 0 }
-#ifdef MUTANT_L3
-		nsleep++;                       /* the increment becomes visible late */
-#endif
+/* FWAIT on the value (owner, w, d); then a wake, or the fallback slice. */
+inline futex_wait(o, w, d) {
+	atomic {
 		if
-		:: !asleep[me]                  /* woken, or the word had already changed */
-#ifndef WAKEUP
-		:: asleep[me] -> asleep[me] = false   /* the 1 ms slice ran out */
-#endif
+		:: rid == o && waiters == w && died == d -> asleep[me] = true
+		:: else -> skip
 		fi
-	:: else ->
-		seen = 0
-#ifdef MUTANT_L3
-		nsleep++
+	}
+	if
+	:: !asleep[me]
+#ifndef WAKEUP
+	:: asleep[me] -> asleep[me] = false   /* the fallback slice ran out */
 #endif
-	fi;
-	nsleep--
+	fi
 }
-
-/* L1: CAS 0 -> me + 1 with acquire; then break out of the wait loop. */
-#define L1_TAKE atomic { word == 0 -> word = me + 1; incs[me] = true; last = 0 }; break
-
-/* C2: release the owner's claim taken in C1; seen names the owner. */
-#ifdef MUTANT_NOCLAIM
-#define UNCLAIM seen = 0
-#else
-#define UNCLAIM atomic { claim[seen - 1] = 0; seen = 0 }
-#endif
 
 proctype host(byte me)
 {
-	byte seen, last, was, i;
-#ifdef MUTANT_U2
-	byte early;
-#endif
+	byte o, i;
+	bool w, d, taken;
 #ifdef WAKEUP
 	byte round = 0;
 #endif
@@ -205,152 +146,121 @@ proctype host(byte me)
 		:: else -> round++
 		fi;
 #endif
-		/* smem_hwlock_lock(..., SMEM_HWLOCK_BUST_DEAD) */
-		do
-		:: L1_TAKE
-		:: else ->
-			/* L2: only a holder seen twice, one sleep apart, is looked up */
-			atomic {
-				seen = word;
-				if
-				:: seen != 0 && seen == last -> skip
-				:: else -> last = seen; seen = 0
-				fi
-			}
-#ifdef MUTANT_NOBUST
-			seen = 0;
-#endif
-			/*
-			 * smem__hwlock_bust_if_dead(): C1, take the owner's host-entry claim
-			 * once (a busy entry is left for the next round), so that no new
-			 * process can register as the owner between ALIVE and B1.
-			 */
-#ifndef MUTANT_NOCLAIM
+		taken = false;
+		/* L0: trylock, and the spin's takes from 0 */
+		atomic {
 			if
-			:: seen != 0 ->
-				if
-				:: atomic { claim[seen - 1] == 0 -> claim[seen - 1] = _pid }
-				:: else -> seen = 0
-				fi
+			:: rid == 0 && !waiters && !died -> rid = me + 1; incs[me] = true; taken = true
 			:: else -> skip
-			fi;
-#endif
+			fi
+		}
+		do
+		:: taken -> break
+		:: else ->
+			atomic { o = rid; w = waiters; d = died }
 			if
-			:: seen != 0 ->
-				/* ALIVE: what the host table can prove */
-				if
-				:: dead[seen - 1] ->
-					/* B1 */
-					atomic {
-						was = word;
-#ifdef MUTANT_B1
-						/* an owner check apart from the store */
-						word = 0;
-						assert(was == 0 || stale);
-						stale = false;
-#else
-						if
-						:: was == seen ->
-							/* only a dead process's hold is released */
-							assert(stale);
-							word = 0;
-							stale = false
-						:: else ->
-							if
-							:: was != 0 && !stale -> bust_race = true
-							:: else -> skip
-							fi
-						fi;
-#endif
-						was = 0
-					}
-					wake_sleepers();
-					UNCLAIM;
-					/* L1': SMEM_HWLOCK_RECOVERED on success */
+			:: o == 0 && !d ->
+				/* L1 */
+				atomic {
 					if
-					:: L1_TAKE
+					:: rid == 0 && waiters == w && !died ->
+						rid = me + 1;
+#ifndef MUTANT_TAKE_BARE
+						waiters = true;
+#endif
+						incs[me] = true; taken = true
 					:: else -> skip
 					fi
-				:: else -> UNCLAIM
+				}
+			:: d ->
+#ifndef MUTANT_NOBUST
+				/* LD */
+				atomic {
+					if
+					:: rid == 0 && died && waiters == w ->
+						rid = me + 1; waiters = true; died = false;
+						incs[me] = true; taken = true
+					:: else -> skip
+					fi
+				}
+				if
+				:: taken -> wake_all()
+				:: else -> skip
 				fi
-			:: else -> skip
-			fi;
-			sleep_once()
+#else
+				futex_wait(o, w, d)
+#endif
+			:: o != 0 && !d ->
+				/* L3: a failed CAS goes round the loop again, as the C code's continue */
+#ifndef MUTANT_NOWAITERS
+				if
+				:: !w ->
+					atomic {
+						if
+						:: rid == o && !waiters && !died -> waiters = true; w = true
+						:: else -> skip
+						fi
+					}
+				:: else -> skip
+				fi;
+				if
+				:: w -> futex_wait(o, w, false)
+				:: else -> skip
+				fi
+#else
+				futex_wait(o, w, false)
+#endif
+			fi
 		od;
 
 		/* the critical section */
 		assert(owns(me));
 
-		/* smem_hwlock_unlock() */
-#ifdef MUTANT_U2
-		early = nsleep;                 /* the count read before U1 */
-#endif
+		/* U1 */
 		atomic {
-			/* U1 */
-			was = word;
-			word = 0;
+			assert(rid == me + 1 && !died);
+			w = waiters;
+			rid = 0; waiters = false; died = false;
 			incs[me] = false;
-			assert(was == me + 1);
-			was = 0
+			pending[me] = true
 		}
-#ifdef MUTANT_U2
+		/* U2 */
+#ifndef MUTANT_NOWAKE
 		if
-		:: early > 0 -> early = 0; futex_wake_all()
+		:: w -> wake_one()
 		:: else -> skip
 		fi;
 #endif
-		wake_sleepers()
+		pending[me] = false
 	od
-	} unless { killed[_pid] }
+	} unless { killed[me] }
 }
 
 /*
- * Kills host v at any step, or never. The host's process stops at once (its
- * unless escape); its hold on the word, if any, becomes stale, and the host
- * table shows it dead. A claim the dead process held is free from then on
- * (claim_once() takes over a dead claimer's claim).
- *
- * With RESPAWN a new process then registers as host v, as
- * smem_hwlock_host_register() does: under the entry's claim (waiting for it),
- * it busts what the dead process held (bust_all()), then rewrites the entry,
- * which from then on names a live process. The new process takes locks only
- * once it is registered.
+ * Kills host v at any step, or never, and does the kernel's part of the death
+ * (handle_futex_death() for the robust list and for list_op_pending).
  */
 proctype reaper(byte v)
 {
-	byte i;
-
 	if
 	:: atomic {
 		ndead < MAXDEAD ->
-		killed[hpid[v]] = true;
-		dead[v] = true;
-		incs[v] = false;
-		stale = stale || word == v + 1;
+		killed[v] = true;
 		ndead++;
-		for (i : 0 .. N - 1) {
-			if :: claim[i] == hpid[v] -> claim[i] = 0 :: else -> skip fi
-		}
-		i = 0
-	   }
-#ifdef RESPAWN
-#ifndef MUTANT_NOCLAIM
-	   atomic { claim[v] == 0 -> claim[v] = _pid }
-	   /* bust_all(): B1 for the dead process's value */
-	   atomic {
+		incs[v] = false;
+		asleep[v] = false;
 		if
-		:: word == v + 1 -> assert(stale); word = 0; stale = false
+		:: rid == v + 1 ->
+			rid = 0; died = true;
+			if
+			:: waiters -> wake_one()
+			:: else -> skip
+			fi
+		:: rid == 0 && pending[v] -> wake_one()
 		:: else -> skip
-		fi
+		fi;
+		pending[v] = false
 	   }
-	   wake_sleepers();
-	   /* rewrite(), then C2 */
-	   atomic { dead[v] = false; hpid[v] = run host(v); claim[v] = 0 }
-#else
-	   /* the registration of commit ca61cb5: no claim around busts, no bust_all() */
-	   atomic { dead[v] = false; hpid[v] = run host(v) }
-#endif
-#endif
 	:: skip
 	fi
 }
@@ -367,7 +277,7 @@ init {
 
 	atomic {
 		for (k : 0 .. N - 1) {
-			hpid[k] = run host(k);
+			run host(k);
 #ifndef WAKEUP
 			run reaper(k)
 #endif

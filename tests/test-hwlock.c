@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include "helpers.h"
@@ -314,6 +315,21 @@ Test(hwlock, mutual_exclusion_across_processes, .timeout = 120)
 	cr_assert_eq(owner(3), 0);
 }
 
+/* Whether our child @pid sleeps in a futex wait (its own /proc entry: a test's view only). */
+static bool sleeping_in_futex(pid_t pid)
+{
+	char path[64], buf[128] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/wchan", pid);
+	f = fopen(path, "re");
+	cr_assert_not_null(f);
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	return strstr(buf, "futex") != NULL;
+}
+
 /*
  * A waiter that went to sleep gets the lock when the holder unlocks. The parent
  * unlocks only once the child has announced itself (the waiters flag of the
@@ -327,12 +343,17 @@ Test(hwlock, sleeper_gets_the_lock_after_unlock, .timeout = 30)
 	cr_assert_eq(smem_hwlock_trylock(h, 7, 0), 0);
 	pid = fork();
 	cr_assert_geq(pid, 0);
-	if (pid == 0)
-		_exit(smem_hwlock_lock(h, 7, 1, 20000, 0) == 0 && owner(7) == 2 ? 0 : 5);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		_exit(smem_hwlock_lock(h, 7, 1, 600000, 0) == 0 && owner(7) == 2 ? 0 : 5);
+	}
 	do {
 		sched_yield();
 		cr_assert_eq(smem__hwlock_robust(h, 7, &w), 0);
 	} while (!(w & SMEM_ROBUST_WAITERS));
+	/* The flag comes just before FUTEX_WAIT: wait until the child sleeps in it. */
+	while (!sleeping_in_futex(pid))
+		sched_yield();
 	cr_assert_eq(smem_hwlock_unlock(h, 7, 0), 0);
 	wait_ok(pid);
 }
