@@ -8,10 +8,10 @@
  * handler can release ("bust") the lock of a host that died holding it without
  * ever releasing a live holder's lock.
  *
- * A bank laid out by smem_hwlock_format() (or smem_hwlock_open() with
- * SMEM_HWLOCK_CREATE) also holds a host table: each attached host records its
- * pid and process start time there, so that anyone can prove a lock holder
- * dead (even after its pid is reused) and bust its lock.
+ * Beside each lock word the bank holds the lock's robust word, which the holder
+ * process owns and the kernel marks when that process dies, and a host table
+ * whose entries are robust words too: a holder or host is dead only when the
+ * kernel says so, in any pid namespace (smem_hwlock(3), "Proof of death").
  *
  * Functions return a value >= 0 on success and a negative errno on failure, and
  * write out-parameters only on success, as smem(3) says under RETURN VALUE.
@@ -93,8 +93,8 @@ void smem_hwlock_opts_init(struct smem_hwlock_opts *o);
  *
  * The bank is the file @path, mapped shared and read-write, or the writable
  * region @o->region that the caller owns and that must outlive the bank.
- * Without SMEM_HWLOCK_CREATE the bank exists and its stride is taken from its
- * size: 32 strides, plus the host page when it has one. With it, the file is
+ * Without SMEM_HWLOCK_CREATE the bank exists and its header gives its layout;
+ * nothing is guessed from the size. With it, the file is
  * created (or truncated or extended) to SMEM_HWLOCK_BANK_SIZE(@o->stride)
  * bytes, or the region must have that size, and an empty bank is laid out
  * there, as smem_hwlock_format() does.
@@ -109,8 +109,8 @@ void smem_hwlock_opts_init(struct smem_hwlock_opts *o);
  * SMEM_HWLOCK_CREATE, a stride without SMEM_HWLOCK_CREATE or a bad one, neither
  * or both of @path and @o->region, a read-only region with SMEM_HWLOCK_CREATE,
  * or a region whose size is not the bank size of the stride;
- * -EBADMSG if the size of an existing bank fits no valid stride; -ENOMEM; or an
- * error of smem_region_open().
+ * -EBADMSG if an existing bank has no valid header or another layout than its
+ * header's stride and its size give; -ENOMEM; or an error of smem_region_open().
  */
 int smem_hwlock_open(const char *path, const struct smem_hwlock_opts *o, struct smem_hwlock **ret);
 
@@ -128,12 +128,16 @@ void smem_hwlock_close(struct smem_hwlock *h);
  * @id: lock number, below SMEM_HWLOCK_COUNT
  * @host: the taker, at most SMEM_HWLOCK_MAX_HOST; host + 1 is written to the word
  *
- * Takes the lock only if its word is 0, the way the hardware latches the first
- * value written to a free mutex. No system call.
+ * Takes the lock only if it is free, the way the hardware latches the first
+ * value written to a free mutex: a compare-and-swap of the lock's robust word
+ * to this process's liveness id, then host + 1 in the lock word.
  *
- * Context: any; never blocks. Not recursive: a host that holds the lock gets -EBUSY.
- * Return: 0 when the lock is now held by @host; -EBUSY if it is held; -EROFS
- * for a bank opened with SMEM_HWLOCK_RDONLY; -EINVAL.
+ * Context: process context; never waits for another process. Not recursive:
+ * a host that holds the lock gets -EBUSY.
+ * Return: 0 when the lock is now held by @host; -EBUSY if it is held (or its
+ * dead holder's lock awaits a taker); -EROFS for a bank opened with
+ * SMEM_HWLOCK_RDONLY; -EINVAL; -ENOMEM, or an error of starting this process's
+ * liveness thread.
  */
 int smem_hwlock_trylock(struct smem_hwlock *h, unsigned id, unsigned host);
 
@@ -145,13 +149,13 @@ int smem_hwlock_trylock(struct smem_hwlock *h, unsigned id, unsigned host);
  * @timeout_ms: how long to wait; 0 tries once, without spinning
  * @flags: 0 or SMEM_HWLOCK_BUST_DEAD
  *
- * Spins briefly, then sleeps on the lock word (futex) between attempts, so a
- * waiter does not burn a core while the holder works.
+ * Spins briefly, then sleeps on the lock's robust word (futex), as a robust
+ * mutex does, until an unlock or the holder's death wakes it.
  *
- * With SMEM_HWLOCK_BUST_DEAD, a waiter that has slept without the holder
- * changing looks the holder up in the host table; if the holder is proven dead,
- * it busts the lock (owner-checked, so a racing buster or a new live holder is
- * safe) and takes it.
+ * A holder that dies leaves the lock marked by the kernel. With
+ * SMEM_HWLOCK_BUST_DEAD, or when the dead holder was @host itself (the caller
+ * is its successor), the waiter takes such a lock and says so; otherwise it
+ * waits as for a live holder.
  *
  * Context: process context; may sleep.
  * Return: 0; SMEM_HWLOCK_RECOVERED (1) when the lock was taken from a dead
@@ -168,11 +172,13 @@ int smem_hwlock_lock(struct smem_hwlock *h, unsigned id, unsigned host, unsigned
  * @id: lock number
  * @host: the host that believes it holds the lock
  *
- * As on the hardware, the lock is released whoever holds it.
+ * Only the holder releases: a process that does not hold the lock as @host
+ * (another does, a bust took it from this one, or it is free) changes nothing.
+ * Wakes one sleeper if one announced itself.
  *
- * Context: any; never blocks.
- * Return: 0; -EPERM if @host did not hold the lock (it is released all the same);
- * -EROFS for a read-only bank; -EINVAL.
+ * Context: process context; never waits for another process.
+ * Return: 0; -EPERM if this process did not hold the lock as @host (nothing
+ * changed); -EROFS for a read-only bank; -EINVAL.
  */
 int smem_hwlock_unlock(struct smem_hwlock *h, unsigned id, unsigned host);
 
@@ -185,7 +191,8 @@ int smem_hwlock_unlock(struct smem_hwlock *h, unsigned id, unsigned host);
  * Checks the owner and releases in one atomic step, so two busters racing, or a
  * buster racing a new holder, can never release a lock that another host holds.
  *
- * Context: any; never blocks. The caller must know @owner will not run again.
+ * Context: process context; never blocks. The caller must know @owner will
+ * not run again (a pidfd said so, or the kernel marked the lock).
  * Return: 1 if @owner held the lock and it is now free; 0 if @owner did not hold
  * it (nothing changed); -EROFS for a read-only bank; -EINVAL.
  */
@@ -217,29 +224,28 @@ struct smem_hwlock_host {
  * @h: the bank
  * @host: the host id, below SMEM_HWLOCK_TABLE_HOSTS
  *
- * Writes this process's pid and start time to the host's entry, taking over an
- * entry whose process is dead. A process may register several hosts. Taking
- * over a dead process's entry releases every lock that process still held (its
- * value, host + 1, is about to name a live host again); whoever takes such a
- * lock next must repair what it guarded, as after any bust.
+ * The entry's robust word takes this process's liveness id, in one
+ * compare-and-swap from free or from a registrant the kernel marked dead.
+ * Registrations are counted per process: each call adds one, each
+ * smem_hwlock_host_unregister() takes one off, and smem_hwlock_close() undoes
+ * those made through @h. A dead registrant's locks stay held and marked, so
+ * whoever takes one next gets SMEM_HWLOCK_RECOVERED and repairs. A forked
+ * child does not inherit the registration.
  *
- * Context: process context; reads /proc; may wait (yielding) while another
- * process rewrites the entry.
+ * Context: process context; wakes this process's liveness thread and waits for it.
  * Return: 0; -EADDRINUSE if another live process is registered as @host;
- * -EAGAIN if the entry stayed busy for a second; -ENODATA if the bank has no
- * host table; -EROFS for a read-only bank; -EINVAL.
+ * -EOVERFLOW after 65535 registrations through @h; -EROFS for a read-only
+ * bank; -EINVAL; -ENOMEM, or an error of starting the liveness thread.
  */
 int smem_hwlock_host_register(struct smem_hwlock *h, unsigned host);
 
 /**
- * smem_hwlock_host_unregister() - clear the calling process's registration
- * @h: the bank
+ * smem_hwlock_host_unregister() - take one registration of the caller off
+ * @h: the bank the registration was made through
  * @host: the host id
  *
- * Context: process context; may wait (yielding) while another process
- * rewrites the entry.
- * Return: 0; -EPERM if the entry is another process's; -EAGAIN if the entry
- * stayed busy; -ENODATA; -EROFS for a read-only bank; -EINVAL.
+ * Context: process context; may wake this process's liveness thread.
+ * Return: 0; -EPERM if @h holds no registration of @host; -EROFS; -EINVAL.
  */
 int smem_hwlock_host_unregister(struct smem_hwlock *h, unsigned host);
 
@@ -250,8 +256,7 @@ int smem_hwlock_host_unregister(struct smem_hwlock *h, unsigned host);
  * @ret: the entry (registered false if nobody is registered)
  *
  * Context: any.
- * Return: 0; -EAGAIN if the entry kept changing while it was read; -ENODATA;
- * -EINVAL.
+ * Return: 0; -EAGAIN if the entry kept changing while it was read; -EINVAL.
  */
 int smem_hwlock_host_get(struct smem_hwlock *h, unsigned host, struct smem_hwlock_host *ret);
 
@@ -260,12 +265,12 @@ int smem_hwlock_host_get(struct smem_hwlock *h, unsigned host, struct smem_hwloc
  * @h: the bank
  * @host: the host id
  *
- * A host is proven dead when its pid is gone, is a zombie, or now belongs to a
- * process with another start time (the pid was reused).
+ * The kernel's answer: a registrant is dead once the kernel marked its
+ * registration, which it does when the process dies or execs, in whatever pid
+ * namespace it runs. No pid is looked up.
  *
- * Context: process context; reads /proc.
- * Return: 1 alive; 0 proven dead; -ENOENT if nobody is registered; -EAGAIN if
- * the entry kept changing; -ENODATA; -EINVAL.
+ * Context: any.
+ * Return: 1 alive; 0 dead; -ENOENT if nobody is registered; -EINVAL.
  */
 int smem_hwlock_host_alive(struct smem_hwlock *h, unsigned host);
 

@@ -153,8 +153,9 @@ void smem_open_opts_init(struct smem_open_opts *o);
  * Validates the image as the Linux probe does, and more (docs/FORMAT.md lists the
  * checks): the header, the version, the partition table, and the header of the
  * global partition and of every private partition of @host. A writable handle
- * whose lock bank has a host table registers this process as @host there, so
- * that others can tell whether it is alive.
+ * registers this process as @host in its lock bank's host table (smem_close()
+ * undoes it), so that others can tell whether it is alive; a handle inherited
+ * across fork() then allocates nothing (-ESTALE): the child is not the host.
  *
  * Context: process context.
  * Return: 0; -EINVAL for a bad @host, unknown flag bits, a NULL @ret, neither or
@@ -163,7 +164,7 @@ void smem_open_opts_init(struct smem_open_opts *o);
  * image attached (or without it, while one has it open offline); -EEXIST with
  * SMEM_OPEN_OFFLINE for an image that has a lock bank; -EBADMSG if the image fails validation; -EPROTO
  * for an unsupported version; -EADDRINUSE if another live process is attached
- * as @host; -EAGAIN if the host table stayed busy; -ENOENT if the file or its
+ * as @host; -ENOENT if the file or its
  * lock bank does not exist or a version-12 image has no partition table;
  * -ENAMETOOLONG; -ENOMEM; or an error of smem_region_open() or smem_hwlock_open().
  */
