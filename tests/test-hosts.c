@@ -107,6 +107,18 @@ static void hold_lock_3_as_host_1(void)
 		_exit(7);
 }
 
+static void plant_unmarked_holder(unsigned lock, unsigned host, uint32_t dead_id)
+{
+	struct smem_bank_layout l = smem__bank_layout(64);
+	uint8_t *base = smem_region_base(lr);
+	struct smem_host_entry *e = host_entry(host);
+
+	((struct smem_robust *)(base + l.robust))[lock].word = dead_id;
+	*(uint32_t *)(base + SMEM_BANK_WORDS + lock * 64) = host + 1;
+	e->live.word = SMEM_ROBUST_DIED;
+	e->id = dead_id;
+}
+
 Test(hosts, register_records_this_process)
 {
 	struct smem_hwlock_host e;
@@ -371,23 +383,64 @@ Test(hosts, a_holder_hidden_by_hidepid_is_alive, .timeout = 30)
 }
 
 /*
+ * A child that runs fn, then does one thing per byte it reads from the
+ * returned pipe: 'u' unlocks lock 3 as host 1 ('2': lock 2) and reports the
+ * result as a byte (0 for success, else -errno), 'k' arms hwlock.unlock.after_release
+ * and unlocks (dying there). EOF ends it, holding what it holds.
+ */
+static pid_t child_commanded(void (*fn)(void), int *ret_cmd, int *ret_reply)
+{
+	int ready[2], cmd[2];
+	pid_t pid;
+	char c;
+
+	cr_assert_eq(pipe(ready), 0);
+	cr_assert_eq(pipe(cmd), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(ready[0]);
+		close(cmd[1]);
+		fn();
+		if (write(ready[1], "r", 1) != 1)
+			_exit(9);
+		while (read(cmd[0], &c, 1) > 0) {
+			signed char r;
+
+			if (c == 'k')
+				smem__fault_arm("hwlock.unlock.after_release", 1);
+			r = (signed char)smem_hwlock_unlock(h, c == '2' ? 2 : 3, 1);
+			if (write(ready[1], &r, 1) != 1)
+				_exit(9);
+		}
+		_exit(0);
+	}
+	close(ready[1]);
+	close(cmd[0]);
+	cr_assert_eq(read(ready[0], &c, 1), 1, "the child did its part");
+	*ret_cmd = cmd[1];
+	*ret_reply = ready[0];
+	return pid;
+}
+
+/*
  * Bug: a wrong bust of a live holder cascaded: A busted while alive, B takes
  * the lock, A's unlock released B's lock, and C entered.
  */
 Test(hosts, unlock_releases_only_the_holders_lock, .timeout = 30)
 {
-	int release;
-	pid_t a = child_holding(hold_lock_3_as_host_1, &release);
+	int cmd, reply;
+	pid_t a = child_commanded(hold_lock_3_as_host_1, &cmd, &reply);
+	signed char r;
 	pid_t c;
 
 	cr_assert_eq(smem_hwlock_bust(h, 3, 1), 1, "a forced bust, as a mistaken operator does");
 	cr_assert_eq(smem_hwlock_trylock(h, 3, 2), 0, "B takes it");
 	/* A, still alive, believes it holds lock 3 and unlocks it. */
-	c = fork();
-	cr_assert_geq(c, 0);
-	if (c == 0)
-		_exit(smem_hwlock_unlock(h, 3, 1) == -EPERM ? 0 : 1);
-	wait_ok(c);
+	cr_assert_eq(write(cmd, "u", 1), 1);
+	cr_assert_eq(read(reply, &r, 1), 1);
+	cr_assert_eq(r, -EPERM, "A's unlock of B's lock");
 	cr_assert_eq(owner(3), 3, "B still holds it");
 	c = fork();
 	cr_assert_geq(c, 0);
@@ -397,8 +450,189 @@ Test(hosts, unlock_releases_only_the_holders_lock, .timeout = 30)
 	cr_assert_eq(smem_hwlock_unlock(h, 3, 5), -EPERM, "the wrong host's unlock changes nothing");
 	cr_assert_eq(owner(3), 3);
 	cr_assert_eq(smem_hwlock_unlock(h, 3, 2), 0);
-	close(release);
+	close(cmd);
+	close(reply);
 	cr_assert_eq(waitpid(a, NULL, 0), a);
+}
+
+/*
+ * A holder killed between its release and its wake: the kernel wakes the
+ * sleeper (list_op_pending still names the word), no fallback slice needed.
+ */
+static bool sleeping_in_futex(pid_t pid)
+{
+	char path[64], buf[128] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/wchan", pid);
+	f = fopen(path, "re");
+	cr_assert_not_null(f);
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	return strstr(buf, "futex") != NULL;
+}
+
+Test(hosts, a_holder_killed_between_release_and_wake_still_wakes, .timeout = 30)
+{
+	int cmd, reply;
+	pid_t a = child_commanded(hold_lock_3_as_host_1, &cmd, &reply), w;
+	signed char r;
+
+	w = fork();
+	cr_assert_geq(w, 0);
+	if (w == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		_exit(smem_hwlock_lock(h, 3, 2, 600000, 0) == 0 ? 0 : 1);
+	}
+	while (!(robust(3) & SMEM_ROBUST_WAITERS) || !sleeping_in_futex(w))
+		sched_yield();
+	cr_assert_eq(write(cmd, "k", 1), 1);
+	cr_assert_eq(read(reply, &r, 1), 0, "A died inside its unlock");
+	cr_assert_eq(waitpid(a, NULL, 0), a);
+	wait_ok(w);
+	close(cmd);
+	close(reply);
+}
+
+/* A holder that died inside its unlock, after clearing its label: anyone may take it. */
+Test(hosts, a_lock_whose_holder_died_inside_unlock_is_taken, .timeout = 30)
+{
+	pid_t pid = fork();
+	int st;
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		if (smem_hwlock_trylock(h, 3, 1) != 0)
+			_exit(40);
+		smem__fault_arm("hwlock.unlock.after_word", 1);
+		smem_hwlock_unlock(h, 3, 1);
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFSIGNALED(st));
+	cr_assert_eq(owner(3), 0);
+	cr_assert(robust(3) & SMEM_ROBUST_DIED);
+	cr_assert_eq(smem_hwlock_lock(h, 3, 1, 1000, 0), SMEM_HWLOCK_RECOVERED,
+		     "without the policy too: the lock is nobody's");
+}
+
+/*
+ * A process whose lock was busted and taken by another must never write that
+ * lock's robust-list link again: it is the new holder's now, and rewriting it
+ * cut the new holder's list, so its death went unmarked.
+ */
+static void register_7_take_5(void)
+{
+	if (smem_hwlock_host_register(h, 7) != 0 || smem_hwlock_trylock(h, 5, 7) != 0)
+		_exit(8);
+}
+
+static void hold_locks_2_and_5_as_host_1(void)
+{
+	if (smem_hwlock_trylock(h, 2, 1) != 0 || smem_hwlock_trylock(h, 5, 1) != 0)
+		_exit(7);
+}
+
+Test(hosts, a_busted_lock_leaves_the_old_holders_list, .timeout = 30)
+{
+	int cmd, reply, release;
+	pid_t a = child_commanded(hold_locks_2_and_5_as_host_1, &cmd, &reply), q;
+	signed char r;
+
+	cr_assert_eq(smem_hwlock_bust(h, 5, 1), 1, "a forced bust of A's lock 5");
+	q = child_holding(register_7_take_5, &release);
+	cr_assert_eq(write(cmd, "2", 1), 1);
+	cr_assert_eq(read(reply, &r, 1), 1);
+	cr_assert_eq(r, 0, "A unlocked lock 2: its robust list changed after the bust");
+	kill(q, SIGKILL);
+	cr_assert_eq(waitpid(q, NULL, 0), q);
+	close(release);
+	cr_assert_eq(smem_hwlock_host_alive(h, 7), 0, "Q's death was marked");
+	cr_assert(robust(5) & SMEM_ROBUST_DIED);
+	cr_assert_eq(smem_hwlock_host_register(h, 7), 0);
+	close(cmd);
+	close(reply);
+	cr_assert_eq(waitpid(a, NULL, 0), a);
+}
+
+/* Bug: two ids equal in two pid namespaces let a dead registration prove a live holder dead. */
+Test(hosts, a_dead_registration_proves_only_its_own_hosts_locks, .timeout = 30)
+{
+	/* Lock 7 held by host 3 (not registered) with id X; host 0's dead registrant had id X too. */
+	plant_unmarked_holder(7, 3, 0x2);
+	host_entry(3)->live.word = 0;
+	host_entry(0)->live.word = SMEM_ROBUST_DIED;
+	host_entry(0)->id = 0x2;
+	unsetenv("SMEMKIT_HWLOCK_NO_FALLBACK");
+	cr_assert_eq(smem_hwlock_lock(h, 7, 9, 100, SMEM_HWLOCK_BUST_DEAD), -ETIMEDOUT);
+	cr_assert_eq(owner(7), 4);
+}
+
+/* Bug: a borrowed region's bank was found again by a reused region pointer, with the old base. */
+Test(hosts, a_closed_borrowed_bank_is_forgotten)
+{
+	static uint8_t one[SMEM_HWLOCK_BANK_SIZE(64)] __attribute__((aligned(64)));
+	static uint8_t two[SMEM_HWLOCK_BANK_SIZE(64)] __attribute__((aligned(64)));
+	struct smem_region *r1, *r2;
+	struct smem_hwlock *h1, *h2;
+
+	cr_assert_eq(smem_hwlock_format(one, sizeof(one), 64), 0);
+	cr_assert_eq(smem_hwlock_format(two, sizeof(two), 64), 0);
+	cr_assert_eq(smem_region_wrap(one, sizeof(one), true, &r1), 0);
+	cr_assert_eq(open_bank_in(r1, &h1), 0);
+	cr_assert_eq(smem_hwlock_trylock(h1, 1, 1), 0);
+	smem_hwlock_close(h1);
+	smem_region_close(r1);
+	/* The next region object likely reuses r1's memory: its address proves nothing. */
+	cr_assert_eq(smem_region_wrap(two, sizeof(two), true, &r2), 0);
+	cr_assert_eq(open_bank_in(r2, &h2), 0);
+	cr_assert_eq(smem_hwlock_trylock(h2, 1, 1), 0, "the new bank's lock 1 is free");
+	cr_assert_eq(*(uint32_t *)(two + SMEM_BANK_WORDS + 64), 2, "the lock is in the new region");
+	cr_assert_eq(smem_hwlock_unlock(h2, 1, 1), 0);
+	smem_hwlock_close(h2);
+	smem_region_close(r2);
+}
+
+/* fork() while another thread registers: the child never inherits a held registry lock. */
+static _Atomic bool stop_registering;
+
+static void *register_loop(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stop_registering)) {
+		smem_hwlock_host_register(h, 8);
+		smem_hwlock_host_unregister(h, 8);
+	}
+	return NULL;
+}
+
+Test(hosts, fork_while_registering_leaves_the_child_usable, .timeout = 60)
+{
+	pthread_t t;
+
+	cr_assert_eq(pthread_create(&t, NULL, register_loop, NULL), 0);
+	for (int i = 0; i < 200; i++) {
+		pid_t pid = fork();
+
+		cr_assert_geq(pid, 0);
+		if (pid == 0) {
+			struct smem_hwlock *x;
+
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (open_bank_in(lr, &x) != 0)
+				_exit(2);
+			smem_hwlock_close(x);
+			_exit(smem_hwlock_host_register(h, 10) == 0 &&
+					      smem_hwlock_trylock(h, 4, 10) == 0 &&
+					      smem_hwlock_unlock(h, 4, 10) == 0
+				      ? 0
+				      : 1);
+		}
+		wait_ok(pid);
+	}
+	atomic_store(&stop_registering, true);
+	cr_assert_eq(pthread_join(t, NULL), 0);
 }
 
 /*
@@ -427,17 +661,6 @@ Test(hosts, a_new_registration_hands_the_dead_hosts_locks_on_to_be_repaired, .ti
  * the policy takes the lock after a fallback slice, and a new registration of
  * that host marks the lock so that its next taker repairs.
  */
-static void plant_unmarked_holder(unsigned lock, unsigned host, uint32_t dead_id)
-{
-	struct smem_bank_layout l = smem__bank_layout(64);
-	uint8_t *base = smem_region_base(lr);
-	struct smem_host_entry *e = host_entry(host);
-
-	((struct smem_robust *)(base + l.robust))[lock].word = dead_id;
-	*(uint32_t *)(base + SMEM_BANK_WORDS + lock * 64) = host + 1;
-	e->live.word = SMEM_ROBUST_DIED;
-	e->id = dead_id;
-}
 
 Test(hosts, an_unmarked_dead_holder_is_proven_dead_by_the_table, .timeout = 30)
 {

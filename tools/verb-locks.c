@@ -74,8 +74,6 @@ void owner_info(struct smem_hwlock *h, unsigned id, unsigned value, struct owner
 		return;
 	ret->known = true;
 	ret->pid = e.pid;
-	if (ret->alive == 1 && !e.alive)
-		ret->alive = 0; /* the registrant is marked dead: the lock is its leftover */
 }
 
 int verb_locks(int argc, char **argv)

@@ -115,6 +115,33 @@ static void unlink_at(size_t i)
 	n_chain--;
 }
 
+static bool ours(const struct smem_robust *r)
+{
+	uint32_t cur = atomic_load_explicit((const _Atomic uint32_t *)&r->word, memory_order_relaxed);
+
+	return (cur & SMEM_ROBUST_ID) == self_id && !(cur & SMEM_ROBUST_DIED);
+}
+
+/*
+ * Drop from the chain every word that is no longer ours (a bust took it, and
+ * another process may hold it now, its link field with it), linking around
+ * it through our own words only: this process writes no link it does not own.
+ */
+static void prune(void)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < n_chain; i++)
+		if (ours(chain[i]))
+			chain[kept++] = chain[i];
+	if (kept == n_chain)
+		return;
+	n_chain = kept;
+	for (size_t i = n_chain; i-- > 0;)
+		store_link(chain[i], i + 1 < n_chain ? entry_of(chain[i + 1]) : &head.list);
+	set_first(n_chain ? entry_of(chain[0]) : &head.list);
+}
+
 static int reserve(void)
 {
 	struct smem_robust **c;
@@ -262,6 +289,7 @@ static int take_locked(void *arg)
 	uint32_t cur = t->expected;
 	ssize_t stale;
 
+	prune();
 	set_pending(t->r);
 	/* R1: acquire; pairs with R2 of the previous owner. */
 	if (!atomic_compare_exchange_strong_explicit(w, &cur, self_id | t->bits,
@@ -308,9 +336,11 @@ static int release_locked(void *arg)
 {
 	struct release_args *a = arg;
 	_Atomic uint32_t *w = (_Atomic uint32_t *)&a->r->word;
-	ssize_t i = find(a->r);
+	ssize_t i;
 	uint32_t cur;
 
+	prune();
+	i = find(a->r);
 	if (i < 0)
 		return -EPERM;
 	cur = atomic_load_explicit(w, memory_order_relaxed);
@@ -337,6 +367,13 @@ static int release_locked(void *arg)
 			return -EPERM;
 		}
 	}
+	FAULT_POINT("hwlock.unlock.after_release");
+	/*
+	 * R3: wake a sleeper that announced itself, before the word leaves
+	 * list_op_pending: a death in between still has the kernel wake one.
+	 */
+	if (cur & SMEM_ROBUST_WAITERS)
+		smem__futex_wake(w, 1);
 	set_pending(NULL);
 	a->old = cur;
 	return 0;
@@ -380,7 +417,31 @@ void smem__robust_forget(const struct smem_robust *r)
 	i = find(r);
 	if (i >= 0)
 		unlink_at((size_t)i);
+	prune();
 	pthread_mutex_unlock(&mu);
+}
+
+void smem__robust_forget_in(const void *base, size_t size)
+{
+	uintptr_t lo = (uintptr_t)base;
+	size_t kept = 0;
+
+	pthread_mutex_lock(&mu);
+	for (size_t i = 0; i < n_chain; i++)
+		if ((uintptr_t)chain[i] - lo >= size)
+			chain[kept++] = chain[i];
+	if (kept != n_chain) {
+		n_chain = kept;
+		for (size_t i = n_chain; i-- > 0;)
+			store_link(chain[i], i + 1 < n_chain ? entry_of(chain[i + 1]) : &head.list);
+		set_first(n_chain ? entry_of(chain[0]) : &head.list);
+	}
+	pthread_mutex_unlock(&mu);
+}
+
+void smem__robust_atfork_install(void)
+{
+	pthread_once(&atfork_once, install_atfork);
 }
 
 size_t smem__robust_held_in(const void *base, size_t size)

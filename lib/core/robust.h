@@ -57,9 +57,10 @@ int smem__robust_take(struct smem_robust *r, uint32_t expected, uint32_t bits, b
 /*
  * Release @r, which this process holds: first swap the label word @label (if
  * not NULL) from @label_was to 0, then take @r off the robust list, then swap
- * its word (this id with any flag) to 0, release. Return: 0 with *ret_old the
- * word released (check SMEM_ROBUST_WAITERS); -EPERM if this process does not
- * hold it, or the label is not @label_was (nothing is changed).
+ * its word (this id with any flag) to 0, release, and wake one sleeper if
+ * SMEM_ROBUST_WAITERS was set. Return: 0 with *ret_old the word released;
+ * -EPERM if this process does not hold it, or the label is not @label_was
+ * (nothing is changed).
  */
 int smem__robust_release(struct smem_robust *r, bool by_liveness, _Atomic uint32_t *label,
 			 uint32_t label_was, uint32_t *ret_old);
@@ -69,6 +70,19 @@ bool smem__robust_held(const struct smem_robust *r);
 
 /* Take @r off this process's list without touching its word (someone took it from us). */
 void smem__robust_forget(const struct smem_robust *r);
+
+/*
+ * Take every word in [@base, @base + @size) off this process's list (memory
+ * about to be unmapped: the kernel must not walk into it). The words stay as
+ * they are.
+ */
+void smem__robust_forget_in(const void *base, size_t size);
+
+/*
+ * Install this file's fork handlers now, so that a caller's handlers installed
+ * after them run their prepare step first (pthread_atfork(3) order).
+ */
+void smem__robust_atfork_install(void);
 
 /* How many words this process holds in [@base, @base + @size). */
 size_t smem__robust_held_in(const void *base, size_t size);

@@ -103,11 +103,12 @@ struct smem_hwlock {
 };
 
 /*
- * Whether the host table proves the process with liveness id @id dead: a
- * registration with that id that the kernel marked dead, and no live one with
- * it. Return: 1 proven; 0 not (alive, unknown, or ambiguous).
+ * Whether the host table proves the holder of a lock dead: the lock's label
+ * @label names host h, h's registration has liveness id @id and the kernel
+ * marked it dead, and no live registration has @id. Return: 1 proven; 0 not
+ * (alive, unknown, ambiguous, or a label without a table entry).
  */
-int smem__hwlock_id_dead(const struct smem_bank *b, uint32_t id);
+int smem__hwlock_id_dead(const struct smem_bank *b, uint32_t id, uint32_t label);
 
 /* Serialises this process's bank registry and registrations. */
 void smem__hwlock_registry_lock(void);

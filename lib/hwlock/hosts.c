@@ -81,7 +81,7 @@ static void hand_on(struct smem_bank *b, unsigned host, uint32_t dead)
 			continue;
 		if (atomic_compare_exchange_strong_explicit(rw, &v,
 							    (v & SMEM_ROBUST_WAITERS) | SMEM_ROBUST_DIED,
-							    memory_order_relaxed, memory_order_relaxed)) {
+							    memory_order_acq_rel, memory_order_relaxed)) {
 			smem__futex_wake_all(rw);
 			FAULT_POINT("hwlock.host.after_hand_on");
 		}
@@ -229,20 +229,21 @@ int smem_hwlock_host_alive(struct smem_hwlock *h, unsigned host)
 	return !(v & SMEM_ROBUST_DIED);
 }
 
-int smem__hwlock_id_dead(const struct smem_bank *b, uint32_t id)
+int smem__hwlock_id_dead(const struct smem_bank *b, uint32_t id, uint32_t label)
 {
-	bool dead = false;
+	const struct smem_host_entry *named;
+	uint32_t v;
 
-	if (!id)
+	if (!id || label == 0 || label > SMEM_HWLOCK_TABLE_HOSTS)
+		return 0;
+	named = &b->hosts[label - 1];
+	v = live_word(named);
+	if (!(v & SMEM_ROBUST_DIED) || shm_ld32(&named->id) != id)
 		return 0;
 	for (unsigned host = 0; host < SMEM_HWLOCK_TABLE_HOSTS; host++) {
-		const struct smem_host_entry *e = &b->hosts[host];
-		uint32_t v = live_word(e);
-
+		v = live_word(&b->hosts[host]);
 		if ((v & SMEM_ROBUST_ID) == id && !(v & SMEM_ROBUST_DIED))
 			return 0; /* a live registration has the id */
-		if ((v & SMEM_ROBUST_DIED) && shm_ld32(&e->id) == id)
-			dead = true;
 	}
-	return dead;
+	return 1;
 }

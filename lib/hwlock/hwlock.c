@@ -55,8 +55,36 @@
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct smem_bank *registry;
 
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void atfork_prepare(void)
+{
+	pthread_mutex_lock(&registry_mu);
+}
+
+static void atfork_parent(void)
+{
+	pthread_mutex_unlock(&registry_mu);
+}
+
+/* The child holds no registration: the entries name its parent. */
+static void atfork_child(void)
+{
+	pthread_mutex_init(&registry_mu, NULL);
+	for (struct smem_bank *b = registry; b; b = b->next)
+		memset(b->host_refs, 0, sizeof(b->host_refs));
+}
+
+/* registry_mu before robust.c's mutex, as every caller takes them. */
+static void install_atfork(void)
+{
+	smem__robust_atfork_install();
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
 void smem__hwlock_registry_lock(void)
 {
+	pthread_once(&atfork_once, install_atfork);
 	pthread_mutex_lock(&registry_mu);
 }
 
@@ -207,7 +235,7 @@ static int bank_attach(struct smem_region *r, bool own, struct smem_hwlock **ret
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
-	pthread_mutex_lock(&registry_mu);
+	smem__hwlock_registry_lock();
 	b = writable ? registry_find(own ? NULL : r, dev, ino) : NULL;
 	if (b && b->stride != stride)
 		b = NULL; /* reformatted with another stride while we held it: map anew */
@@ -216,7 +244,7 @@ static int bank_attach(struct smem_region *r, bool own, struct smem_hwlock **ret
 
 		b = calloc(1, sizeof(*b));
 		if (!b) {
-			pthread_mutex_unlock(&registry_mu);
+			smem__hwlock_registry_unlock();
 			free(h);
 			return -ENOMEM;
 		}
@@ -240,7 +268,7 @@ static int bank_attach(struct smem_region *r, bool own, struct smem_hwlock **ret
 		smem_region_close(r); /* the process's mapping of this file is b's */
 	}
 	b->refs++;
-	pthread_mutex_unlock(&registry_mu);
+	smem__hwlock_registry_unlock();
 	h->b = b;
 	*ret = h;
 	return 0;
@@ -313,9 +341,15 @@ void smem_hwlock_close(struct smem_hwlock *h)
 	for (unsigned host = 0; host < SMEM_HWLOCK_TABLE_HOSTS; host++)
 		while (h->registered[host] && smem_hwlock_host_unregister(h, host) == 0)
 			;
-	pthread_mutex_lock(&registry_mu);
-	/* A bank whose words this process still holds stays mapped (see the top). */
-	if (--b->refs == 0 &&
+	smem__hwlock_registry_lock();
+	/*
+	 * A bank whose words this process still holds stays mapped (see the
+	 * top). A borrowed one cannot: its owner unmaps it, so its words leave
+	 * the robust list first, and the bank leaves the registry.
+	 */
+	if (--b->refs == 0 && b->key)
+		smem__robust_forget_in(b->base, smem__bank_layout(b->stride).size);
+	if (b->refs == 0 &&
 	    (!b->writable || smem__robust_held_in(b->base, smem__bank_layout(b->stride).size) == 0)) {
 		for (p = &registry; *p; p = &(*p)->next)
 			if (*p == b) {
@@ -325,7 +359,7 @@ void smem_hwlock_close(struct smem_hwlock *h)
 		smem_region_close(b->region);
 		free(b);
 	}
-	pthread_mutex_unlock(&registry_mu);
+	smem__hwlock_registry_unlock();
 	free(h);
 }
 
@@ -419,8 +453,10 @@ int smem_hwlock_lock(struct smem_hwlock *h, unsigned id, unsigned host, unsigned
 			 * A dead holder's lock goes to a waiter that agreed to repair, or
 			 * to the dead host's successor: nobody else repairs for it.
 			 */
-			if (bust || atomic_load_explicit(lock_word(b, id), memory_order_relaxed) ==
-					    host + 1) {
+			uint32_t label = atomic_load_explicit(lock_word(b, id), memory_order_relaxed);
+
+			/* A label of 0: the holder died inside its unlock; nobody's, so anyone's. */
+			if (bust || label == host + 1 || label == 0) {
 				r = take(b, id, host, v, SMEM_ROBUST_WAITERS, NULL);
 				if (r == 0)
 					return recovered(b, id);
@@ -456,7 +492,9 @@ int smem_hwlock_lock(struct smem_hwlock *h, unsigned id, unsigned host, unsigned
 		/* A whole slice without a change: look the holder up in the host table. */
 		if (r == -ETIMEDOUT && bust && !(wait_on & SMEM_ROBUST_DIED) &&
 		    atomic_load_explicit(rw, memory_order_relaxed) == wait_on &&
-		    smem__hwlock_id_dead(b, wait_on & SMEM_ROBUST_ID) == 1 &&
+		    smem__hwlock_id_dead(b, wait_on & SMEM_ROBUST_ID,
+					 atomic_load_explicit(lock_word(b, id), memory_order_relaxed)) ==
+			    1 &&
 		    take(b, id, host, wait_on, SMEM_ROBUST_WAITERS, NULL) == 0)
 			return recovered(b, id);
 	}
@@ -466,7 +504,6 @@ int smem_hwlock_unlock(struct smem_hwlock *h, unsigned id, unsigned host)
 {
 	struct smem_bank *b;
 	uint32_t old;
-	int r;
 
 	if (!args_ok(h, id, host))
 		return -EINVAL;
@@ -477,19 +514,13 @@ int smem_hwlock_unlock(struct smem_hwlock *h, unsigned id, unsigned host)
 	 * Only the holder releases, and only as the host it took the lock as.
 	 * U1: the label is cleared first, then the robust word released (R2).
 	 */
-	r = smem__robust_release(&b->robust[id], false, lock_word(b, id), host + 1, &old);
-	if (r < 0)
-		return r;
-	FAULT_POINT("hwlock.unlock.after_release");
-	/* U2: the release swap returned the flag a sleeper set (L3) before it slept. */
-	if (old & SMEM_ROBUST_WAITERS)
-		smem__futex_wake(robust_word(b, id), 1);
-	return 0;
+	/* U2: the release swap returns the flag a sleeper set (L3); R3 wakes one. */
+	return smem__robust_release(&b->robust[id], false, lock_word(b, id), host + 1, &old);
 }
 
 int smem_hwlock_bust(struct smem_hwlock *h, unsigned id, unsigned owner)
 {
-	uint32_t expected = owner + 1;
+	uint32_t expected = owner + 1, zero = 0, v;
 	struct smem_bank *b;
 
 	if (!args_ok(h, id, owner))
@@ -497,12 +528,25 @@ int smem_hwlock_bust(struct smem_hwlock *h, unsigned id, unsigned owner)
 	b = h->b;
 	if (!b->writable)
 		return -EROFS;
+	/* The robust word first: a taker swaps it (R1) before it writes its label. */
+	v = atomic_load_explicit(robust_word(b, id), memory_order_acquire);
+	if (!v)
+		return 0;
 	/* B1: only if @owner's label is still there, so a new holder is never released. */
 	if (!atomic_compare_exchange_strong_explicit(lock_word(b, id), &expected, 0,
 						     memory_order_seq_cst, memory_order_relaxed))
 		return 0;
-	/* B2: the label named the robust word's holder; release it; pairs with R1. */
-	atomic_store_explicit(robust_word(b, id), 0, memory_order_release);
+	/*
+	 * B2: release the word @owner's label named, only if nobody took it
+	 * since (then its label is its own, or about to be); pairs with R1.
+	 */
+	if (!atomic_compare_exchange_strong_explicit(robust_word(b, id), &v, 0,
+						     memory_order_acq_rel, memory_order_relaxed)) {
+		expected = owner + 1;
+		atomic_compare_exchange_strong_explicit(lock_word(b, id), &zero, expected,
+							memory_order_relaxed, memory_order_relaxed);
+		return 0;
+	}
 	smem__robust_forget(&b->robust[id]);
 	smem__futex_wake_all(robust_word(b, id));
 	return 1;

@@ -1418,6 +1418,17 @@ class Locks(SmemctlTest):
         self.assertIn("released", self.ok("bust", "--host", 1, "--force", img).stdout.decode())
         self.assertEqual(self.word(img, 3), 0)
 
+    def test_a_live_successor_of_a_dead_registrant_is_alive(self):
+        # Host 1's registrant died; a live process now holds lock 3 as host 1.
+        img = self.format()
+        self.register(img, 1, 4242, alive=False)
+        self.set_lock(img, 3, 1)
+        line = self.ok("locks", img).stdout.decode().splitlines()[1 + 3]
+        self.assertIn("alive", line)
+        self.assertNotIn("bust frees it", line)
+        self.error("bust", "--host", 1, img)
+        self.assertEqual(self.word(img, 3), 2, "the live holder keeps its lock")
+
     def test_crashed_allocation_is_repaired(self):
         img = self.format("--version", 11)
         self.crash_at(img, "smem.alloc.after_publish", "--as", 1, "--item", 100, "--size", 8)
