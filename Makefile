@@ -12,7 +12,7 @@ LIBDIR     ?= lib
 DESTDIR    ?=
 
 .PHONY: all deps build run check test test-san release-check interop fuzz bench release install \
-	stress clean
+	stress mutants clean
 
 all: build
 
@@ -32,6 +32,7 @@ DEPS_install       = build
 DEPS_interop       = build check interop
 DEPS_check         = build check model interop
 DEPS_stress        = build check
+DEPS_mutants       = build check
 DEPS_fuzz          = build fuzz
 DEPS_bench         = build bench
 DEPS_GROUPS := $(sort $(foreach goal,$(or $(MAKECMDGOALS),all),$(DEPS_$(goal))))
@@ -87,6 +88,11 @@ STRESS_KILLS ?= 5000
 stress: build
 	$(BUILD)/tests/stress $(STRESS_KILLS) 12
 	$(BUILD)/tests/stress $(STRESS_KILLS) 11
+
+# Known-wrong variants of the concurrency and validation code
+# (scripts/mutants.py lists them): each must make some test fail.
+mutants: deps
+	@scripts/mutants.py
 
 $(FUZZBUILD)/build.ninja: | deps
 	CC=clang meson setup $(FUZZBUILD) -Dlibfuzzer=true -Db_sanitize=address,undefined \

@@ -332,6 +332,29 @@ Test(crash, dead_sleeper_leaves_the_lock_usable, .timeout = 30)
 	img_free(&im);
 }
 
+/* A taker killed between its swap and its robust list: list_op_pending has it marked. */
+Test(crash, taker_dying_before_its_list_is_marked, .timeout = 30)
+{
+	struct img im;
+	pid_t pid;
+	int st;
+
+	img_v(&im, 12, 1u << 20);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		smem__fault_arm("hwlock.robust.after_swap", 1);
+		smem_hwlock_trylock(im.h, 6, 1);
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	cr_assert_eq(smem_hwlock_trylock(im.h, 6, 2), -EBUSY, "the swap was done");
+	cr_assert_eq(smem_hwlock_lock(im.h, 6, 2, 5000, SMEM_HWLOCK_BUST_DEAD), SMEM_HWLOCK_RECOVERED,
+		     "and the kernel marked it");
+	img_free(&im);
+}
+
 /* A holder that dies inside its unlock, label cleared, word not yet released. */
 Test(crash, holder_dying_inside_its_unlock, .timeout = 30)
 {

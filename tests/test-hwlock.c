@@ -118,6 +118,12 @@ static int open_bytes(size_t size, void (*edit)(uint8_t *base, size_t size), uns
 	return err;
 }
 
+static void format_front(uint8_t *b, size_t size)
+{
+	(void)size;
+	cr_assert_eq(smem_hwlock_format(b, SMEM_HWLOCK_BANK_SIZE(64), 64), 0);
+}
+
 static void erase_magic(uint8_t *b, size_t size)
 {
 	(void)size;
@@ -160,6 +166,8 @@ Test(hwlock, a_bank_must_describe_itself)
 	cr_assert_eq(open_bytes(SMEM_HWLOCK_BANK_SIZE(64), other_offset, 64), -EBADMSG);
 	cr_assert_eq(open_bytes(SMEM_HWLOCK_BANK_SIZE(64), other_version, 64), -EBADMSG);
 	cr_assert_eq(open_bytes(100, NULL, 0), -EBADMSG);
+	cr_assert_eq(open_bytes(SMEM_HWLOCK_BANK_SIZE(64) + 4096, format_front, 0), -EBADMSG,
+		     "a bank in a larger file than its header says");
 	cr_assert_eq(SMEM_HWLOCK_BANK_SIZE(64), smem__bank_layout(64).size);
 	cr_assert_eq(SMEM_HWLOCK_BANK_SIZE(4096), smem__bank_layout(4096).size);
 	cr_assert_not_null(smem__hwlock_problem(smem_region_base(lr), 100));

@@ -298,6 +298,7 @@ static int take_locked(void *arg)
 		t->seen = cur;
 		return -EBUSY;
 	}
+	FAULT_POINT("hwlock.robust.after_swap");
 	/* Once ours and taken from us since (a bust): the old entry goes before the new. */
 	stale = find(t->r);
 	if (stale >= 0)
