@@ -18,16 +18,57 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Attach to a copy of the input as @host; writable with a private lock bank when asked. */
+/*
+ * The lock bank every writable attach uses: private to the process, laid out by
+ * smem_hwlock_format() (so it has a host table and the journal page, as a real
+ * bank does) and kept for the process's life.
+ */
+static inline struct smem_hwlock *fuzz_hwlock(void)
+{
+	static _Alignas(4096) uint8_t bank[SMEM_HWLOCK_BANK_SIZE(SMEM_HWLOCK_DEFAULT_STRIDE)];
+	static struct smem_region *lr; /* borrowed by the bank until the process ends */
+	static struct smem_hwlock *h;
+	struct smem_hwlock_opts ho;
+
+	if (h)
+		return h;
+	if (smem_hwlock_format(bank, sizeof(bank), SMEM_HWLOCK_DEFAULT_STRIDE) < 0 ||
+	    smem_region_wrap(bank, sizeof(bank), true, &lr) < 0)
+		abort();
+	smem_hwlock_opts_init(&ho);
+	ho.region = lr;
+	if (smem_hwlock_open(NULL, &ho, &h) < 0)
+		abort();
+	/* Registered once, so each attach only counts a registration. */
+	for (unsigned id = 0; id < SMEM_HWLOCK_TABLE_HOSTS; id++)
+		if (smem_hwlock_host_register(h, id) < 0)
+			abort();
+	return h;
+}
+
+/* Attach to @copy as @host; writable with the private lock bank when asked. */
+static inline struct smem *fuzz_attach(uint8_t *copy, size_t size, unsigned host, bool writable,
+				       struct smem_region **ret_r)
+{
+	struct smem_open_opts o;
+	struct smem *s = NULL;
+
+	*ret_r = NULL;
+	if (smem_region_wrap(copy, size, writable, ret_r) < 0)
+		return NULL;
+	smem_open_opts_init(&o);
+	o.region = *ret_r;
+	o.hwlock = writable ? fuzz_hwlock() : NULL;
+	if (smem_open(NULL, host, &o, &s) < 0)
+		s = NULL;
+	return s;
+}
+
+/* Attach to a copy of the input as @host; writable with the private lock bank when asked. */
 static inline struct smem *fuzz_open(const uint8_t *data, size_t size, unsigned host,
 				     bool writable, uint8_t **ret_copy, struct smem_region **ret_r)
 {
-	static uint8_t bank[SMEM_HWLOCK_BANK_SIZE(64)] __attribute__((aligned(64)));
-	static struct smem_region *lr;
-	static struct smem_hwlock *h;
-	struct smem_hwlock_opts ho;
-	struct smem_open_opts o;
-	struct smem *s = NULL;
+	struct smem *s;
 	uint8_t *copy;
 
 	*ret_copy = NULL;
@@ -35,28 +76,11 @@ static inline struct smem *fuzz_open(const uint8_t *data, size_t size, unsigned 
 	if (!size || !(copy = malloc(size)))
 		return NULL;
 	memcpy(copy, data, size);
-	if (!h) {
-		if (smem_hwlock_format(bank, sizeof(bank), 64) < 0 ||
-		    smem_region_wrap(bank, sizeof(bank), true, &lr) < 0)
-			abort();
-		smem_hwlock_opts_init(&ho);
-		ho.region = lr;
-		if (smem_hwlock_open(NULL, &ho, &h) < 0)
-			abort();
-		/* Registered once, so each attach only counts a registration. */
-		for (unsigned id = 0; id < SMEM_HWLOCK_TABLE_HOSTS; id++)
-			if (smem_hwlock_host_register(h, id) < 0)
-				abort();
-	}
-	if (smem_region_wrap(copy, size, writable, ret_r) < 0) {
+	s = fuzz_attach(copy, size, host, writable, ret_r);
+	if (!*ret_r) {
 		free(copy);
 		return NULL;
 	}
-	smem_open_opts_init(&o);
-	o.region = *ret_r;
-	o.hwlock = writable ? h : NULL;
-	if (smem_open(NULL, host, &o, &s) < 0)
-		s = NULL;
 	*ret_copy = copy;
 	return s;
 }

@@ -2,28 +2,35 @@
 # Run every libFuzzer target for SECONDS, then merge what increased coverage
 # into fuzz/corpus/TARGET (which make check replays).
 # usage: scripts/fuzz.sh BUILDDIR SECONDS [TARGET...]
+# FUZZ_JOBS targets run at once (default 2), at niceness FUZZ_NICE (default 10),
+# on inputs of at most FUZZ_MAX_LEN bytes (default 65536).
 set -euo pipefail
 build=$1 secs=$2
 shift 2
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(attach ls get fsck decode msgq)
+[ ${#targets[@]} -gt 0 ] || targets=(attach ls get fsck decode scribble msgq)
 jobs=${FUZZ_JOBS:-2}
+niceness=${FUZZ_NICE:-10}
+max_len=${FUZZ_MAX_LEN:-65536}
+# Undefined behaviour is a finding too, not a line in a log nobody reads.
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 run_one() {
-	local t=$1 exe corpus
+	local t=$1 exe corpus execs
 	exe="$build/fuzz/fuzz-$t" corpus="fuzz/corpus/$t"
 	if [ "$t" = msgq ]; then
 		exe="$build/fuzz/msgq/fuzz-msgq" corpus="fuzz/msgq/corpus"
 	fi
 	mkdir -p "$work/$t"
-	nice -n 10 "$exe" -max_total_time="$secs" -max_len=65536 -timeout=10 \
+	nice -n "$niceness" "$exe" -max_total_time="$secs" -max_len="$max_len" -timeout=10 \
 		-print_final_stats=1 -artifact_prefix="$work/$t-" "$work/$t" "$corpus" \
 		>"$work/$t.log" 2>&1 || { echo "fuzz-$t: FINDING"; tail -40 "$work/$t.log"; cp "$work/$t-"* . 2>/dev/null; return 1; }
-	"$exe" -merge=1 -max_len=65536 "$corpus" "$work/$t" >/dev/null 2>&1
-	printf 'fuzz-%-7s %s execs in %ss, %s corpus files, no finding\n' "$t" \
-		"$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t.log")" "$secs" \
+	nice -n "$niceness" "$exe" -merge=1 -max_len="$max_len" "$corpus" "$work/$t" >/dev/null 2>&1
+	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t.log")
+	echo "$execs" >"$work/$t.execs"
+	printf 'fuzz-%-8s %s execs in %ss, %s corpus files, no finding\n' "$t" "$execs" "$secs" \
 		"$(ls "$corpus" | wc -l)"
 }
 
@@ -41,4 +48,5 @@ while [ "$running" -gt 0 ]; do
 	wait -n || status=1
 	running=$((running - 1))
 done
+echo "total: $(cat "$work"/*.execs 2>/dev/null | awk '{ n += $1 } END { print n + 0 }') execs"
 exit $status
