@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "helpers.h"
@@ -146,6 +147,55 @@ Test(region, memfd_is_sealed_and_passable)
 	smem_region_close(b);
 	smem_region_close(a);
 	smem_region_close(NULL);
+}
+
+/* Bug: a received fd was mapped without its seals, so its sender could truncate it (SIGBUS). */
+Test(region, an_unsealed_fd_is_not_mapped_shared)
+{
+	struct smem_region *r;
+	char p[PATH_MAX];
+	int fd;
+
+	fd = memfd_create("unsealed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, 4096), 0);
+	cr_assert_eq(smem_region_from_fd(fd, 0, &r), -EPERM);
+	cr_assert_eq(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK), 0);
+	cr_assert_eq(smem_region_from_fd(fd, 0, &r), -EPERM, "growing is not sealed yet");
+	cr_assert_eq(fcntl(fd, F_ADD_SEALS, F_SEAL_GROW), 0);
+	cr_assert_eq(smem_region_from_fd(fd, 0, &r), 0);
+	smem_region_close(r);
+	cr_assert_eq(smem_region_from_fd(fd, SMEM_REGION_RDONLY, &r), 0, "a snapshot needs no seal");
+	smem_region_close(r);
+	close(fd);
+	path_in(p, sizeof(p), "plain");
+	fd = open(p, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, 4096), 0);
+	cr_assert_eq(smem_region_from_fd(fd, 0, &r), -EPERM, "a plain file can be truncated");
+	close(fd);
+}
+
+/* Bug: a bare name in the shared 01777 directory followed a symlink planted there. */
+Test(region, a_bare_name_is_never_a_symlink)
+{
+	char target[PATH_MAX], link[PATH_MAX], name[64];
+	struct smem_region *r;
+	int fd;
+
+	path_in(target, sizeof(target), "target");
+	fd = open(target, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, 4096), 0);
+	close(fd);
+	snprintf(name, sizeof(name), "smemkit-test-link-%d", getpid());
+	cr_assert_eq(smem_region_path(name, link, sizeof(link)), 0);
+	mkdir(SMEM_REGION_DIR, 01777);
+	unlink(link);
+	cr_assert_eq(symlink(target, link), 0);
+	cr_assert_eq(smem_region_open(name, 0, 0, &r), -ELOOP);
+	cr_assert_eq(smem_region_open(name, 0, SMEM_REGION_RDONLY, &r), -ELOOP);
+	unlink(link);
 }
 
 Test(region, bare_names_live_in_the_region_dir)

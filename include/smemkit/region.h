@@ -82,8 +82,15 @@ int smem_region_memfd(const char *name, size_t size, struct smem_region **ret);
  * @flags: 0 or SMEM_REGION_RDONLY
  * @ret: the region
  *
+ * Mapped shared (without SMEM_REGION_RDONLY) only if @fd is a memfd sealed
+ * against shrinking and growing (F_SEAL_SHRINK, F_SEAL_GROW), as
+ * smem_region_memfd() makes them: a peer that could truncate the file could
+ * kill this process with SIGBUS. A region file opened by path has no such
+ * protection: any host with write access to it can truncate it.
+ *
  * Context: process context.
- * Return: 0; -EINVAL for bad flags or an empty file; -EBADF; or -errno.
+ * Return: 0; -EPERM for a writable mapping of an fd without both seals;
+ * -EINVAL for bad flags or an empty file; -EBADF; or -errno.
  */
 int smem_region_from_fd(int fd, unsigned flags, struct smem_region **ret);
 

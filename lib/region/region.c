@@ -181,7 +181,9 @@ int smem_region_open(const char *path, size_t size, unsigned flags, struct smem_
 		return r;
 	}
 
-	fd = open(p, ((flags & SMEM_REGION_RDONLY) ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	/* In the shared directory a name must not be someone's symlink. */
+	fd = open(p, ((flags & SMEM_REGION_RDONLY) ? O_RDONLY : O_RDWR) | O_CLOEXEC |
+			     (strchr(path, '/') ? 0 : O_NOFOLLOW));
 	if (fd < 0)
 		return -errno;
 	/* The lock first, then the size: a format holds LOCK_EX while it resizes. */
@@ -227,7 +229,7 @@ int smem_region_from_fd(int fd, unsigned flags, struct smem_region **ret)
 {
 	_cleanup_close_ int own = -1;
 	size_t size;
-	int r;
+	int r, seals;
 
 	if (!ret || (flags & ~SMEM_REGION_RDONLY))
 		return -EINVAL;
@@ -238,6 +240,13 @@ int smem_region_from_fd(int fd, unsigned flags, struct smem_region **ret)
 		return r;
 	if (flags & SMEM_REGION_RDONLY)
 		return snapshot(fd, size, ret);
+	/*
+	 * A mapping of a file that a peer can shrink dies of SIGBUS: only a memfd
+	 * sealed against shrinking and growing is mapped shared.
+	 */
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW))
+		return -EPERM;
 	own = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	if (own < 0)
 		return -errno;
