@@ -269,6 +269,17 @@ Test(hosts, an_unregistered_holder_that_exits_is_marked_too, .timeout = 30)
  * waiter in the root namespace "proved" it dead through /proc/1/stat and
  * busted a lock that was still held.
  */
+/*
+ * In a new mount namespace: keep mounts over /proc from propagating back. "/"
+ * is not a mount point in a chroot, so /proc itself is made private then.
+ */
+static int make_proc_private(void)
+{
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0)
+		return 0;
+	return mount(NULL, "/proc", NULL, MS_REC | MS_PRIVATE, NULL);
+}
+
 static int in_new_pid_namespace(void (*fn)(void), int *ret_release, pid_t *ret_mid)
 {
 	int ready[2], release[2];
@@ -284,8 +295,7 @@ static int in_new_pid_namespace(void (*fn)(void), int *ret_release, pid_t *ret_m
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		/* As unshare --pid --fork --mount-proc does: a pid 1 with its own /proc. */
-		if (unshare(CLONE_NEWPID | CLONE_NEWNS) != 0 ||
-		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+		if (unshare(CLONE_NEWPID | CLONE_NEWNS) != 0 || make_proc_private() != 0)
 			_exit(77);
 		inner = fork();
 		if (inner == 0) {
@@ -354,7 +364,7 @@ Test(hosts, a_holder_hidden_by_hidepid_is_alive, .timeout = 30)
 	cr_assert_geq(waiter, 0);
 	if (waiter == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+		if (unshare(CLONE_NEWNS) != 0 || make_proc_private() != 0 ||
 		    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2"))
 			_exit(77);
 		if (setgid(65534) || setuid(65534))
