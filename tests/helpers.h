@@ -6,7 +6,9 @@
 #include <criterion/criterion.h>
 #include <endian.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -122,6 +124,24 @@ static inline void wr16(struct img *im, size_t off, uint16_t v)
 static inline int img_fsck(const struct img *im)
 {
 	return smem_check(im->b, im->size, NULL, NULL);
+}
+
+/*
+ * Whether our child @pid sleeps in a futex wait: its own /proc entry, a test's
+ * view of its own child only, never a proof about a peer.
+ */
+static inline bool sleeping_in_futex(pid_t pid)
+{
+	char path[64], buf[128] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/wchan", pid);
+	f = fopen(path, "re");
+	cr_assert_not_null(f);
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	return strstr(buf, "futex") != NULL;
 }
 
 /* Waits for a forked child and asserts it exited with status 0. */

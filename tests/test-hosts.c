@@ -61,36 +61,59 @@ static struct smem_host_entry *host_entry(unsigned host)
 	return (struct smem_host_entry *)((uint8_t *)smem_region_base(lr) + l.hosts) + host;
 }
 
+
+/*
+ * A child that runs fn, then does one thing per byte it reads from the
+ * returned pipe: 'u' unlocks lock 3 as host 1 ('2': lock 2) and reports the
+ * result as a byte (0 for success, else -errno), 'k' arms hwlock.unlock.after_release
+ * and unlocks (dying there). EOF ends it, holding what it holds.
+ */
+static pid_t child_commanded(void (*fn)(void), int *ret_cmd, int *ret_reply)
+{
+	int ready[2], cmd[2];
+	pid_t pid;
+	char c;
+
+	cr_assert_eq(pipe(ready), 0);
+	cr_assert_eq(pipe(cmd), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(ready[0]);
+		close(cmd[1]);
+		fn();
+		if (write(ready[1], "r", 1) != 1)
+			_exit(9);
+		while (read(cmd[0], &c, 1) > 0) {
+			signed char r;
+
+			if (c == 'k')
+				smem__fault_arm("hwlock.unlock.after_release", 1);
+			r = (signed char)smem_hwlock_unlock(h, c == '2' ? 2 : 3, 1);
+			if (write(ready[1], &r, 1) != 1)
+				_exit(9);
+		}
+		_exit(0);
+	}
+	close(ready[1]);
+	close(cmd[0]);
+	cr_assert_eq(read(ready[0], &c, 1), 1, "the child did its part");
+	*ret_cmd = cmd[1];
+	*ret_reply = ready[0];
+	return pid;
+}
+
 /*
  * Fork a child that runs fn, then stays alive until the returned pipe is
  * closed, and then exits without undoing anything fn did.
  */
 static pid_t child_holding(void (*fn)(void), int *ret_release)
 {
-	int ready[2], release[2];
-	pid_t pid;
-	char c;
+	int reply;
+	pid_t pid = child_commanded(fn, ret_release, &reply);
 
-	cr_assert_eq(pipe(ready), 0);
-	cr_assert_eq(pipe(release), 0);
-	pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		close(ready[0]);
-		close(release[1]);
-		fn();
-		if (write(ready[1], "r", 1) != 1)
-			_exit(9);
-		while (read(release[0], &c, 1) > 0)
-			;
-		_exit(0);
-	}
-	close(ready[1]);
-	close(release[0]);
-	cr_assert_eq(read(ready[0], &c, 1), 1, "the child did its part");
-	close(ready[0]);
-	*ret_release = release[1];
+	close(reply);
 	return pid;
 }
 
@@ -393,48 +416,6 @@ Test(hosts, a_holder_hidden_by_hidepid_is_alive, .timeout = 30)
 }
 
 /*
- * A child that runs fn, then does one thing per byte it reads from the
- * returned pipe: 'u' unlocks lock 3 as host 1 ('2': lock 2) and reports the
- * result as a byte (0 for success, else -errno), 'k' arms hwlock.unlock.after_release
- * and unlocks (dying there). EOF ends it, holding what it holds.
- */
-static pid_t child_commanded(void (*fn)(void), int *ret_cmd, int *ret_reply)
-{
-	int ready[2], cmd[2];
-	pid_t pid;
-	char c;
-
-	cr_assert_eq(pipe(ready), 0);
-	cr_assert_eq(pipe(cmd), 0);
-	pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		close(ready[0]);
-		close(cmd[1]);
-		fn();
-		if (write(ready[1], "r", 1) != 1)
-			_exit(9);
-		while (read(cmd[0], &c, 1) > 0) {
-			signed char r;
-
-			if (c == 'k')
-				smem__fault_arm("hwlock.unlock.after_release", 1);
-			r = (signed char)smem_hwlock_unlock(h, c == '2' ? 2 : 3, 1);
-			if (write(ready[1], &r, 1) != 1)
-				_exit(9);
-		}
-		_exit(0);
-	}
-	close(ready[1]);
-	close(cmd[0]);
-	cr_assert_eq(read(ready[0], &c, 1), 1, "the child did its part");
-	*ret_cmd = cmd[1];
-	*ret_reply = ready[0];
-	return pid;
-}
-
-/*
  * Bug: a wrong bust of a live holder cascaded: A busted while alive, B takes
  * the lock, A's unlock released B's lock, and C entered.
  */
@@ -470,19 +451,6 @@ Test(hosts, unlock_releases_only_the_holders_lock, .timeout = 30)
  * A holder killed between its release and its wake: the kernel wakes the
  * sleeper (list_op_pending still names the word), no fallback slice needed.
  */
-static bool sleeping_in_futex(pid_t pid)
-{
-	char path[64], buf[128] = "";
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/wchan", pid);
-	f = fopen(path, "re");
-	cr_assert_not_null(f);
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = '\0';
-	fclose(f);
-	return strstr(buf, "futex") != NULL;
-}
 
 Test(hosts, a_holder_killed_between_release_and_wake_still_wakes, .timeout = 30)
 {

@@ -323,20 +323,6 @@ Test(hwlock, mutual_exclusion_across_processes, .timeout = 120)
 	cr_assert_eq(owner(3), 0);
 }
 
-/* Whether our child @pid sleeps in a futex wait (its own /proc entry: a test's view only). */
-static bool sleeping_in_futex(pid_t pid)
-{
-	char path[64], buf[128] = "";
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/wchan", pid);
-	f = fopen(path, "re");
-	cr_assert_not_null(f);
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = '\0';
-	fclose(f);
-	return strstr(buf, "futex") != NULL;
-}
 
 /*
  * A waiter that went to sleep gets the lock when the holder unlocks. The parent

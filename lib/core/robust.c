@@ -83,12 +83,14 @@ static ssize_t find(const struct smem_robust *r)
 
 static void store_link(struct smem_robust *r, struct robust_list *next)
 {
+	/* K1: read only by the kernel, when the liveness thread exits (see set_pending). */
 	atomic_store_explicit((_Atomic uint64_t *)&r->link, (uint64_t)(uintptr_t)next,
 			      memory_order_release);
 }
 
 static void set_first(struct robust_list *first)
 {
+	/* K1, as in store_link(). */
 	atomic_store_explicit((_Atomic(struct robust_list *) *)&head.list.next, first,
 			      memory_order_release);
 }
@@ -117,6 +119,7 @@ static void unlink_at(size_t i)
 
 static bool ours(const struct smem_robust *r)
 {
+	/* A look: only the owner stores its id, so a word that holds it is ours. */
 	uint32_t cur = atomic_load_explicit((const _Atomic uint32_t *)&r->word, memory_order_relaxed);
 
 	return (cur & SMEM_ROBUST_ID) == self_id && !(cur & SMEM_ROBUST_DIED);
@@ -170,6 +173,7 @@ static void *liveness_main(void *arg)
 	r = (int)syscall(SYS_set_robust_list, &head, sizeof(head));
 	if (r == 0) {
 		self_id = (uint32_t)syscall(SYS_gettid);
+		/* S1: self_id and the head before the start is seen; pairs with S2. */
 		atomic_store_explicit(started, 1, memory_order_release);
 	} else {
 		atomic_store_explicit(started, -errno, memory_order_release);
@@ -178,10 +182,13 @@ static void *liveness_main(void *arg)
 	if (r != 0)
 		return NULL;
 	for (;;) {
+		/* Q2: the request's fields after its number; pairs with Q1. */
 		uint32_t s = atomic_load_explicit(&req.seq, memory_order_acquire);
 
+		/* done is written by this thread only. */
 		if (s != atomic_load_explicit(&req.done, memory_order_relaxed)) {
 			req.ret = req.fn(req.arg);
+			/* Q3: the result before its number; pairs with Q4. */
 			atomic_store_explicit(&req.done, s, memory_order_release);
 			smem__futex_wake_all(&req.done);
 			continue;
@@ -241,6 +248,7 @@ static int start_locked(void)
 	if (err)
 		return -err;
 	pthread_setname_np(t, "smemkit-live");
+	/* S2: pairs with S1. */
 	while (atomic_load_explicit(&started, memory_order_acquire) == 0)
 		smem__futex_wait((_Atomic uint32_t *)&started, 0, -1);
 	return started < 0 ? started : 0;
@@ -262,13 +270,16 @@ int smem__robust_self(uint32_t *ret_id)
 /* Run fn on the liveness thread; under mu. */
 static int on_liveness(int (*fn)(void *), void *arg)
 {
+	/* seq is written by requesters only, under mu. */
 	uint32_t s = atomic_load_explicit(&req.seq, memory_order_relaxed) + 1;
 
 	req.fn = fn;
 	req.arg = arg;
+	/* Q1: the request before its number; pairs with Q2. */
 	atomic_store_explicit(&req.seq, s, memory_order_release);
 	smem__futex_wake_all(&req.seq);
 	for (;;) {
+		/* Q4: pairs with Q3. */
 		uint32_t d = atomic_load_explicit(&req.done, memory_order_acquire);
 
 		if (d == s)
@@ -344,6 +355,7 @@ static int release_locked(void *arg)
 	i = find(a->r);
 	if (i < 0)
 		return -EPERM;
+	/* A look; R2's compare-and-swap below decides. */
 	cur = atomic_load_explicit(w, memory_order_relaxed);
 	if ((cur & SMEM_ROBUST_ID) != self_id || (cur & SMEM_ROBUST_DIED)) {
 		unlink_at((size_t)i); /* taken from us: forget it, leave the word */
@@ -352,7 +364,10 @@ static int release_locked(void *arg)
 	if (a->label) {
 		uint32_t was = a->label_was;
 
-		/* The label goes first, so a label that names a host always has a holder. */
+		/*
+		 * The label goes first, so a label that names a host always has a
+		 * holder. Relaxed: it orders no data; R2 releases the critical section.
+		 */
 		if (!atomic_compare_exchange_strong_explicit(a->label, &was, 0, memory_order_relaxed,
 							     memory_order_relaxed))
 			return -EPERM;
@@ -400,6 +415,7 @@ int smem__robust_release(struct smem_robust *r, bool by_liveness, _Atomic uint32
 
 bool smem__robust_held(const struct smem_robust *r)
 {
+	/* A look, as in ours(). */
 	uint32_t cur = atomic_load_explicit((const _Atomic uint32_t *)&r->word, memory_order_relaxed);
 	bool held;
 

@@ -45,6 +45,7 @@ static int entry(struct smem_hwlock *h, unsigned host, struct smem_host_entry **
 
 static uint32_t live_word(const struct smem_host_entry *e)
 {
+	/* H0: pairs with R2 of a registrant's release, so its last fields come first. */
 	return atomic_load_explicit((const _Atomic uint32_t *)&e->live.word, memory_order_acquire);
 }
 
@@ -72,6 +73,7 @@ static void hand_on(struct smem_bank *b, unsigned host, uint32_t dead)
 {
 	for (unsigned id = 0; dead && id < SMEM_HWLOCK_COUNT; id++) {
 		_Atomic uint32_t *rw = (_Atomic uint32_t *)&b->robust[id].word;
+		/* Looks; the compare-and-swap from v decides. */
 		uint32_t v = atomic_load_explicit(rw, memory_order_relaxed);
 		uint32_t label = atomic_load_explicit(
 			(_Atomic uint32_t *)(b->base + SMEM_BANK_WORDS + (size_t)id * b->stride),
@@ -79,6 +81,7 @@ static void hand_on(struct smem_bank *b, unsigned host, uint32_t dead)
 
 		if ((v & SMEM_ROBUST_ID) != dead || (v & SMEM_ROBUST_DIED) || label != host + 1)
 			continue;
+		/* The mark, as the kernel's; the next taker's R1 acquires what it orders. */
 		if (atomic_compare_exchange_strong_explicit(rw, &v,
 							    (v & SMEM_ROBUST_WAITERS) | SMEM_ROBUST_DIED,
 							    memory_order_acq_rel, memory_order_relaxed)) {

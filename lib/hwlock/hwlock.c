@@ -116,6 +116,7 @@ static bool stride_ok(uint64_t stride)
 static int64_t fallback_slice_ns(void)
 {
 	static _Atomic int64_t slice;
+	/* A cache of getenv(): any thread may fill it, with the same value. */
 	int64_t s = atomic_load_explicit(&slice, memory_order_relaxed);
 
 	if (s == 0) {
@@ -438,6 +439,7 @@ int smem_hwlock_lock(struct smem_hwlock *h, unsigned id, unsigned host, unsigned
 	}
 
 	for (;;) {
+		/* A look: every decision below is a compare-and-swap from it (R1, L3). */
 		uint32_t v = atomic_load_explicit(rw, memory_order_relaxed), wait_on;
 		int64_t left;
 
@@ -453,6 +455,7 @@ int smem_hwlock_lock(struct smem_hwlock *h, unsigned id, unsigned host, unsigned
 			 * A dead holder's lock goes to a waiter that agreed to repair, or
 			 * to the dead host's successor: nobody else repairs for it.
 			 */
+			/* A look at the label: who may take the word; R1 decides. */
 			uint32_t label = atomic_load_explicit(lock_word(b, id), memory_order_relaxed);
 
 			/* A label of 0: the holder died inside its unlock; nobody's, so anyone's. */
@@ -464,7 +467,10 @@ int smem_hwlock_lock(struct smem_hwlock *h, unsigned id, unsigned host, unsigned
 					return r;
 				continue;
 			}
-			/* The kernel woke one sleeper: pass it on to all, once, then wait for a bust. */
+			/*
+			 * The kernel woke one sleeper: pass it on to all, once, then wait
+			 * for a bust. Relaxed: the flag orders no data; takers' R1 acquires.
+			 */
 			if (v & SMEM_ROBUST_WAITERS) {
 				if (atomic_compare_exchange_strong_explicit(
 					    rw, &v, v & ~SMEM_ROBUST_WAITERS, memory_order_relaxed,
@@ -489,7 +495,10 @@ int smem_hwlock_lock(struct smem_hwlock *h, unsigned id, unsigned host, unsigned
 		if (left <= 0 || timeout_ms == 0)
 			return -ETIMEDOUT;
 		r = smem__futex_wait(rw, wait_on, slice > 0 && slice < left ? slice : left);
-		/* A whole slice without a change: look the holder up in the host table. */
+		/*
+		 * A whole slice without a change: look the holder up in the host
+		 * table (looks only; the take's R1 from wait_on decides).
+		 */
 		if (r == -ETIMEDOUT && bust && !(wait_on & SMEM_ROBUST_DIED) &&
 		    atomic_load_explicit(rw, memory_order_relaxed) == wait_on &&
 		    smem__hwlock_id_dead(b, wait_on & SMEM_ROBUST_ID,
@@ -542,6 +551,7 @@ int smem_hwlock_bust(struct smem_hwlock *h, unsigned id, unsigned owner)
 	 */
 	if (!atomic_compare_exchange_strong_explicit(robust_word(b, id), &v, 0,
 						     memory_order_acq_rel, memory_order_relaxed)) {
+		/* B3: the label back, unless the taker's own (L2) is there already. */
 		expected = owner + 1;
 		atomic_compare_exchange_strong_explicit(lock_word(b, id), &zero, expected,
 							memory_order_relaxed, memory_order_relaxed);
@@ -565,6 +575,7 @@ int smem__hwlock_robust(struct smem_hwlock *h, unsigned id, uint32_t *ret_word)
 {
 	if (!h || id >= SMEM_HWLOCK_COUNT || !ret_word)
 		return -EINVAL;
+	/* O1, for the robust word. */
 	*ret_word = atomic_load_explicit(robust_word(h->b, id), memory_order_relaxed);
 	return 0;
 }
