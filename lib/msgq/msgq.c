@@ -591,24 +591,32 @@ static int take_one(struct smem_msgq *q, void *buf, size_t buflen, size_t *ret_s
 		/* R1: the slot is free once head passes it; pairs with A2 in the sender. */
 		atomic_store_explicit(&m->rx.head, h + 1, memory_order_release);
 	} else {
-		uint64_t t = atomic_load_explicit(&m->rx.head, memory_order_relaxed);
+		/*
+		 * R2: count our completion in head's high half. One fetch-and-add: it
+		 * cannot fail or be starved, so a message that was claimed and copied
+		 * is always completed and returned, whatever other threads (or a
+		 * hostile peer) do to head meanwhile. Release pairs with A2 in the
+		 * sender; every later change of head is a read-modify-write, so it
+		 * carries this release on.
+		 */
+		uint64_t t = atomic_fetch_add_explicit(&m->rx.head, (uint64_t)1 << 32,
+						       memory_order_release);
+		uint32_t done = cnt_of(t) + 1;
+		/* C4: the claims as of now; positions below are ours or completed. */
+		uint64_t cl = atomic_load_explicit(&m->rx.claim, memory_order_relaxed);
 
-		for (uint32_t tries = 0;; tries++) {
-			/* C4: the claims as of now; positions below are ours or completed. */
-			uint64_t cl = atomic_load_explicit(&m->rx.claim, memory_order_relaxed);
-			uint32_t done = cnt_of(t) + 1;
-			uint64_t nt = pos_cnt(done == cnt_of(cl) ? pos_of(cl) : pos_of(t), done);
+		if (done == cnt_of(cl)) {
+			uint64_t expect = pos_cnt(pos_of(t), done);
 
-			if (tries == CAS_TRIES)
-				return -EBADMSG;
 			/*
-			 * R2: complete; head moves to the claim position only when every
-			 * claim is completed. Release pairs with A2 in the sender.
+			 * R4: every claim is completed: head moves to the claim
+			 * position. If head changed since R2, a later completion did
+			 * that, and the move is its to make.
 			 */
-			if (atomic_compare_exchange_weak_explicit(&m->rx.head, &t, nt,
-								  memory_order_release,
-								  memory_order_relaxed))
-				break;
+			atomic_compare_exchange_strong_explicit(&m->rx.head, &expect,
+								pos_cnt(pos_of(cl), done),
+								memory_order_release,
+								memory_order_relaxed);
 		}
 	}
 	FAULT_POINT("msgq.recv.released");

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Message queues in one process: Gunyah semantics, thresholds, notifications, errors. */
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -464,3 +465,104 @@ Test(msgq, fast_paths_make_no_system_call)
 		tq_free(&t);
 	}
 }
+
+/*
+ * A peer that changes rx.head exactly when this receiver writes it, every time:
+ * the receiver's end is mapped a second time, its first page read-only, and a
+ * SIGSEGV handler flips the top bit of head's completion count (through the
+ * sender's writable mapping) before letting the write run, one instruction,
+ * under the trap flag. A completion that was a bounded compare-and-swap loop
+ * gave up under such a peer with -EBADMSG after the message was claimed and
+ * copied: the message was lost and head stayed behind the claims. A completion
+ * is now one fetch-and-add, which cannot fail, so every claimed message is
+ * returned; what the peer did to head is repaired by smem_msgq_recover().
+ */
+#if defined(__x86_64__)
+#include <sys/mman.h>
+#include <ucontext.h>
+
+#define TRAP_FLAG 0x100
+
+static struct {
+	uint8_t *page;          /* the receiver's mapping of the queue's first page */
+	_Atomic uint64_t *head; /* rx.head in the receiver's mapping */
+	_Atomic uint64_t *alias; /* rx.head in the sender's mapping */
+	_Atomic unsigned hits;
+} peer;
+
+static void on_write(int sig, siginfo_t *si, void *ctx)
+{
+	ucontext_t *uc = ctx;
+	uint8_t *a = si->si_addr;
+
+	if (a < peer.page || a >= peer.page + 4096) {
+		signal(sig, SIG_DFL);
+		return;
+	}
+	if (a >= (uint8_t *)peer.head && a < (uint8_t *)(peer.head + 1)) {
+		atomic_fetch_xor(peer.alias, (uint64_t)1 << 63);
+		atomic_fetch_add(&peer.hits, 1);
+	}
+	mprotect(peer.page, 4096, PROT_READ | PROT_WRITE);
+	uc->uc_mcontext.gregs[REG_EFL] |= TRAP_FLAG;
+}
+
+static void after_write(int sig, siginfo_t *si, void *ctx)
+{
+	ucontext_t *uc = ctx;
+
+	(void)sig;
+	(void)si;
+	mprotect(peer.page, 4096, PROT_READ);
+	uc->uc_mcontext.gregs[REG_EFL] &= ~(greg_t)TRAP_FLAG;
+}
+
+Test(msgq, a_claimed_message_is_returned_whatever_a_peer_does_to_head, .timeout = 120)
+{
+	struct smem_msgq_config c = cfg(8, sizeof(struct nmsg), SMEM_MSGQ_DOORBELL_POLL);
+	struct sigaction segv = { .sa_sigaction = on_write, .sa_flags = SA_SIGINFO };
+	struct sigaction trap = { .sa_sigaction = after_write, .sa_flags = SA_SIGINFO };
+	struct smem_msgq *rx;
+	uint8_t *mine;
+	struct tq t;
+
+	c.flags = SMEM_MSGQ_MULTI_RECV;
+	tq_make(&t, &c);
+	mine = mmap(NULL, t.size, PROT_READ | PROT_WRITE, MAP_SHARED, smem_region_fd(t.r), 0);
+	cr_assert_neq(mine, MAP_FAILED);
+	cr_assert_eq(smem_msgq_open(mine, t.size, SMEM_MSGQ_RX, NULL, &rx), 0);
+	peer.page = mine;
+	peer.head = &((struct msgq_shm *)mine)->rx.head;
+	peer.alias = &tq_shm(&t)->rx.head;
+	cr_assert_eq(sigaction(SIGSEGV, &segv, NULL), 0);
+	cr_assert_eq(sigaction(SIGTRAP, &trap, NULL), 0);
+	cr_assert_eq(mprotect(mine, 4096, PROT_READ), 0);
+	for (uint32_t round = 0; round < 100; round++) {
+		for (uint32_t i = 0; i < c.depth; i++) {
+			struct nmsg m;
+
+			nmsg_fill(&m, 1, round * c.depth + i);
+			cr_assert_eq(smem_msgq_send(t.tx, &m, sizeof(m), 0) < 0 ? -1 : 0, 0,
+				     "round %u: the queue is wedged", round);
+		}
+		for (uint32_t i = 0; i < c.depth; i++) {
+			struct nmsg m;
+			size_t size;
+			int r = smem_msgq_recv(rx, &m, sizeof(m), &size);
+
+			cr_assert_geq(r, 0, "round %u, message %u: claimed, then lost: %d", round, i, r);
+			cr_assert(size == sizeof(m) && nmsg_ok(&m) && m.n == round * c.depth + i,
+				  "round %u, message %u: not the message sent", round, i);
+		}
+		/* What the peer did to head leaves it behind the claims; recovery repairs it. */
+		cr_assert_geq(smem_msgq_recover(rx), 0);
+	}
+	cr_assert_eq(mprotect(mine, 4096, PROT_READ | PROT_WRITE), 0);
+	signal(SIGSEGV, SIG_DFL);
+	signal(SIGTRAP, SIG_DFL);
+	cr_assert_gt(atomic_load(&peer.hits), 0, "the peer never struck");
+	smem_msgq_close(rx);
+	munmap(mine, t.size);
+	tq_free(&t);
+}
+#endif
