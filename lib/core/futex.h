@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Futexes, clocks and the spin-wait pause, shared by the lock bank and the
- * doorbells. Never installed.
+ * Futexes, clocks, the spin-wait pause and the fallback-slice knob, shared by
+ * the lock bank and the doorbells. Never installed.
  *
  * Every futex here is a shared one (no FUTEX_PRIVATE_FLAG): the words live in
  * mappings that other processes share.
@@ -14,6 +14,7 @@
 #include <linux/futex.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,6 +57,27 @@ static inline void smem__futex_wake(_Atomic uint32_t *word, int n)
 static inline void smem__futex_wake_all(_Atomic uint32_t *word)
 {
 	smem__futex_wake(word, INT_MAX);
+}
+
+/*
+ * The longest sleep between looks of a waiter that a lost wake-up would
+ * otherwise leave asleep: @slice_ns, or INT64_MAX when the environment sets
+ * @knob to 1 (tests), so that a lost wake-up hangs instead of hiding behind
+ * the next slice. @cache keeps the answer; any thread may fill it, with the
+ * same value.
+ */
+static inline int64_t smem__fallback_slice_ns(const char *knob, int64_t slice_ns,
+					      _Atomic int64_t *cache)
+{
+	int64_t s = atomic_load_explicit(cache, memory_order_relaxed);
+
+	if (s == 0) {
+		const char *v = getenv(knob);
+
+		s = v && *v == '1' ? INT64_MAX : slice_ns;
+		atomic_store_explicit(cache, s, memory_order_relaxed);
+	}
+	return s;
 }
 
 #endif

@@ -110,22 +110,13 @@ static bool stride_ok(uint64_t stride)
 
 /*
  * The sleep between looks at a holder that never changes: FALLBACK_SLICE_NS,
- * or none with SMEMKIT_HWLOCK_NO_FALLBACK=1 in the environment (tests), so
- * that a lost wake-up hangs instead of hiding behind the next slice.
+ * or none with SMEMKIT_HWLOCK_NO_FALLBACK=1 in the environment (tests).
  */
 static int64_t fallback_slice_ns(void)
 {
-	static _Atomic int64_t slice;
-	/* A cache of getenv(): any thread may fill it, with the same value. */
-	int64_t s = atomic_load_explicit(&slice, memory_order_relaxed);
+	static _Atomic int64_t cache;
 
-	if (s == 0) {
-		const char *v = getenv("SMEMKIT_HWLOCK_NO_FALLBACK");
-
-		s = v && *v == '1' ? -1 : FALLBACK_SLICE_NS;
-		atomic_store_explicit(&slice, s, memory_order_relaxed);
-	}
-	return s;
+	return smem__fallback_slice_ns("SMEMKIT_HWLOCK_NO_FALLBACK", FALLBACK_SLICE_NS, &cache);
 }
 
 /* Why @base cannot be a bank of @size bytes, or NULL if it is one. */
@@ -494,7 +485,7 @@ int smem_hwlock_lock(struct smem_hwlock *h, unsigned id, unsigned host, unsigned
 		left = deadline - smem__now_ns();
 		if (left <= 0 || timeout_ms == 0)
 			return -ETIMEDOUT;
-		r = smem__futex_wait(rw, wait_on, slice > 0 && slice < left ? slice : left);
+		r = smem__futex_wait(rw, wait_on, slice < left ? slice : left);
 		/*
 		 * A whole slice without a change: look the holder up in the host
 		 * table (looks only; the take's R1 from wait_on decides).

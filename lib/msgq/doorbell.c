@@ -39,7 +39,8 @@
  * fence pair. Registration does not survive fork(), so a child registers anew
  * (an atfork handler forgets the registration); a process that cannot register
  * keeps the full fence, and a waiter whose membarrier fails sleeps in 1 ms
- * slices rather than risk a lost wake-up.
+ * slices rather than risk a lost wake-up (SMEMKIT_MSGQ_NO_FALLBACK=1 removes
+ * the bound, for tests).
  */
 #include <errno.h>
 #include <limits.h>
@@ -120,6 +121,14 @@ bool smem__msgq_sleep_fence(struct smem_msgq *q)
 }
 
 #define BOUNDED_SLEEP_NS 1000000
+
+/* SMEMKIT_MSGQ_NO_FALLBACK=1 (tests) lifts the bound. */
+static int64_t fallback_slice_ns(void)
+{
+	static _Atomic int64_t cache;
+
+	return smem__fallback_slice_ns("SMEMKIT_MSGQ_NO_FALLBACK", BOUNDED_SLEEP_NS, &cache);
+}
 
 void smem__msgq_ring(struct smem_msgq *q, struct msgq_bell *b, int efd, _Atomic uint32_t *counter)
 {
@@ -211,7 +220,9 @@ int smem__msgq_wait(struct smem_msgq *q, struct msgq_bell *b, bool (*level)(stru
 			unsleep(q, b);
 			return -ETIMEDOUT;
 		}
-		smem__futex_wait(&b->seq, s, fenced || left < BOUNDED_SLEEP_NS ? left : BOUNDED_SLEEP_NS);
+		if (!fenced && left > fallback_slice_ns())
+			left = fallback_slice_ns();
+		smem__futex_wait(&b->seq, s, left);
 	}
 }
 

@@ -4,9 +4,14 @@
  * doorbell. Each message carries its number and bytes derived from it, so a lost,
  * doubled, reordered or torn message fails the test.
  */
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 
 #include "msgq-helpers.h"
 
@@ -24,8 +29,29 @@ static struct smem_msgq_config cfg(unsigned depth, unsigned doorbell, unsigned f
 	return c;
 }
 
-/* The child receives N_MSGS with the blocking call and checks order and contents. */
-static void stream_between_processes(unsigned doorbell, unsigned depth, unsigned spin_ns)
+/* From now on, membarrier(2) fails with ENOSYS in this process, as on a kernel without it. */
+static int refuse_membarrier(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_membarrier, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+/*
+ * The child receives N_MSGS with the blocking call and checks order and contents.
+ * With @no_membarrier, both processes run where membarrier(2) fails: each keeps
+ * the full fence, and its waits have no 1 ms slice to hide a lost wake-up
+ * behind (meson runs the msgq suites with SMEMKIT_MSGQ_NO_FALLBACK=1).
+ */
+static void stream_between(unsigned doorbell, unsigned depth, unsigned spin_ns, bool no_membarrier)
 {
 	struct smem_msgq_config c = cfg(depth, doorbell, 0);
 	struct smem_msgq_opts o;
@@ -38,6 +64,8 @@ static void stream_between_processes(unsigned doorbell, unsigned depth, unsigned
 	o.spin_ns = spin_ns;
 	o.rx_eventfd = t.rx_efd;
 	o.tx_eventfd = t.tx_efd;
+	if (no_membarrier)
+		cr_assert_eq(refuse_membarrier(), 0);
 	pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
@@ -66,6 +94,17 @@ static void stream_between_processes(unsigned doorbell, unsigned depth, unsigned
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "receiver failed: 0x%x", st);
 	smem_msgq_close(tx);
 	tq_free(&t);
+}
+
+static void stream_between_processes(unsigned doorbell, unsigned depth, unsigned spin_ns)
+{
+	stream_between(doorbell, depth, spin_ns, false);
+}
+
+/* Where membarrier is refused, the waits still lose no wake-up: both sides fence fully. */
+Test(msgq_mp, futex_stream_where_membarrier_is_refused)
+{
+	stream_between(SMEM_MSGQ_DOORBELL_FUTEX, 2, 0, true);
 }
 
 Test(msgq_mp, futex_stream_between_processes)
