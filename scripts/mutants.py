@@ -5,12 +5,14 @@ validation code, applied to a copy of the tree; some test must then fail.
 usage: scripts/mutants.py [--keep] [NAME...]
 
 The tree's tracked files are copied to a scratch directory and built once
-(fault points on, as the tests need). Each mutant replaces exactly one piece
+(fault points on, as the tests need), and once more under ThreadSanitizer
+(fault points off, as shipped) when a chosen mutant weakens a memory order,
+which only a race detector sees on x86. Each mutant replaces exactly one piece
 of text in one file, is rebuilt incrementally, and runs the tests that should
-kill it, with SMEMKIT_HWLOCK_NO_FALLBACK=1 (a lost wake-up hangs, and the
-test's own timeout fails it). A mutant whose text is not found exactly once is
-an error: the code moved and the mutant must follow it. Exit 0 when every
-mutant was killed.
+kill it, with SMEMKIT_HWLOCK_NO_FALLBACK=1 and SMEMKIT_MSGQ_NO_FALLBACK=1 (a
+lost wake-up hangs, and the test's own timeout fails it). A mutant whose text
+is not found exactly once is an error: the code moved and the mutant must
+follow it. Exit 0 when every mutant was killed.
 """
 import os
 import shutil
@@ -25,6 +27,21 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def crit(exe, *tests):
     """A Criterion run of some tests of one suite executable."""
     return [["tests/" + exe, "--jobs", "2", "--filter", t] for t in tests]
+
+
+def tsan(exe):
+    """A plain test program run in the ThreadSanitizer build; a report fails it."""
+    return [["@tsan", "tests/" + exe]]
+
+
+# Weakened orders of the queue: each lets a receiver read a slot before the
+# sender's copy into it is visible, or a sender reuse a slot a receiver still
+# reads. x86 hides that from an ordinary run; ThreadSanitizer does not.
+def relaxed(label, text, what):
+    return (label, "lib/msgq/msgq.c", text,
+            text.replace("memory_order_acquire", "memory_order_relaxed")
+                .replace("memory_order_release", "memory_order_relaxed"),
+            what, tsan("msgq/test-msgq-threads"))
 
 
 # (name, file, text, replacement, what breaks, tests that must catch it); text may
@@ -133,6 +150,30 @@ MUTANTS = [
      "\tif (size != l.size)\n\t\treturn \"a lock bank whose size", "\tif (0)\n\t\treturn \"a lock bank whose size",
      "a bank larger than its header says is opened",
      crit("test-hwlock", "hwlock/a_bank_must_describe_itself")),
+    relaxed("recv-seq-relaxed",
+            "/* A1: the payload and length are complete; pairs with S1 in smem_msgq_send(). */\n"
+            "\t\tif (atomic_load_explicit(&s->seq, memory_order_acquire)",
+            "A1 relaxed: one receiver reads a slot before its payload is visible"),
+    relaxed("claim-seq-relaxed",
+            "/* A1: as above; pairs with S1. */\n"
+            "\t\t\tif (atomic_load_explicit(&s->seq, memory_order_acquire)",
+            "A1 relaxed: receiving threads read a slot before its payload is visible"),
+    relaxed("publish-relaxed",
+            "atomic_store_explicit(&s->seq, p + 1, memory_order_release);",
+            "S1 relaxed: the slot is published before its payload"),
+    relaxed("head-store-relaxed",
+            "atomic_store_explicit(&m->rx.head, h + 1, memory_order_release);",
+            "R1 relaxed: one receiver frees a slot before it has copied out of it"),
+    relaxed("completion-relaxed",
+            "uint64_t t = atomic_fetch_add_explicit(&m->rx.head, (uint64_t)1 << 32,\n"
+            "\t\t\t\t\t\t       memory_order_release);",
+            "R2 relaxed: receiving threads free slots before they have copied out of them"),
+    relaxed("head-load-relaxed",
+            "return pos_of(atomic_load_explicit(&q->shm->rx.head, memory_order_acquire));",
+            "A2 relaxed: the sender reuses a slot before the receiver's copy-out is done"),
+    relaxed("head-cache-relaxed",
+            "uint32_t h = atomic_load_explicit(&q->head_cache, memory_order_acquire);",
+            "H1 relaxed: a sending thread reuses a slot on another thread's view of head"),
     ("v01-skipped", "lib/smem/image.c",
      "\tif (initialized != 1 || reserved != 0) {", "\tif (0) {",
      "V1: an uninitialized header is attached",
@@ -171,12 +212,19 @@ def main():
         sys.exit(f"mutants.py: unknown mutant among {names}")
     work = tempfile.mkdtemp(prefix="smemkit-mutants-")
     tree = os.path.join(work, "tree")
-    build = os.path.join(work, "build")
     copy_tree(tree)
-    subprocess.run(["meson", "setup", build, tree, "-Dfault_points=true", "-Dbench=false"],
-                   check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(["ninja", "-C", build], check=True, stdout=subprocess.DEVNULL)
-    env = dict(os.environ, SMEMKIT_HWLOCK_NO_FALLBACK="1")
+    builds = {"": os.path.join(work, "build")}
+    setups = {"": ["-Dfault_points=true", "-Dbench=false"]}
+    if any(cmd[0] == "@tsan" for m in chosen for cmd in m[5]):
+        builds["@tsan"] = os.path.join(work, "build-tsan")
+        setups["@tsan"] = ["-Db_sanitize=thread", "-Db_lundef=false", "-Dfault_points=false",
+                           "-Dbench=false"]
+    for kind, build in builds.items():
+        subprocess.run(["meson", "setup", build, tree] + setups[kind], check=True,
+                       stdout=subprocess.DEVNULL)
+        subprocess.run(["ninja", "-C", build], check=True, stdout=subprocess.DEVNULL)
+    env = dict(os.environ, SMEMKIT_HWLOCK_NO_FALLBACK="1", SMEMKIT_MSGQ_NO_FALLBACK="1",
+               TSAN_OPTIONS="halt_on_error=1:exitcode=66")
     survived, broken = [], []
     print(f"{'mutant':30} {'result':8} {'secs':>5}  what / killed by")
     for name, path, text, repl, what, tests in chosen:
@@ -198,16 +246,24 @@ def main():
         open(src, "w").write(mutated)
         t0 = time.monotonic()
         try:
-            b = subprocess.run(["ninja", "-C", build], capture_output=True)
+            kinds = {cmd[0] if cmd[0] == "@tsan" else "" for cmd in tests}
+            b = None
+            for kind in kinds:
+                b = subprocess.run(["ninja", "-C", builds[kind]], capture_output=True)
+                if b.returncode != 0:
+                    break
             if b.returncode != 0:
                 broken.append(name)
                 print(f"{name:30} {'NO BUILD':8} {'':>5}  {b.stdout.decode()[-400:]}")
                 continue
             killer = None
             for cmd in tests:
-                r = subprocess.run(cmd, cwd=build, env=env, capture_output=True, timeout=300)
+                kind = cmd[0] if cmd[0] == "@tsan" else ""
+                argv = cmd[1:] if kind else cmd
+                r = subprocess.run(argv, cwd=builds[kind], env=env, capture_output=True,
+                                   timeout=300)
                 if r.returncode != 0:
-                    killer = " ".join(cmd[1:][-1:])
+                    killer = ("ThreadSanitizer in " if kind else "") + argv[-1]
                     break
         except subprocess.TimeoutExpired:
             killer = "a hang (300 s)"
@@ -219,7 +275,8 @@ def main():
         else:
             survived.append(name)
             print(f"{name:30} {'SURVIVED':8} {secs:5.1f}  {what}")
-    subprocess.run(["ninja", "-C", build], stdout=subprocess.DEVNULL)
+    for build in builds.values():
+        subprocess.run(["ninja", "-C", build], stdout=subprocess.DEVNULL)
     if not keep:
         shutil.rmtree(work)
     print(f"{len(chosen) - len(survived) - len(broken)} killed, {len(survived)} survived, "

@@ -15,7 +15,6 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 
-#include "core/fault.h"
 #include "helpers.h"
 #include "hwlock/bank.h"
 #include "hwlock/hwlock-internal.h"
@@ -231,6 +230,8 @@ Test(hosts, a_registration_cut_short_by_a_crash_is_taken_over)
 {
 	static const char *const points[] = { "hwlock.host.after_take", "hwlock.host.after_seq_odd",
 					      "hwlock.host.after_register" };
+
+	NEEDS_FAULT_POINTS();
 
 	for (size_t i = 0; i < sizeof(points) / sizeof(points[0]); i++) {
 		pid_t pid = fork();
@@ -455,8 +456,11 @@ Test(hosts, unlock_releases_only_the_holders_lock, .timeout = 30)
 Test(hosts, a_holder_killed_between_release_and_wake_still_wakes, .timeout = 30)
 {
 	int cmd, reply;
-	pid_t a = child_commanded(hold_lock_3_as_host_1, &cmd, &reply), w;
+	pid_t a, w;
 	signed char r;
+
+	NEEDS_FAULT_POINTS();
+	a = child_commanded(hold_lock_3_as_host_1, &cmd, &reply);
 
 	w = fork();
 	cr_assert_geq(w, 0);
@@ -477,9 +481,11 @@ Test(hosts, a_holder_killed_between_release_and_wake_still_wakes, .timeout = 30)
 /* A holder that died inside its unlock, after clearing its label: anyone may take it. */
 Test(hosts, a_lock_whose_holder_died_inside_unlock_is_taken, .timeout = 30)
 {
-	pid_t pid = fork();
+	pid_t pid;
 	int st;
 
+	NEEDS_FAULT_POINTS();
+	pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
 		if (smem_hwlock_trylock(h, 3, 1) != 0)

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * Several sending and several receiving threads on one queue, for every doorbell
- * and with and without polling before sleeping: every message must arrive exactly
- * once, whole, and each sender's messages in order at each receiver. A plain
- * program rather than a Criterion test, so that it also runs under ThreadSanitizer
- * (meson setup -Db_sanitize=thread), which sees the threads' synchronisation.
+ * Several sending and several receiving threads on one queue (and one of each on
+ * a queue without the multi flags), for every doorbell and with and without
+ * polling before sleeping: every message must arrive exactly once, whole, and
+ * each sender's messages in order at each receiver. No wait has a timeout: the
+ * receivers stop on a message that says so, so a lost wake-up hangs and the
+ * test's timeout fails it. A plain program rather than a Criterion test, so
+ * that it also runs under ThreadSanitizer (make test-tsan), which sees the
+ * threads' synchronisation.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -17,9 +20,9 @@
 
 #include "smemkit/msgq.h"
 
-#define SENDERS   4
-#define RECEIVERS 3
-#define PER       20000u
+#define MAX_THREADS 8
+#define PER         20000u
+#define STOP        UINT32_MAX
 
 struct msg {
 	uint32_t who, n, check;
@@ -27,6 +30,7 @@ struct msg {
 
 struct run {
 	struct smem_msgq *tx, *rx;
+	unsigned senders;
 	_Atomic unsigned received;
 	_Atomic uint8_t *seen;
 	_Atomic int failed;
@@ -37,19 +41,26 @@ struct arg {
 	unsigned id;
 };
 
+static int send_one(struct run *run, const struct msg *m)
+{
+	int r = smem_msgq_send_wait(run->tx, m, sizeof(*m), 0, -1);
+
+	if (r < 0) {
+		fprintf(stderr, "sender %u: message %u: %s\n", m->who, m->n, strerror(-r));
+		atomic_store(&run->failed, 1);
+	}
+	return r;
+}
+
 static void *sender(void *p)
 {
 	struct arg *a = p;
 
 	for (uint32_t i = 0; i < PER; i++) {
 		struct msg m = { a->id, i, a->id * 2654435761u ^ i };
-		int r = smem_msgq_send_wait(a->r->tx, &m, sizeof(m), 0, 20000);
 
-		if (r < 0) {
-			fprintf(stderr, "sender %u: message %u: %s\n", a->id, i, strerror(-r));
-			atomic_store(&a->r->failed, 1);
+		if (send_one(a->r, &m) < 0)
 			return NULL;
-		}
 	}
 	return NULL;
 }
@@ -57,17 +68,17 @@ static void *sender(void *p)
 static void *receiver(void *p)
 {
 	struct arg *a = p;
-	uint32_t last[SENDERS];
+	uint32_t last[MAX_THREADS];
 
 	memset(last, 0xff, sizeof(last));
-	while (atomic_load(&a->r->received) < SENDERS * PER && !atomic_load(&a->r->failed)) {
+	for (;;) {
 		struct msg m;
 		size_t size;
-		int r = smem_msgq_recv_wait(a->r->rx, &m, sizeof(m), &size, 20);
+		int r = smem_msgq_recv_wait(a->r->rx, &m, sizeof(m), &size, -1);
 
-		if (r == -ETIMEDOUT)
-			continue;
-		if (r < 0 || size != sizeof(m) || m.who >= SENDERS || m.n >= PER ||
+		if (r >= 0 && size == sizeof(m) && m.who == STOP)
+			return NULL;
+		if (r < 0 || size != sizeof(m) || m.who >= a->r->senders || m.n >= PER ||
 		    m.check != (m.who * 2654435761u ^ m.n) ||
 		    (last[m.who] != UINT32_MAX && m.n <= last[m.who]) ||
 		    atomic_fetch_add(&a->r->seen[m.who * PER + m.n], 1) != 0) {
@@ -78,16 +89,16 @@ static void *receiver(void *p)
 		last[m.who] = m.n;
 		atomic_fetch_add(&a->r->received, 1);
 	}
-	return NULL;
 }
 
-static int one(unsigned doorbell, unsigned spin_ns)
+static int one(unsigned doorbell, unsigned spin_ns, unsigned senders, unsigned receivers)
 {
 	struct smem_msgq_config c;
 	struct smem_msgq_opts o;
-	pthread_t t[SENDERS + RECEIVERS];
-	struct arg args[SENDERS + RECEIVERS];
-	struct run r = { 0 };
+	pthread_t t[MAX_THREADS];
+	struct arg args[MAX_THREADS];
+	struct run r = { .senders = senders };
+	unsigned n = senders + receivers;
 	size_t size;
 	void *mem;
 	int ok;
@@ -95,7 +106,7 @@ static int one(unsigned doorbell, unsigned spin_ns)
 	smem_msgq_config_init(&c);
 	c.depth = 5;
 	c.max_msg_size = sizeof(struct msg);
-	c.flags = SMEM_MSGQ_MULTI_SEND | SMEM_MSGQ_MULTI_RECV;
+	c.flags = (senders > 1 ? SMEM_MSGQ_MULTI_SEND : 0) | (receivers > 1 ? SMEM_MSGQ_MULTI_RECV : 0);
 	c.doorbell = doorbell;
 	smem_msgq_opts_init(&o);
 	o.spin_ns = spin_ns;
@@ -105,15 +116,23 @@ static int one(unsigned doorbell, unsigned spin_ns)
 	    smem_msgq_init(mem, size, &c) < 0 || smem_msgq_open(mem, size, SMEM_MSGQ_TX, &o, &r.tx) < 0 ||
 	    smem_msgq_open(mem, size, SMEM_MSGQ_RX, &o, &r.rx) < 0)
 		return 0;
-	r.seen = calloc(SENDERS * PER, 1);
-	for (unsigned i = 0; i < SENDERS + RECEIVERS; i++) {
-		args[i] = (struct arg){ &r, i < SENDERS ? i : i - SENDERS };
-		pthread_create(&t[i], NULL, i < SENDERS ? sender : receiver, &args[i]);
+	r.seen = calloc((size_t)senders * PER, 1);
+	for (unsigned i = 0; i < n; i++) {
+		args[i] = (struct arg){ &r, i < senders ? i : i - senders };
+		pthread_create(&t[i], NULL, i < senders ? sender : receiver, &args[i]);
 	}
-	for (unsigned i = 0; i < SENDERS + RECEIVERS; i++)
+	for (unsigned i = 0; i < senders; i++)
 		pthread_join(t[i], NULL);
-	ok = !atomic_load(&r.failed) && atomic_load(&r.received) == SENDERS * PER;
-	for (unsigned i = 0; ok && i < SENDERS * PER; i++)
+	/* Each receiver stops at the first stop message it takes. */
+	for (unsigned i = 0; i < receivers; i++) {
+		struct msg stop = { STOP, i, 0 };
+
+		send_one(&r, &stop);
+	}
+	for (unsigned i = senders; i < n; i++)
+		pthread_join(t[i], NULL);
+	ok = !atomic_load(&r.failed) && atomic_load(&r.received) == senders * PER;
+	for (unsigned i = 0; ok && i < senders * PER; i++)
 		ok = atomic_load(&r.seen[i]) == 1;
 	smem_msgq_close(r.tx);
 	smem_msgq_close(r.rx);
@@ -127,18 +146,21 @@ static int one(unsigned doorbell, unsigned spin_ns)
 int main(void)
 {
 	static const struct {
-		unsigned doorbell, spin_ns;
+		unsigned doorbell, spin_ns, senders, receivers;
 		const char *name;
 	} cases[] = {
-		{ SMEM_MSGQ_DOORBELL_FUTEX, 50000, "futex" },
-		{ SMEM_MSGQ_DOORBELL_FUTEX, 0, "futex, no polling" },
-		{ SMEM_MSGQ_DOORBELL_EVENTFD, 0, "eventfd, no polling" },
-		{ SMEM_MSGQ_DOORBELL_POLL, 0, "poll" },
+		{ SMEM_MSGQ_DOORBELL_FUTEX, 50000, 4, 3, "futex, 4 senders, 3 receivers" },
+		{ SMEM_MSGQ_DOORBELL_FUTEX, 0, 4, 3, "futex, no polling, 4 senders, 3 receivers" },
+		{ SMEM_MSGQ_DOORBELL_EVENTFD, 0, 4, 3, "eventfd, no polling, 4 senders, 3 receivers" },
+		{ SMEM_MSGQ_DOORBELL_POLL, 0, 4, 3, "poll, 4 senders, 3 receivers" },
+		{ SMEM_MSGQ_DOORBELL_FUTEX, 0, 1, 1, "futex, no polling, 1 sender, 1 receiver" },
+		{ SMEM_MSGQ_DOORBELL_FUTEX, 50000, 1, 1, "futex, 1 sender, 1 receiver" },
 	};
 	unsigned passed = 0, failed = 0;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int ok = one(cases[i].doorbell, cases[i].spin_ns);
+		int ok = one(cases[i].doorbell, cases[i].spin_ns, cases[i].senders,
+			     cases[i].receivers);
 
 		printf("%s: %s\n", cases[i].name, ok ? "ok" : "FAILED");
 		ok ? passed++ : failed++;
