@@ -311,6 +311,21 @@ int smem_msgq_flush(struct smem_msgq *q);
 int smem_msgq_recover(struct smem_msgq *q);
 
 /**
+ * smem_msgq_shutdown() - close the queue, for both ends, because one end's host is gone
+ * @q: any handle on the queue, with or without an end
+ *
+ * What a resource manager does when a host dies, so that its peer gets a
+ * clear error instead of waiting forever: from now on sends return -EPIPE,
+ * receives return what is still queued and then -EPIPE, and every waiter of
+ * either end wakes (and gets -EPIPE). Only smem_msgq_init() opens the queue
+ * again.
+ *
+ * Context: any; never blocks.
+ * Return: 0; -EINVAL for a NULL @q.
+ */
+int smem_msgq_shutdown(struct smem_msgq *q);
+
+/**
  * smem_msgq_fd() - the eventfd that signals this end's notification
  * @q: a handle with exactly one end, on a queue with an EVENTFD doorbell
  *

@@ -69,7 +69,8 @@ struct msgq_hdr {
 	uint32_t flags;        /* MSGQ_F_* */
 	uint32_t doorbell;     /* enum smem_msgq_doorbell */
 	uint32_t total_size;   /* bytes the queue occupies */
-	uint32_t reserved[9];
+	_Atomic uint32_t closed; /* set by smem_msgq_shutdown(): an end's host is gone */
+	uint32_t reserved[8];
 };
 
 struct msgq_tx {

@@ -308,6 +308,15 @@ static uint32_t load_head(struct smem_msgq *q)
 	return pos_of(atomic_load_explicit(&q->shm->rx.head, memory_order_acquire));
 }
 
+/*
+ * Z2: a look at the closed word (Z1 in smem_msgq_shutdown()); a waiter that
+ * sees it returns, and its retry gets -EPIPE. Read after W1, as the levels are.
+ */
+static bool closed(struct smem_msgq *q)
+{
+	return atomic_load_explicit(&q->shm->hdr.closed, memory_order_relaxed) != 0;
+}
+
 /* Where receivers take the next message: head, or the claim with MULTI_RECV. */
 static uint32_t rx_front(struct smem_msgq *q, memory_order mo)
 {
@@ -331,7 +340,7 @@ bool smem__msgq_rx_level(struct smem_msgq *q)
 
 		/* V1: a look at publication only; the receive path re-reads with A1. */
 		if (atomic_load_explicit(&s->seq, memory_order_relaxed) != h + i + 1)
-			return pushed;
+			return pushed || closed(q);
 		len = atomic_load_explicit(&s->len, memory_order_relaxed);
 		if (len != MSGQ_LEN_HOLE && (len & MSGQ_LEN_PUSH))
 			pushed = true;
@@ -352,7 +361,7 @@ bool smem__msgq_tx_level(struct smem_msgq *q)
 	if (thd >= q->depth)
 		thd = q->depth - 1;
 	/* An impossible count wakes the sender, who then finds -EBADMSG itself. */
-	return used <= thd || used > q->depth;
+	return used <= thd || used > q->depth || closed(q);
 }
 
 /* After a send: ring a sleeping receiver if the level is reached or the message is pushed. */
@@ -431,6 +440,8 @@ int smem_msgq_send(struct smem_msgq *q, const void *buf, size_t len, unsigned fl
 		return -EPERM;
 	if (len == 0 || len > q->max)
 		return -EMSGSIZE;
+	if (closed(q))
+		return -EPIPE;
 	m = q->shm;
 
 	/* T1: our own index; only the sending host writes it. */
@@ -651,6 +662,9 @@ int smem_msgq_recv(struct smem_msgq *q, void *buf, size_t len, size_t *ret_size)
 			continue;
 		if (r >= 0)
 			*ret_size = size;
+		/* What was queued before the shutdown is still delivered. */
+		if (r == -EAGAIN && closed(q))
+			return -EPIPE;
 		return r;
 	}
 	return -EAGAIN;
@@ -826,6 +840,24 @@ int smem_msgq_recover(struct smem_msgq *q)
 		notify_rx(q, false);
 	}
 	return n;
+}
+
+int smem_msgq_shutdown(struct smem_msgq *q)
+{
+	struct msgq_shm *m;
+
+	if (!q)
+		return -EINVAL;
+	m = q->shm;
+	/* Z1: closed for both ends; read by Z2 after W1, so the fence F1 orders it. */
+	atomic_store_explicit(&m->hdr.closed, 1, memory_order_relaxed);
+	if (q->doorbell == SMEM_MSGQ_DOORBELL_POLL)
+		return 0;
+	/* F1: as after a send; every sleeper of both ends wakes to see it. */
+	smem__msgq_publish_fence(q);
+	smem__msgq_ring(q, &m->rxbell, q->rx_efd, &m->tx.rx_notify);
+	smem__msgq_ring(q, &m->txbell, q->tx_efd, &m->rx.tx_notify);
+	return 0;
 }
 
 static int one_end(struct smem_msgq *q, struct msgq_bell **ret_bell, int *ret_fd,

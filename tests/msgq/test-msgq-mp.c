@@ -7,6 +7,8 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -300,4 +302,50 @@ Test(msgq_mp, many_senders_many_receivers_futex, .timeout = 120)
 Test(msgq_mp, many_senders_many_receivers_poll, .timeout = 120)
 {
 	many_threads(SMEM_MSGQ_DOORBELL_POLL);
+}
+
+/*
+ * A host whose peer is gone: after smem_msgq_shutdown() (which smemd calls when
+ * an end's host dies) a receiver sleeping in another process wakes, gets what
+ * was queued before, then -EPIPE; a sender gets -EPIPE at once. No wait is left
+ * hanging: the waits here have no timeout.
+ */
+Test(msgq_mp, shutdown_wakes_the_peer_with_epipe, .timeout = 30)
+{
+	struct smem_msgq_config c = cfg(4, SMEM_MSGQ_DOORBELL_FUTEX, 0);
+	struct nmsg m;
+	struct tq t;
+	int go[2], st;
+	pid_t pid;
+
+	tq_make(&t, &c);
+	cr_assert_eq(pipe(go), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		size_t size;
+		char c1;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (read(go[0], &c1, 1) != 1)
+			_exit(1);
+		/* One message, then a sleep that only the shutdown ends. */
+		if (smem_msgq_recv_wait(t.rx, &m, sizeof(m), &size, -1) < 0 || m.n != 7)
+			_exit(2);
+		if (smem_msgq_recv_wait(t.rx, &m, sizeof(m), &size, -1) != -EPIPE)
+			_exit(3);
+		_exit(0);
+	}
+	nmsg_fill(&m, 0, 7);
+	cr_assert_eq(smem_msgq_send(t.tx, &m, sizeof(m), 0), 1);
+	cr_assert_eq(write(go[1], "g", 1), 1);
+	/* The receiver is asleep once it announced itself on the bell. */
+	while (atomic_load(&tq_shm(&t)->rx.head) == 0 || !atomic_load(&tq_shm(&t)->rxbell.sleep))
+		sched_yield();
+	cr_assert_eq(smem_msgq_shutdown(t.tx), 0);
+	st = child_status(pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the receiver: status 0x%x", st);
+	cr_assert_eq(smem_msgq_send(t.tx, &m, sizeof(m), 0), -EPIPE);
+	cr_assert_eq(smem_msgq_send_wait(t.tx, &m, sizeof(m), 0, -1), -EPIPE);
+	tq_free(&t);
 }
