@@ -805,3 +805,40 @@ Test(hosts, bad_arguments)
 	cr_assert_eq(smem_hwlock_format(NULL, 100, 64), -EINVAL);
 	cr_assert_eq(smem_hwlock_format(smem_region_base(lr), 100, 64), -EINVAL);
 }
+
+/*
+ * A resource manager that learns of a holder's death (smemd: its pidfd fired)
+ * hands the lock on as the kernel would: whoever takes it next, with or without
+ * the bust policy, gets SMEM_HWLOCK_RECOVERED and repairs. Also where the kernel
+ * left the word unmarked, and never for a host that does not hold the lock.
+ */
+Test(hosts, a_lock_handed_on_by_the_manager_says_recovered, .timeout = 30)
+{
+	pid_t pid = fork();
+	int st;
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		if (smem_hwlock_trylock(h, 4, 2) != 0)
+			_exit(40);
+		raise(SIGKILL);
+	}
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFSIGNALED(st));
+	cr_assert_eq(smem__hwlock_mark_dead(h, 4, 5), 0, "host 5 does not hold it");
+	cr_assert_eq(owner(4), 3);
+	cr_assert_eq(smem__hwlock_mark_dead(h, 4, 2), 1);
+	cr_assert_eq(owner(4), 0);
+	cr_assert_eq(smem_hwlock_lock(h, 4, 3, 1000, 0), SMEM_HWLOCK_RECOVERED,
+		     "a waiter without the bust policy repairs too");
+	cr_assert_eq(smem_hwlock_unlock(h, 4, 3), 0);
+
+	/* A word the kernel did not mark: the manager marks it. */
+	cr_assert_eq(smem_hwlock_trylock(h, 6, 6), 0);
+	cr_assert_eq(smem__hwlock_mark_dead(h, 6, 6), 1);
+	cr_assert(robust(6) & SMEM_ROBUST_DIED);
+	cr_assert_eq(smem_hwlock_unlock(h, 6, 6), -EPERM, "the lock is no longer its holder's");
+	cr_assert_eq(smem_hwlock_lock(h, 6, 7, 1000, 0), SMEM_HWLOCK_RECOVERED);
+	cr_assert_eq(smem_hwlock_unlock(h, 6, 7), 0);
+	cr_assert_eq(smem__hwlock_mark_dead(h, 6, 7), 0, "a free lock is left alone");
+}

@@ -25,4 +25,14 @@ int smem__hwlock_robust(struct smem_hwlock *h, unsigned id, uint32_t *ret_word);
  */
 bool smem__hwlock_host_mine(struct smem_hwlock *h, unsigned host);
 
+/*
+ * Hand lock @id on from @owner, whose death the caller knows of (smemd: its
+ * pidfd fired): the robust word marked FUTEX_OWNER_DIED as the kernel marks a
+ * dead process's, the label cleared, every sleeper woken, so that the next
+ * taker, with or without the bust policy, gets SMEM_HWLOCK_RECOVERED and
+ * repairs. Return: 1 if @owner held it, 0 if not (nothing changed); -EROFS;
+ * -EINVAL.
+ */
+int smem__hwlock_mark_dead(struct smem_hwlock *h, unsigned id, unsigned owner);
+
 #endif

@@ -553,6 +553,36 @@ int smem_hwlock_bust(struct smem_hwlock *h, unsigned id, unsigned owner)
 	return 1;
 }
 
+int smem__hwlock_mark_dead(struct smem_hwlock *h, unsigned id, unsigned owner)
+{
+	uint32_t expected = owner + 1, v;
+	struct smem_bank *b;
+
+	if (!args_ok(h, id, owner))
+		return -EINVAL;
+	b = h->b;
+	if (!b->writable)
+		return -EROFS;
+	/* M1: the word as the dead holder left it; pairs with R1 of a taker. */
+	v = atomic_load_explicit(robust_word(b, id), memory_order_acquire);
+	if (!v || atomic_load_explicit(lock_word(b, id), memory_order_relaxed) != expected)
+		return 0;
+	/*
+	 * M2: what the kernel does at a process's death, if it has not: the word
+	 * marked, only if nobody took or released it since.
+	 */
+	if (!(v & SMEM_ROBUST_DIED) &&
+	    !atomic_compare_exchange_strong_explicit(robust_word(b, id), &v, v | SMEM_ROBUST_DIED,
+						     memory_order_acq_rel, memory_order_relaxed))
+		return 0;
+	/* M3: a dead word without a label is anyone's, taken with SMEM_HWLOCK_RECOVERED. */
+	if (!atomic_compare_exchange_strong_explicit(lock_word(b, id), &expected, 0,
+						     memory_order_relaxed, memory_order_relaxed))
+		return 0;
+	smem__futex_wake_all(robust_word(b, id));
+	return 1;
+}
+
 int smem_hwlock_owner(struct smem_hwlock *h, unsigned id, unsigned *ret_value)
 {
 	if (!h || id >= SMEM_HWLOCK_COUNT || !ret_value)
