@@ -8,7 +8,7 @@ set -euo pipefail
 build=$1 secs=$2
 shift 2
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(attach ls get fsck decode scribble msgq)
+[ ${#targets[@]} -gt 0 ] || targets=(attach ls get fsck decode scribble msgq rpc)
 jobs=${FUZZ_JOBS:-2}
 niceness=${FUZZ_NICE:-10}
 max_len=${FUZZ_MAX_LEN:-65536}
@@ -20,8 +20,8 @@ trap 'rm -rf "$work"' EXIT
 run_one() {
 	local t=$1 exe corpus execs
 	exe="$build/fuzz/fuzz-$t" corpus="fuzz/corpus/$t"
-	if [ "$t" = msgq ]; then
-		exe="$build/fuzz/msgq/fuzz-msgq" corpus="fuzz/msgq/corpus"
+	if [ "$t" = msgq ] || [ "$t" = rpc ]; then
+		exe="$build/fuzz/$t/fuzz-$t" corpus="fuzz/$t/corpus"
 	fi
 	mkdir -p "$work/$t"
 	nice -n "$niceness" "$exe" -max_total_time="$secs" -max_len="$max_len" -timeout=10 \
