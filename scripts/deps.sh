@@ -11,7 +11,8 @@ for group in "$@"; do
 	case "$group" in
 	# Compile the library, smemctl and the demo (make run). gcc only recommends
 	# the C library headers, and recommends are not installed here.
-	build)   pkgs="$pkgs gcc libc6-dev make meson ninja-build pkg-config" ;;
+	# smemd reads its config with libinih and reports readiness with sd_notify.
+	build)   pkgs="$pkgs gcc libc6-dev make meson ninja-build pkg-config libinih-dev libsystemd-dev" ;;
 	# The test build: Criterion. The sanitizer build uses gcc's own runtimes and
 	# the CLI tests only Python's standard library, which meson already needs.
 	check)   pkgs="$pkgs libcriterion-dev" ;;

@@ -70,14 +70,17 @@ static void run(struct in *in, uint8_t *mem, size_t size, unsigned max)
 			a = take(in, 2) % (SMEM_MSGQ_MAX_MSG_SIZE + 1);
 			memset(msg, (int)step, sizeof(msg));
 			r = smem_msgq_send(tx, msg, a, op & 0x80 ? SMEM_MSGQ_PUSH : 0);
-			check(r == 0 || r == 1 || r == -EAGAIN || r == -EMSGSIZE || r == -EBADMSG);
+			/* -EPIPE: the peer wrote the header's closed word (smem_msgq_shutdown()). */
+			check(r == 0 || r == 1 || r == -EAGAIN || r == -EMSGSIZE || r == -EBADMSG ||
+			      r == -EPIPE);
 			check(r != -EMSGSIZE || a == 0 || a > max);
 			break;
 		case 1: /* receive */
 			a = take(in, 2) % (sizeof(buf) + 1);
 			got = SIZE_MAX;
 			r = smem_msgq_recv(rx, buf, a, &got);
-			check(r == 0 || r == 1 || r == -EAGAIN || r == -EMSGSIZE || r == -EBADMSG);
+			check(r == 0 || r == 1 || r == -EAGAIN || r == -EMSGSIZE || r == -EBADMSG ||
+			      r == -EPIPE);
 			if (r >= 0)
 				check(got >= 1 && got <= a && got <= max);
 			break;

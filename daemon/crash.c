@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: MIT
+/*
+ * What smemd does when a host dies, in the order the design gives: the host
+ * is marked EXITED with its exit type; every lock it held is handed on with
+ * the repair signal (smem__hwlock_mark_dead(): marked dead and unlabelled, so
+ * whoever takes it next gets SMEM_HWLOCK_RECOVERED, and every sleeper wakes);
+ * the heap needs no repair in a version-12 image (an entry is invisible until
+ * one store publishes it, and the lock is all a dead allocator leaves); each of
+ * its queues is shut down, so its peers get -EPIPE instead of waiting; and the
+ * other running hosts are told with VM_EXITED and VM_STATUS.
+ *
+ * A death is what the pidfd says, never a lookup. A host whose connection
+ * closes but whose process lives stays registered: it may reconnect.
+ */
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hwlock/hwlock-internal.h"
+#include "smemd.h"
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void smemd__host_exited(struct smemd *d, struct smemd_host *h, uint16_t exit_type)
+{
+	struct smem_rpc_vm_exited ex;
+	struct smem_rpc_vm_status st;
+	uint8_t reason[4], buf[16];
+	unsigned queues = 0;
+	int n;
+
+	if (h->state == SMEM_RPC_VM_STATE_EXITED)
+		return;
+	h->state = SMEM_RPC_VM_STATE_EXITED;
+	h->os_state = exit_type == SMEM_RPC_EXIT_VM_EXIT ? SMEM_RPC_OS_STATE_HALTED
+							 : SMEM_RPC_OS_STATE_CRASHED;
+	h->exit_type = exit_type;
+	smemd__queues_of_host(d, h->id, false, &queues);
+	smem__le32_put(reason, h->exit_reason);
+	ex = (struct smem_rpc_vm_exited){ .vmid = h->vmid, .exit_type = exit_type,
+					  .reason_size = 4, .reason = reason };
+	n = smem__rpc_vm_exited_encode(&ex, buf, sizeof(buf));
+	if (n > 0)
+		smemd_notify_all(d, h->id, SMEM_RPC_NOTIF_VM_EXITED, buf, (size_t)n);
+	st = (struct smem_rpc_vm_status){ .vmid = h->vmid, .vm_status = h->state,
+					  .os_status = h->os_state };
+	if (smem__rpc_vm_status_encode(&st, buf, sizeof(buf)) == 8)
+		smemd_notify_all(d, h->id, SMEM_RPC_NOTIF_VM_STATUS, buf, 8);
+	smemd_log(d, "host %u exited (type %u): %u queues shut down, peers told", h->id,
+		  (unsigned)exit_type, queues);
+}
+
+void smemd_host_died(struct smemd *d, struct smemd_host *h)
+{
+	int64_t t0 = now_ns();
+	unsigned locks = 0;
+
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, h->pidfd, NULL);
+	close(h->pidfd);
+	h->pidfd = -1;
+	h->died_ns = t0;
+	/* Locks first: a waiter on one must not wait for the notifications. */
+	for (unsigned id = 0; id < SMEM_HWLOCK_COUNT; id++)
+		if (smem__hwlock_mark_dead(d->bank, id, h->id) == 1)
+			locks++;
+	if (!h->exited_by_call && h->state != SMEM_RPC_VM_STATE_EXITED)
+		h->exit_reason = SMEM_RPC_EXIT_REASON(0, SMEM_RPC_EXIT_CODE_SOFTWARE_ERROR);
+	smemd__host_exited(d, h,
+			   h->stopped ? SMEM_RPC_EXIT_VM_STOP_FORCED
+			   : h->exited_by_call ? SMEM_RPC_EXIT_VM_EXIT : SMEM_RPC_EXIT_SOFTWARE_ERROR);
+	if (h->client) {
+		h->client->host = -1;
+		h->client = NULL;
+	}
+	smemd_log(d, "host %u (pid %d) died: %u locks handed on, cleaned up in %lld us", h->id,
+		  (int)h->pid, locks, (long long)(now_ns() - t0) / 1000);
+}
+
+void smemd_client_gone(struct smemd *d, struct smemd_client *c)
+{
+	if (c->host >= 0 && d->hosts[c->host].client == c)
+		d->hosts[c->host].client = NULL;
+	c->host = -1;
+}

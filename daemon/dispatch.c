@@ -1,0 +1,544 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The calls smemd serves. Every request is decoded with lib/rpc's checked
+ * decoders; a request that does not decode gets MSG_INVALID, an unknown msg_id
+ * UNIMPLEMENTED (a standard reply, as the RM gives), and a call before
+ * REGISTER DENIED, except the read-only HOSTS and VM_GET_STATE that smemctl
+ * status makes. Identity is the connection's: SO_PEERCRED at accept, a pidfd
+ * from REGISTER on; no request names its own caller.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "smemd.h"
+#include "smemkit/region.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+static void reply(struct smemd *d, struct smemd_client *c, const struct smem_rpc_msg *m,
+		  uint32_t err, const void *payload, size_t len, const int *fds, unsigned nfds)
+{
+	static uint8_t buf[SMEM_RPC_MSG_MAX];
+	int n = smem__rpc_reply_build(err, payload, len, buf, sizeof(buf));
+
+	if (n < 0) {
+		n = smem__rpc_reply_build(SMEM_RPC_ERR_NOMEM, NULL, 0, buf, sizeof(buf));
+		nfds = 0;
+	}
+	smemd_send(d, c, SMEM_RPC_REPLY, m->seq, m->msg_id, buf, (size_t)n, fds, nfds);
+}
+
+static void std_reply(struct smemd *d, struct smemd_client *c, const struct smem_rpc_msg *m,
+		      uint32_t err)
+{
+	reply(d, c, m, err, NULL, 0, NULL, 0);
+}
+
+static struct smemd_host *host_of_vmid(struct smemd *d, uint16_t vmid)
+{
+	unsigned h = SMEM_RM_HOST_OF(vmid);
+
+	if (vmid < SMEM_RPC_VMID_DYN_FIRST || h >= SMEM_RM_MAX_HOSTS || !d->cfg.hosts[h].defined)
+		return NULL;
+	return &d->hosts[h];
+}
+
+static void status_to_peers(struct smemd *d, const struct smemd_host *h)
+{
+	struct smem_rpc_vm_status st = { .vmid = h->vmid, .vm_status = h->state,
+					 .os_status = h->os_state, .app_status = h->app_status };
+	uint8_t buf[8];
+
+	if (smem__rpc_vm_status_encode(&st, buf, sizeof(buf)) == 8)
+		smemd_notify_all(d, h->id, SMEM_RPC_NOTIF_VM_STATUS, buf, 8);
+}
+
+/* Drop a queue: shut it down for whoever still maps it, then forget it. */
+static void queue_destroy(struct smemd_queue *q)
+{
+	smem_msgq_shutdown(q->q);
+	smem_msgq_close(q->q);
+	smem_region_close(q->r);
+	*q = (struct smemd_queue){ 0 };
+}
+
+void smemd__queues_of_host(struct smemd *d, unsigned host, bool destroy, unsigned *ret_n)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < SMEMD_MAX_QUEUES; i++) {
+		struct smemd_queue *q = &d->queues[i];
+
+		if (!q->used || (q->from != host && q->to != host))
+			continue;
+		if (destroy)
+			queue_destroy(q);
+		else
+			smem_msgq_shutdown(q->q);
+		n++;
+	}
+	if (ret_n)
+		*ret_n = n;
+}
+
+static void do_register(struct smemd *d, struct smemd_client *c, const struct smem_rpc_msg *m)
+{
+	uint8_t out[SMEM_RM_REGISTER_REPLY];
+	struct epoll_event ev;
+	struct smemd_host *h;
+	int fds[2] = { d->image_fd, d->bank_fd };
+	unsigned id;
+	int pidfd;
+
+	if (m->len != SMEM_RM_REGISTER_REQ) {
+		std_reply(d, c, m, SMEM_RPC_ERR_MSG_INVALID);
+		return;
+	}
+	id = smem__le16_get(m->data);
+	if (id >= SMEM_RM_MAX_HOSTS || !d->cfg.hosts[id].defined) {
+		std_reply(d, c, m, SMEM_RPC_ERR_ARGUMENT_INVALID);
+		return;
+	}
+	if (c->host >= 0 && (unsigned)c->host != id) {
+		std_reply(d, c, m, SMEM_RPC_ERR_DENIED); /* one host per connection */
+		return;
+	}
+	if (d->cfg.hosts[id].uid_bound && d->cfg.hosts[id].uid != c->uid) {
+		smemd_log(d, "pid %d uid %u may not be host %u", (int)c->pid, (unsigned)c->uid, id);
+		std_reply(d, c, m, SMEM_RPC_ERR_DENIED);
+		return;
+	}
+	h = &d->hosts[id];
+	/* A live host is one process: another may not claim it; the same one may reconnect. */
+	if (h->pidfd >= 0 && h->pid != c->pid) {
+		smemd_log(d, "pid %d claims host %u, which pid %d is", (int)c->pid, id, (int)h->pid);
+		std_reply(d, c, m, SMEM_RPC_ERR_IN_USE);
+		return;
+	}
+	if (h->pidfd < 0) {
+		pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
+		if (pidfd < 0) {
+			std_reply(d, c, m, SMEM_RPC_ERR_DENIED);
+			return;
+		}
+		ev = (struct epoll_event){ .events = EPOLLIN, .data.u64 = smemd_ev_key(SMEMD_EV_PIDFD, id) };
+		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, pidfd, &ev) < 0) {
+			close(pidfd);
+			std_reply(d, c, m, SMEM_RPC_ERR_NOMEM);
+			return;
+		}
+		/* A new life of the host: its old queues and caps are gone. */
+		smemd__queues_of_host(d, id, true, NULL);
+		*h = (struct smemd_host){ .id = id, .vmid = SMEM_RM_VMID_OF(id), .pidfd = pidfd,
+					  .pid = c->pid, .uid = c->uid };
+	}
+	if (h->client && h->client != c)
+		h->client->host = -1;
+	h->client = c;
+	c->host = (int)id;
+	h->state = SMEM_RPC_VM_STATE_RUNNING;
+	h->os_state = SMEM_RPC_OS_STATE_RUN;
+	smem__le32_put(out, h->vmid);
+	smem__le32_put(out + 4, d->epoch);
+	smem__le64_put(out + 8, d->cfg.size);
+	smem__le64_put(out + 16, SMEM_HWLOCK_BANK_SIZE(SMEM_HWLOCK_DEFAULT_STRIDE));
+	reply(d, c, m, SMEM_RPC_ERR_OK, out, sizeof(out), fds, 2);
+	smemd_log(d, "pid %d is host %u %s", (int)c->pid, id, d->cfg.hosts[id].name);
+	status_to_peers(d, h);
+}
+
+static void do_get_state(struct smemd *d, struct smemd_client *c, const struct smem_rpc_msg *m)
+{
+	struct smem_rpc_vm_state_reply st;
+	struct smemd_host *h;
+	uint8_t out[4];
+	uint16_t vmid;
+
+	if (smem__rpc_vmid_req_decode(m->data, m->len, &vmid) < 0) {
+		std_reply(d, c, m, SMEM_RPC_ERR_MSG_INVALID);
+		return;
+	}
+	if (vmid == 0 && c->host < 0) {
+		std_reply(d, c, m, SMEM_RPC_ERR_DENIED);
+		return;
+	}
+	h = vmid == 0 ? &d->hosts[c->host] : host_of_vmid(d, vmid);
+	if (!h) {
+		std_reply(d, c, m, SMEM_RPC_ERR_NORESOURCE);
+		return;
+	}
+	st = (struct smem_rpc_vm_state_reply){ h->state, h->os_state, h->app_status };
+	smem__rpc_vm_state_encode(&st, out, sizeof(out));
+	reply(d, c, m, SMEM_RPC_ERR_OK, out, sizeof(out), NULL, 0);
+}
+
+static void do_get_resources(struct smemd *d, struct smemd_client *c, const struct smem_rpc_msg *m)
+{
+	static struct smem_rpc_resource r[SMEM_RPC_RESOURCES_MAX];
+	static uint8_t out[SMEM_RPC_MSG_MAX];
+	unsigned host = (unsigned)c->host;
+	uint32_t n = 0;
+	uint16_t vmid;
+	int len;
+
+	if (smem__rpc_vmid_req_decode(m->data, m->len, &vmid) < 0) {
+		std_reply(d, c, m, SMEM_RPC_ERR_MSG_INVALID);
+		return;
+	}
+	/* A host reads its own capability table only. */
+	if (vmid != 0 && vmid != d->hosts[host].vmid) {
+		std_reply(d, c, m, SMEM_RPC_ERR_DENIED);
+		return;
+	}
+	for (unsigned i = 0; i < SMEMD_MAX_QUEUES; i++) {
+		const struct smemd_queue *q = &d->queues[i];
+		bool tx;
+
+		if (!q->used || (q->from != host && q->to != host))
+			continue;
+		if (n == SMEM_RPC_RESOURCES_MAX) {
+			std_reply(d, c, m, SMEM_RPC_ERR_NOMEM);
+			return;
+		}
+		tx = q->from == host;
+		r[n++] = (struct smem_rpc_resource){
+			.type = tx ? SMEM_RPC_RES_MSGQ_TX : SMEM_RPC_RES_MSGQ_RX,
+			.partner_vmid = SMEM_RM_VMID_OF(tx ? q->to : q->from),
+			.resource_handle = i,
+			.resource_label = q->label,
+			.cap_id = tx ? q->tx_cap : q->rx_cap,
+			.size = q->size,
+		};
+	}
+	len = smem__rpc_resources_encode(r, n, out, sizeof(out));
+	if (len < 4) {
+		std_reply(d, c, m, SMEM_RPC_ERR_NOMEM);
+		return;
+	}
+	/* The payload's own count word comes after the error word. */
+	reply(d, c, m, SMEM_RPC_ERR_OK, out, (size_t)len, NULL, 0);
+}
+
+static int queue_make(struct smemd *d, unsigned from, unsigned to, uint32_t label,
+		      const struct smem_msgq_config *cfg)
+{
+	struct smem_region *r;
+	struct smemd_queue *q;
+	size_t size;
+	unsigned i;
+	int e;
+
+	for (i = 0; i < SMEMD_MAX_QUEUES && d->queues[i].used; i++)
+		;
+	if (i == SMEMD_MAX_QUEUES)
+		return -ENOSPC;
+	q = &d->queues[i];
+	e = smem_msgq_size(cfg->depth, cfg->max_msg_size, &size);
+	if (e < 0)
+		return e;
+	size = (size + 4095) & ~(size_t)4095;
+	e = smem_region_memfd("smemkit-msgq", size, &r);
+	if (e < 0)
+		return e;
+	e = smem_msgq_init(smem_region_base(r), size, cfg);
+	if (e == 0)
+		e = smem_msgq_open(smem_region_base(r), size, 0, NULL, &q->q);
+	if (e < 0) {
+		smem_region_close(r);
+		return e;
+	}
+	q->r = r;
+	q->fd = smem_region_fd(r);
+	q->size = size;
+	q->used = true;
+	q->from = from;
+	q->to = to;
+	q->label = label;
+	q->tx_cap = d->next_cap++;
+	q->rx_cap = d->next_cap++;
+	return (int)i;
+}
+
+static void do_msgq_create(struct smemd *d, struct smemd_client *c, const struct smem_rpc_msg *m)
+{
+	struct smem_msgq_config cfg;
+	struct smemd_host *peer;
+	uint8_t out[SMEM_RM_MSGQ_CREATE_REPLY], note[SMEM_RM_NOTIF_RESOURCES_LEN];
+	unsigned host = (unsigned)c->host;
+	uint16_t flags;
+	uint32_t label;
+	int a, b;
+
+	if (m->len != SMEM_RM_MSGQ_CREATE_REQ) {
+		std_reply(d, c, m, SMEM_RPC_ERR_MSG_INVALID);
+		return;
+	}
+	peer = host_of_vmid(d, smem__le16_get(m->data));
+	smem_msgq_config_init(&cfg);
+	cfg.depth = smem__le16_get(m->data + 2);
+	cfg.max_msg_size = smem__le16_get(m->data + 4);
+	flags = smem__le16_get(m->data + 6);
+	label = smem__le32_get(m->data + 8);
+	cfg.flags = flags;
+	if (!peer || peer->id == host || flags & ~(SMEM_MSGQ_MULTI_SEND | SMEM_MSGQ_MULTI_RECV) ||
+	    smem_msgq_size(cfg.depth, cfg.max_msg_size, &(size_t){ 0 }) < 0) {
+		std_reply(d, c, m, SMEM_RPC_ERR_ARGUMENT_INVALID);
+		return;
+	}
+	for (unsigned i = 0; i < SMEMD_MAX_QUEUES; i++) {
+		const struct smemd_queue *q = &d->queues[i];
+
+		if (q->used && q->label == label &&
+		    ((q->from == host && q->to == peer->id) || (q->from == peer->id && q->to == host))) {
+			std_reply(d, c, m, SMEM_RPC_ERR_IN_USE);
+			return;
+		}
+	}
+	a = queue_make(d, host, peer->id, label, &cfg);
+	b = a < 0 ? a : queue_make(d, peer->id, host, label, &cfg);
+	if (b < 0) {
+		if (a >= 0)
+			queue_destroy(&d->queues[a]);
+		std_reply(d, c, m, SMEM_RPC_ERR_NOMEM);
+		return;
+	}
+	smem__le64_put(out, d->queues[a].tx_cap);
+	smem__le64_put(out + 8, d->queues[b].rx_cap);
+	reply(d, c, m, SMEM_RPC_ERR_OK, out, sizeof(out), NULL, 0);
+	if (peer->client && peer->state == SMEM_RPC_VM_STATE_RUNNING) {
+		smem__le16_put(note, d->hosts[host].vmid);
+		smem__le16_put(note + 2, 0);
+		smem__le32_put(note + 4, label);
+		smemd_send(d, peer->client, SMEM_RPC_NOTIFICATION, ++d->notif_seq,
+			   SMEM_RM_NOTIF_RESOURCES, note, sizeof(note), NULL, 0);
+	}
+}
+
+static void do_msgq_open(struct smemd *d, struct smemd_client *c, const struct smem_rpc_msg *m)
+{
+	unsigned host = (unsigned)c->host;
+	uint8_t out[SMEM_RM_MSGQ_OPEN_REPLY];
+	uint64_t cap;
+
+	if (m->len != SMEM_RM_MSGQ_OPEN_REQ) {
+		std_reply(d, c, m, SMEM_RPC_ERR_MSG_INVALID);
+		return;
+	}
+	cap = smem__le64_get(m->data);
+	for (unsigned i = 0; i < SMEMD_MAX_QUEUES; i++) {
+		const struct smemd_queue *q = &d->queues[i];
+		unsigned end;
+
+		if (!q->used)
+			continue;
+		if (q->tx_cap == cap && q->from == host)
+			end = SMEM_RM_END_TX;
+		else if (q->rx_cap == cap && q->to == host)
+			end = SMEM_RM_END_RX;
+		else
+			continue;
+		smem__le32_put(out, end);
+		smem__le32_put(out + 4, (uint32_t)q->size);
+		reply(d, c, m, SMEM_RPC_ERR_OK, out, sizeof(out), &q->fd, 1);
+		return;
+	}
+	/* Not a cap of this host's: another's caps are as good as none. */
+	std_reply(d, c, m, SMEM_RPC_ERR_HANDLE_INVALID);
+}
+
+static void do_exit(struct smemd *d, struct smemd_client *c, const struct smem_rpc_msg *m)
+{
+	struct smemd_host *h = &d->hosts[c->host];
+	struct smem_rpc_vm_exit e;
+
+	if (smem__rpc_vm_exit_decode(m->data, m->len, &e) < 0 ||
+	    e.exit_code == 2) { /* 2 is not an exit code: the RM refuses it */
+		std_reply(d, c, m, SMEM_RPC_ERR_MSG_INVALID);
+		return;
+	}
+	if (h->state != SMEM_RPC_VM_STATE_RUNNING) {
+		std_reply(d, c, m, SMEM_RPC_ERR_VM_STATE);
+		return;
+	}
+	h->exited_by_call = true;
+	h->exit_reason = SMEM_RPC_EXIT_REASON(e.exit_flags, e.exit_code);
+	std_reply(d, c, m, SMEM_RPC_ERR_OK);
+	smemd__host_exited(d, h, SMEM_RPC_EXIT_VM_EXIT);
+}
+
+/* VM_STOP and VM_RESET are the owner's; anyone else, or an unknown vmid, gets VMID_INVALID. */
+static struct smemd_host *owned(struct smemd *d, struct smemd_client *c, uint16_t vmid)
+{
+	struct smemd_host *h = host_of_vmid(d, vmid);
+
+	if (!h || (unsigned)c->host != d->cfg.owner || h->id == d->cfg.owner)
+		return NULL;
+	return h;
+}
+
+static void do_stop(struct smemd *d, struct smemd_client *c, const struct smem_rpc_msg *m)
+{
+	struct smem_rpc_vm_stop s;
+	struct smemd_host *h;
+	uint8_t note[4];
+
+	if (smem__rpc_vm_stop_decode(m->data, m->len, &s) < 0) {
+		std_reply(d, c, m, SMEM_RPC_ERR_MSG_INVALID);
+		return;
+	}
+	h = owned(d, c, s.vmid);
+	if (!h) {
+		std_reply(d, c, m, SMEM_RPC_ERR_VMID_INVALID);
+		return;
+	}
+	if (h->state != SMEM_RPC_VM_STATE_RUNNING || h->pidfd < 0) {
+		std_reply(d, c, m, SMEM_RPC_ERR_VM_STATE);
+		return;
+	}
+	if (s.flags & SMEM_RPC_STOP_FORCE) {
+		/* Kill the "vCPUs": the pidfd fires, and crash.c does the rest. */
+		h->stopped = true;
+		if (syscall(SYS_pidfd_send_signal, h->pidfd, SIGKILL, NULL, 0) < 0) {
+			std_reply(d, c, m, SMEM_RPC_ERR_DENIED);
+			return;
+		}
+		std_reply(d, c, m, SMEM_RPC_ERR_OK);
+		return;
+	}
+	/* Without FORCE the guest is asked, and exits when it will (VM_EXIT). */
+	std_reply(d, c, m, SMEM_RPC_ERR_OK);
+	if (h->client && smem__rpc_vm_shutdown_encode(s.stop_reason, note, sizeof(note)) == 4)
+		smemd_send(d, h->client, SMEM_RPC_NOTIFICATION, ++d->notif_seq,
+			   SMEM_RPC_NOTIF_VM_SHUTDOWN, note, sizeof(note), NULL, 0);
+}
+
+static void do_reset(struct smemd *d, struct smemd_client *c, const struct smem_rpc_msg *m)
+{
+	struct smemd_host *h;
+	uint16_t vmid;
+
+	if (smem__rpc_vmid_req_decode(m->data, m->len, &vmid) < 0) {
+		std_reply(d, c, m, SMEM_RPC_ERR_MSG_INVALID);
+		return;
+	}
+	h = owned(d, c, vmid);
+	if (!h) {
+		std_reply(d, c, m, SMEM_RPC_ERR_VMID_INVALID);
+		return;
+	}
+	if (h->state != SMEM_RPC_VM_STATE_EXITED || h->pidfd >= 0) {
+		std_reply(d, c, m, SMEM_RPC_ERR_VM_STATE);
+		return;
+	}
+	/* The reply first; the end of the reset is announced by VM_STATUS(RESET). */
+	std_reply(d, c, m, SMEM_RPC_ERR_OK);
+	h->state = SMEM_RPC_VM_STATE_RESETTING;
+	status_to_peers(d, h);
+	smemd__queues_of_host(d, h->id, true, NULL);
+	h->state = SMEM_RPC_VM_STATE_RESET;
+	h->os_state = SMEM_RPC_OS_STATE_NONE;
+	status_to_peers(d, h);
+}
+
+static void do_hosts(struct smemd *d, struct smemd_client *c, const struct smem_rpc_msg *m)
+{
+	static uint8_t out[4 + SMEM_RM_MAX_HOSTS * SMEM_RM_HOST_ENTRY];
+	uint32_t n = 0;
+
+	for (unsigned i = 0; i < SMEM_RM_MAX_HOSTS; i++) {
+		const struct smemd_host *h = &d->hosts[i];
+		uint8_t *e = out + 4 + n * SMEM_RM_HOST_ENTRY;
+		unsigned queues = 0;
+
+		if (!d->cfg.hosts[i].defined)
+			continue;
+		for (unsigned k = 0; k < SMEMD_MAX_QUEUES; k++)
+			if (d->queues[k].used && (d->queues[k].from == i || d->queues[k].to == i))
+				queues++;
+		memset(e, 0, SMEM_RM_HOST_ENTRY);
+		smem__le16_put(e, (uint16_t)i);
+		smem__le16_put(e + 2, h->vmid);
+		e[4] = h->state;
+		e[5] = h->os_state;
+		smem__le16_put(e + 6, (uint16_t)queues);
+		smem__le32_put(e + 8, h->pidfd >= 0 ? (uint32_t)h->pid : 0);
+		smem__le32_put(e + 12, h->pidfd >= 0 ? (uint32_t)h->uid : 0);
+		smem__le32_put(e + 16, h->exit_type);
+		memcpy(e + 20, d->cfg.hosts[i].name, 16);
+		n++;
+	}
+	smem__le32_put(out, n);
+	reply(d, c, m, SMEM_RPC_ERR_OK, out, 4 + (size_t)n * SMEM_RM_HOST_ENTRY, NULL, 0);
+}
+
+void smemd_dispatch(struct smemd *d, struct smemd_client *c, const struct smem_rpc_msg *m)
+{
+	if (m->msg_id == SMEM_RM_CALL_REGISTER) {
+		do_register(d, c, m);
+		return;
+	}
+	if (m->msg_id == SMEM_RM_CALL_HOSTS) {
+		do_hosts(d, c, m);
+		return;
+	}
+	if (m->msg_id == SMEM_RPC_VM_GET_STATE) {
+		do_get_state(d, c, m);
+		return;
+	}
+	switch (m->msg_id) {
+	case SMEM_RPC_VM_GET_VMID:
+	case SMEM_RPC_VM_GET_HYP_RESOURCES:
+	case SMEM_RM_CALL_MSGQ_CREATE:
+	case SMEM_RM_CALL_MSGQ_OPEN:
+	case SMEM_RPC_VM_EXIT:
+	case SMEM_RPC_VM_STOP:
+	case SMEM_RPC_VM_RESET:
+		break;
+	default:
+		std_reply(d, c, m, SMEM_RPC_ERR_UNIMPLEMENTED);
+		return;
+	}
+	/* Everything else needs a registered, running host. */
+	if (c->host < 0 || d->hosts[c->host].client != c) {
+		std_reply(d, c, m, SMEM_RPC_ERR_DENIED);
+		return;
+	}
+	switch (m->msg_id) {
+	case SMEM_RPC_VM_GET_VMID: {
+		uint8_t out[4];
+
+		smem__rpc_vmid_reply_encode(d->hosts[c->host].vmid, out, sizeof(out));
+		reply(d, c, m, SMEM_RPC_ERR_OK, out, sizeof(out), NULL, 0);
+		return;
+	}
+	case SMEM_RPC_VM_GET_HYP_RESOURCES:
+		do_get_resources(d, c, m);
+		return;
+	case SMEM_RM_CALL_MSGQ_CREATE:
+		do_msgq_create(d, c, m);
+		return;
+	case SMEM_RM_CALL_MSGQ_OPEN:
+		do_msgq_open(d, c, m);
+		return;
+	case SMEM_RPC_VM_EXIT:
+		do_exit(d, c, m);
+		return;
+	case SMEM_RPC_VM_STOP:
+		do_stop(d, c, m);
+		return;
+	case SMEM_RPC_VM_RESET:
+		do_reset(d, c, m);
+		return;
+	default:
+		std_reply(d, c, m, SMEM_RPC_ERR_UNIMPLEMENTED);
+	}
+}

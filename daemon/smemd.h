@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/* smemd's state: hosts, their connections and their queues. Private to daemon/. */
+#ifndef SMEMKIT_SMEMD_H
+#define SMEMKIT_SMEMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "rpc/rpc.h"
+#include "rm/proto.h"
+#include "smemkit/hwlock.h"
+#include "smemkit/msgq.h"
+#include "smemkit/smem.h"
+
+#define SMEMD_MAX_QUEUES  1024u
+#define SMEMD_MAX_CLIENTS 256u
+/* Packets a client may leave unread before smemd drops it: it costs only itself. */
+#define SMEMD_OUTQ        256u
+/* Requests taken from one client per turn of the loop, so that none starves the others. */
+#define SMEMD_BURST       16u
+
+struct smemd_config {
+	size_t size;            /* the image */
+	unsigned version;       /* 11 or 12 */
+	char socket[108];       /* the listening socket's path */
+	struct smemd_host_cfg {
+		bool defined;
+		char name[16];
+		bool uid_bound;
+		uid_t uid;      /* the only uid that may register as this host */
+	} hosts[SMEM_RM_MAX_HOSTS];
+	unsigned owner;         /* the host that may stop and reset the others */
+};
+
+struct smemd_packet {
+	uint16_t len;
+	uint8_t nfds;
+	uint8_t data[SMEM_RPC_FRAG_MAX];
+	int fds[2];
+};
+
+struct smemd_client {
+	int fd;
+	pid_t pid;
+	uid_t uid;
+	int host;               /* the host it registered as, or -1 */
+	struct smem_rpc_rx rx;
+	/* What smemd has to send it: a ring of whole packets, never a blocking write. */
+	struct smemd_packet out[SMEMD_OUTQ];
+	unsigned out_head, out_len;
+	bool want_out;
+	bool doomed;            /* dropped at the end of this turn of the loop */
+};
+
+struct smemd_host {
+	unsigned id;
+	uint16_t vmid;
+	uint8_t state;          /* enum smem_rpc_vm_state */
+	uint8_t os_state;
+	uint16_t app_status;
+	uint16_t exit_type;
+	uint32_t exit_reason;
+	bool exited_by_call;    /* it called VM_EXIT */
+	bool stopped;           /* its owner forced VM_STOP */
+	pid_t pid;
+	uid_t uid;
+	int pidfd;
+	struct smemd_client *client;
+	int64_t died_ns;        /* when its pidfd fired, for the log */
+};
+
+struct smemd_queue {
+	bool used;
+	unsigned from, to;      /* hosts: from sends, to receives */
+	uint32_t label;
+	uint64_t tx_cap, rx_cap; /* from's send end, to's receive end */
+	struct smem_region *r;  /* the sealed memfd, and smemd's own mapping of it */
+	int fd;
+	size_t size;
+	struct smem_msgq *q;    /* smemd's own handle, to shut it down */
+};
+
+struct smemd {
+	struct smemd_config cfg;
+	int epfd, listen_fd, sig_fd;
+	int spare_fd;           /* kept to accept and close a client when out of fds */
+	int image_fd, bank_fd;
+	void *image;
+	struct smem_region *bank_region;
+	struct smem_hwlock *bank;
+	uint32_t epoch;
+	uint64_t next_cap;
+	uint16_t notif_seq;
+	struct smemd_host hosts[SMEM_RM_MAX_HOSTS];
+	struct smemd_queue queues[SMEMD_MAX_QUEUES];
+	struct smemd_client *clients[SMEMD_MAX_CLIENTS];
+	bool quit;
+	bool verbose;
+};
+
+/* What an epoll event is about: the kind in the high half, an index in the low. */
+enum { SMEMD_EV_LISTEN = 1, SMEMD_EV_SIGNAL, SMEMD_EV_CLIENT, SMEMD_EV_PIDFD };
+
+static inline uint64_t smemd_ev_key(unsigned kind, unsigned index)
+{
+	return (uint64_t)kind << 32 | index;
+}
+
+/* config.c */
+void smemd_config_default(struct smemd_config *c);
+int smemd_config_load(struct smemd_config *c, const char *path, char *err, size_t errlen);
+
+/* smemd.c: send a whole message to a client (queued); fds ride on the first fragment. */
+int smemd_send(struct smemd *d, struct smemd_client *c, uint8_t type, uint16_t seq,
+	       uint32_t msg_id, const void *data, size_t len, const int *fds, unsigned nfds);
+void smemd_notify_all(struct smemd *d, unsigned except_host, uint32_t msg_id, const void *data,
+		      size_t len);
+void smemd_log(struct smemd *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* dispatch.c: one complete request from @c. */
+void smemd_dispatch(struct smemd *d, struct smemd_client *c, const struct smem_rpc_msg *m);
+
+/* dispatch.c: shut down (or, with @destroy, also forget) every queue of @host. */
+void smemd__queues_of_host(struct smemd *d, unsigned host, bool destroy, unsigned *ret_n);
+
+/* crash.c */
+void smemd_host_died(struct smemd *d, struct smemd_host *h);
+void smemd__host_exited(struct smemd *d, struct smemd_host *h, uint16_t exit_type);
+void smemd_client_gone(struct smemd *d, struct smemd_client *c);
+
+#endif

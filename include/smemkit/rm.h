@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * smemkit/rm.h - the client of smemd, the resource manager
+ *
+ * A process becomes a host by connecting to smemd and registering: smemd
+ * checks who it is (the socket's credentials, never what it claims), hands it
+ * the SMEM image and the lock bank as sealed memfds, and from then on watches
+ * it through a pidfd. Calls follow Gunyah's RM RPC (VM_GET_VMID, VM_GET_STATE,
+ * VM_GET_HYP_RESOURCES, VM_EXIT, VM_STOP, VM_RESET) plus smemkit's queue
+ * calls; notifications (VM_EXITED, VM_STATUS, ...) wait in the connection until
+ * read, and smem_rm_fd() becomes readable when one may have arrived.
+ *
+ * Attaching to the image through smemd is an option of smem_open(): pass
+ * smem_rm_region() and smem_rm_hwlock() as its region and lock bank.
+ */
+#ifndef SMEMKIT_RM_H
+#define SMEMKIT_RM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "smemkit/msgq.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct smem_rm;
+struct smem_region;
+struct smem_hwlock;
+
+/* VM states of VM_GET_STATE and VM_STATUS (Gunyah's numbers). */
+enum smem_rm_vm_state {
+	SMEM_RM_VM_NO_STATE = 0,
+	SMEM_RM_VM_RUNNING = 3,
+	SMEM_RM_VM_EXITED = 9,
+	SMEM_RM_VM_RESETTING = 10,
+	SMEM_RM_VM_RESET = 11,
+};
+
+struct smem_rm_state {
+	unsigned vm_state; /* enum smem_rm_vm_state */
+	unsigned os_state; /* 4 running, 6 halted, 7 crashed */
+	unsigned app_status;
+};
+
+/* One entry of the capability table (VM_GET_HYP_RESOURCES). */
+struct smem_rm_resource {
+	unsigned type;       /* 2 a queue's send end, 3 its receive end */
+	unsigned partner;    /* the vmid of the host at the other end */
+	uint32_t label;
+	uint64_t cap;
+	uint64_t size;
+};
+
+/* A notification from smemd. */
+struct smem_rm_notification {
+	uint32_t msg_id;    /* SMEM_RM_NOTIF_* */
+	unsigned vmid;      /* the host it is about */
+	unsigned exit_type; /* VM_EXITED: 0 it exited, 5 it died, 7 it was stopped */
+	unsigned vm_state;  /* VM_STATUS */
+	unsigned os_state;  /* VM_STATUS */
+	uint32_t value;     /* VM_SHUTDOWN: the stop reason; RESOURCES: the label */
+};
+
+#define SMEM_RM_NOTIF_VM_EXITED   0x56100001u
+#define SMEM_RM_NOTIF_VM_SHUTDOWN 0x56100002u
+#define SMEM_RM_NOTIF_VM_STATUS   0x56100008u
+#define SMEM_RM_NOTIF_RESOURCES   0x5a100001u /* a peer created queues with this host */
+
+/* One host in smem_rm_hosts(). */
+struct smem_rm_host {
+	unsigned host;
+	unsigned vmid;
+	unsigned vm_state;
+	unsigned os_state;
+	unsigned queues;    /* queue ends it has */
+	unsigned pid;       /* in smemd's pid namespace; 0 if none */
+	unsigned uid;
+	unsigned exit_type;
+	char name[16];
+};
+
+#define SMEM_RM_STOP_FORCE 0x1u
+
+/**
+ * smem_rm_vmid() - the vmid smemd gives a host: 0x80 + its SMEM host id
+ * @host: the host
+ */
+#define smem_rm_vmid(host) (0x80u + (unsigned)(host))
+
+/**
+ * smem_rm_connect() - connect to smemd, as @host or only to look
+ * @socket: the socket's path; NULL for $SMEMKIT_RM_SOCKET, else
+ *          $XDG_RUNTIME_DIR/smemkit/rm.sock, or /run/smemkit/rm.sock as root
+ * @host: the SMEM host to register as, or -1 to register as none (only
+ *        smem_rm_hosts() and smem_rm_get_state() of a named vmid then work)
+ * @ret: the connection
+ *
+ * Registering maps the image and the lock bank smemd hands over (sealed
+ * memfds). A second process claiming a live host is refused.
+ *
+ * Context: process context; waits for smemd's answer.
+ * Return: 0; -EINVAL; -ENOENT or -ECONNREFUSED if no smemd listens there;
+ * -EACCES if this uid may not be @host; -EADDRINUSE if a live process is @host;
+ * -ENODEV if smemd has no such host; -EPROTO for an answer that is not RM RPC;
+ * -ENOMEM.
+ */
+int smem_rm_connect(const char *socket, int host, struct smem_rm **ret);
+
+/**
+ * smem_rm_close() - disconnect; the image, bank and queues it mapped stay valid
+ *                   only until then
+ * @rm: the connection, or NULL
+ *
+ * Context: nothing else may use @rm meanwhile or afterwards.
+ */
+void smem_rm_close(struct smem_rm *rm);
+
+/* The image and the lock bank smemd handed over; borrowed from @rm. NULL before registering. */
+struct smem_region *smem_rm_region(struct smem_rm *rm);
+struct smem_hwlock *smem_rm_hwlock(struct smem_rm *rm);
+
+/**
+ * smem_rm_fd() - a descriptor for the caller's event loop
+ * @rm: the connection
+ *
+ * Readable when smemd has sent something; then call smem_rm_notification()
+ * until it returns -EAGAIN.
+ *
+ * Return: the fd (owned by @rm); -EINVAL.
+ */
+int smem_rm_fd(struct smem_rm *rm);
+
+/**
+ * smem_rm_notification() - take the next notification
+ * @rm: the connection
+ * @ret: the notification
+ *
+ * Context: never blocks.
+ * Return: 0; -EAGAIN if none waits; -EPIPE if smemd is gone; -EINVAL.
+ */
+int smem_rm_notification(struct smem_rm *rm, struct smem_rm_notification *ret);
+
+/*
+ * The calls. Each sends one request and waits for its reply; notifications
+ * that arrive meanwhile are kept for smem_rm_notification(). Errors are the
+ * RM's, mapped as Linux maps them (DENIED -EPERM, NORESOURCE -ENODEV, BUSY
+ * -EBUSY, UNIMPLEMENTED -EOPNOTSUPP, invalid arguments -EINVAL, others
+ * -EBADMSG), and -EPIPE when smemd went away. Context: process context; one
+ * thread at a time per connection.
+ */
+int smem_rm_get_vmid(struct smem_rm *rm, unsigned *ret_vmid);
+int smem_rm_get_state(struct smem_rm *rm, unsigned vmid, struct smem_rm_state *ret);
+int smem_rm_get_resources(struct smem_rm *rm, struct smem_rm_resource *buf, size_t n,
+			  size_t *ret_n);
+int smem_rm_hosts(struct smem_rm *rm, struct smem_rm_host *buf, size_t n, size_t *ret_n);
+
+/**
+ * smem_rm_msgq_create() - create a pair of queues between this host and @partner
+ * @rm: a registered connection
+ * @partner: the other host's vmid
+ * @label: names the pair; a pair of two hosts has one label once
+ * @depth: messages per queue, 1 to 255
+ * @max_msg_size: 1 to 1023 bytes
+ * @flags: SMEM_MSGQ_MULTI_SEND, SMEM_MSGQ_MULTI_RECV
+ * @ret_tx_cap: this host's send end
+ * @ret_rx_cap: this host's receive end
+ *
+ * The partner finds its two ends in its capability table and is notified.
+ * Return: 0; -EINVAL; -EBADMSG for a label already in use; -ENOMEM; as above.
+ */
+int smem_rm_msgq_create(struct smem_rm *rm, unsigned partner, uint32_t label, unsigned depth,
+			unsigned max_msg_size, unsigned flags, uint64_t *ret_tx_cap,
+			uint64_t *ret_rx_cap);
+
+/**
+ * smem_rm_msgq_open() - map a queue end this host was given and open it
+ * @rm: a registered connection
+ * @cap: the end's capability
+ * @o: options for smem_msgq_open(), or NULL
+ * @ret: the queue handle; smem_rm_msgq_close() frees it
+ *
+ * Return: 0; -EINVAL for a cap that is not this host's; -ENOMEM; an error of
+ * smem_msgq_open(); as above.
+ */
+int smem_rm_msgq_open(struct smem_rm *rm, uint64_t cap, const struct smem_msgq_opts *o,
+		      struct smem_msgq **ret);
+void smem_rm_msgq_close(struct smem_rm *rm, struct smem_msgq *q);
+
+/* VM_EXIT: this host is done (code 0 normal, 1 software error, 3 bus, 4 device error). */
+int smem_rm_exit(struct smem_rm *rm, unsigned code);
+/* VM_STOP of another host, by the owner; SMEM_RM_STOP_FORCE kills it. */
+int smem_rm_stop(struct smem_rm *rm, unsigned vmid, unsigned flags, uint32_t reason);
+/* VM_RESET of an exited host, by the owner; VM_STATUS(RESET) says when it is done. */
+int smem_rm_reset(struct smem_rm *rm, unsigned vmid);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

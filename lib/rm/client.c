@@ -1,0 +1,600 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The client of smemd: a SEQPACKET connection speaking the RM RPC framing of
+ * lib/rpc/ (one fragment per packet), with synchronous calls and a queue of
+ * notifications.
+ *
+ * A call sends its request's fragments, then reads packets until the reply
+ * with its seq and msg_id is complete; a notification completed meanwhile is
+ * queued (the oldest dropped when SMEM_RM_NOTIF_MAX wait), a reply to nothing
+ * is ignored, and a reply cut short by another message (the reassembler's
+ * abort) fails the call with -EIO, as Linux fails it. The fds smemd sends ride
+ * on a message's first fragment; those of anything but the awaited reply are
+ * closed at once. Every value smemd sends is checked before use, though smemd
+ * is trusted: a bad answer is -EPROTO, never a crash.
+ */
+#include "smemkit/rm.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "core/util.h"
+#include "rm/proto.h"
+#include "rpc/rpc.h"
+#include "smemkit/hwlock.h"
+#include "smemkit/region.h"
+
+#define SMEM_RM_NOTIF_MAX 64u
+#define MAX_QUEUES        1024u
+
+struct rm_queue {
+	struct smem_msgq *q;
+	struct smem_region *r;
+};
+
+struct smem_rm {
+	int fd;
+	int host;
+	unsigned vmid;
+	uint16_t seq;
+	bool gone;
+	struct smem_rpc_rx rx;
+	int rx_fds[2];          /* fds of the message being reassembled */
+	unsigned rx_nfds;
+	struct smem_rm_notification notes[SMEM_RM_NOTIF_MAX];
+	unsigned note_head, note_len;
+	struct smem_region *image;
+	struct smem_region *bank_region;
+	struct smem_hwlock *bank;
+	struct rm_queue queues[MAX_QUEUES];
+	uint8_t reply[SMEM_RPC_MSG_MAX];
+	size_t reply_len;
+};
+
+static void drop_rx_fds(struct smem_rm *rm)
+{
+	for (unsigned i = 0; i < rm->rx_nfds; i++)
+		close(rm->rx_fds[i]);
+	rm->rx_nfds = 0;
+}
+
+static void note_push(struct smem_rm *rm, const struct smem_rpc_msg *m)
+{
+	struct smem_rm_notification n = { .msg_id = m->msg_id };
+
+	if (m->msg_id == SMEM_RPC_NOTIF_VM_EXITED) {
+		struct smem_rpc_vm_exited e;
+
+		if (smem__rpc_vm_exited_decode(m->data, m->len, &e) < 0)
+			return;
+		n.vmid = e.vmid;
+		n.exit_type = e.exit_type;
+		n.value = e.reason_size >= 4 ? smem__le32_get(e.reason) : 0;
+	} else if (m->msg_id == SMEM_RPC_NOTIF_VM_STATUS) {
+		struct smem_rpc_vm_status s;
+
+		if (smem__rpc_vm_status_decode(m->data, m->len, &s) < 0)
+			return;
+		n.vmid = s.vmid;
+		n.vm_state = s.vm_status;
+		n.os_state = s.os_status;
+		n.value = s.app_status;
+	} else if (m->msg_id == SMEM_RPC_NOTIF_VM_SHUTDOWN) {
+		if (smem__rpc_vm_shutdown_decode(m->data, m->len, &n.value) < 0)
+			return;
+	} else if (m->msg_id == SMEM_RM_NOTIF_RESOURCES) {
+		if (m->len != SMEM_RM_NOTIF_RESOURCES_LEN)
+			return;
+		n.vmid = smem__le16_get(m->data);
+		n.value = smem__le32_get(m->data + 4);
+	} else {
+		return; /* a notification this library does not know */
+	}
+	if (rm->note_len == SMEM_RM_NOTIF_MAX) {
+		rm->note_head = (rm->note_head + 1) % SMEM_RM_NOTIF_MAX;
+		rm->note_len--;
+	}
+	rm->notes[(rm->note_head + rm->note_len++) % SMEM_RM_NOTIF_MAX] = n;
+}
+
+/*
+ * Read one packet and feed it to the reassembler. With @want_msg_id, a complete
+ * reply of @want_seq/@want_msg_id is copied to rm->reply and 1 returned, its
+ * fds left in rm->rx_fds. Return: 0 if the packet completed nothing awaited;
+ * -EAGAIN without @block and nothing to read; -EIO if the awaited reply was
+ * aborted; -EPIPE if smemd is gone.
+ */
+static int read_packet(struct smem_rm *rm, bool block, uint16_t want_seq, uint32_t want_msg_id)
+{
+	uint8_t buf[SMEM_RPC_FRAG_MAX + 16];
+	struct smem_rpc_rx_event ev;
+	unsigned nfds = 0;
+	int fds[2], r;
+	ssize_t n;
+
+	if (rm->gone)
+		return -EPIPE;
+	n = smem__rm_recv(rm->fd, buf, sizeof(buf), block ? 0 : MSG_DONTWAIT, fds, 2, &nfds);
+	if (n == -EAGAIN || n == -EWOULDBLOCK)
+		return -EAGAIN;
+	if (n <= 0) {
+		rm->gone = true;
+		return -EPIPE;
+	}
+	r = smem__rpc_rx_push(&rm->rx, buf, (size_t)n, &ev);
+	if (r < 0 || (r & SMEM_RPC_RX_DROPPED)) {
+		for (unsigned f = 0; f < nfds; f++)
+			close(fds[f]);
+		return 0;
+	}
+	if (r & SMEM_RPC_RX_ABORTED) {
+		drop_rx_fds(rm);
+		if (ev.aborted.type == SMEM_RPC_REPLY && ev.aborted.seq == want_seq &&
+		    ev.aborted.msg_id == want_msg_id) {
+			for (unsigned f = 0; f < nfds; f++)
+				close(fds[f]);
+			return -EIO;
+		}
+	}
+	/* Fds come with a message's first fragment: this packet opened one if it was not CONT. */
+	if (buf[1] & 3) {
+		drop_rx_fds(rm);
+		for (unsigned f = 0; f < nfds; f++) {
+			if (rm->rx_nfds < 2)
+				rm->rx_fds[rm->rx_nfds++] = fds[f];
+			else
+				close(fds[f]);
+		}
+	} else {
+		for (unsigned f = 0; f < nfds; f++)
+			close(fds[f]);
+	}
+	if (!(r & SMEM_RPC_RX_COMPLETE))
+		return 0;
+	if (ev.msg.type == SMEM_RPC_NOTIFICATION) {
+		drop_rx_fds(rm);
+		note_push(rm, &ev.msg);
+		return 0;
+	}
+	if (ev.msg.type != SMEM_RPC_REPLY || ev.msg.seq != want_seq || ev.msg.msg_id != want_msg_id ||
+	    !want_msg_id) {
+		drop_rx_fds(rm);
+		return 0;
+	}
+	memcpy(rm->reply, ev.msg.data, ev.msg.len);
+	rm->reply_len = ev.msg.len;
+	return 1;
+}
+
+/*
+ * One call. On success *@ret_error is the RM error word, and the payload after
+ * it is at @rm->reply + 4, @rm->reply_len - 4 bytes; fds in @rm->rx_fds.
+ */
+static int call(struct smem_rm *rm, uint32_t msg_id, const void *req, size_t len,
+		uint32_t *ret_error)
+{
+	struct smem_rpc_msg m;
+	uint8_t pkt[SMEM_RPC_FRAG_MAX];
+	int nfrags, r;
+
+	if (rm->gone)
+		return -EPIPE;
+	if (++rm->seq == 0)
+		rm->seq = 1;
+	m = (struct smem_rpc_msg){ .type = SMEM_RPC_REQUEST, .seq = rm->seq, .msg_id = msg_id,
+				   .data = req, .len = len };
+	nfrags = smem__rpc_nfrags(len);
+	if (nfrags < 0)
+		return nfrags;
+	for (int i = 0; i <= nfrags; i++) {
+		int n = smem__rpc_fragment(&m, (unsigned)i, pkt);
+		ssize_t w;
+
+		if (n < 0)
+			return n;
+		do
+			w = send(rm->fd, pkt, (size_t)n, MSG_NOSIGNAL);
+		while (w < 0 && errno == EINTR);
+		if (w != n) {
+			rm->gone = true;
+			return -EPIPE;
+		}
+	}
+	drop_rx_fds(rm);
+	do
+		r = read_packet(rm, true, rm->seq, msg_id);
+	while (r == 0);
+	if (r < 0)
+		return r;
+	if (rm->reply_len < 4) {
+		drop_rx_fds(rm);
+		return -EPROTO;
+	}
+	*ret_error = smem__le32_get(rm->reply);
+	return 0;
+}
+
+/* The RM error of a reply, as an errno; @in_use is what IN_USE means for this call. */
+static int rm_errno(uint32_t err, int in_use)
+{
+	if (err == SMEM_RPC_ERR_IN_USE)
+		return in_use;
+	if (err == SMEM_RPC_ERR_ARGUMENT_INVALID || err == SMEM_RPC_ERR_HANDLE_INVALID ||
+	    err == SMEM_RPC_ERR_VMID_INVALID)
+		return -EINVAL;
+	return smem__rpc_errno(err);
+}
+
+static int socket_path(const char *path, char *buf, size_t len)
+{
+	const char *env = getenv("SMEMKIT_RM_SOCKET"), *xdg = getenv("XDG_RUNTIME_DIR");
+	size_t n;
+
+	if (!path && env && *env)
+		path = env;
+	if (path) {
+		n = strlen(path);
+		if (n == 0 || n >= len)
+			return -EINVAL;
+		memcpy(buf, path, n + 1);
+		return 0;
+	}
+	if (geteuid() == 0 || !xdg || !*xdg)
+		xdg = NULL;
+	n = (size_t)snprintf(buf, len, "%s%s", xdg ? xdg : "/run",
+			     "/smemkit/rm.sock");
+	return n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int do_register(struct smem_rm *rm, unsigned host)
+{
+	struct smem_hwlock_opts ho;
+	uint8_t req[SMEM_RM_REGISTER_REQ] = { 0 };
+	uint32_t err;
+	int r;
+
+	smem__le16_put(req, (uint16_t)host);
+	r = call(rm, SMEM_RM_CALL_REGISTER, req, sizeof(req), &err);
+	if (r < 0)
+		return r;
+	if (err != SMEM_RPC_ERR_OK) {
+		drop_rx_fds(rm);
+		if (err == SMEM_RPC_ERR_DENIED)
+			return -EACCES;
+		if (err == SMEM_RPC_ERR_ARGUMENT_INVALID)
+			return -ENODEV;
+		return rm_errno(err, -EADDRINUSE);
+	}
+	if (rm->reply_len != 4 + SMEM_RM_REGISTER_REPLY || rm->rx_nfds != 2) {
+		drop_rx_fds(rm);
+		return -EPROTO;
+	}
+	rm->vmid = smem__le32_get(rm->reply + 4);
+	r = smem_region_from_fd(rm->rx_fds[0], 0, &rm->image);
+	if (r == 0)
+		r = smem_region_from_fd(rm->rx_fds[1], 0, &rm->bank_region);
+	drop_rx_fds(rm);
+	if (r < 0)
+		return r;
+	smem_hwlock_opts_init(&ho);
+	ho.region = rm->bank_region;
+	return smem_hwlock_open(NULL, &ho, &rm->bank);
+}
+
+int smem_rm_connect(const char *socket_name, int host, struct smem_rm **ret)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct smem_rm *rm;
+	int r;
+
+	if (!ret || host < -1 || host >= (int)SMEM_RM_MAX_HOSTS)
+		return -EINVAL;
+	r = socket_path(socket_name, sa.sun_path, sizeof(sa.sun_path));
+	if (r < 0)
+		return r;
+	rm = calloc(1, sizeof(*rm));
+	if (!rm)
+		return -ENOMEM;
+	rm->host = host;
+	smem__rpc_rx_init(&rm->rx);
+	rm->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (rm->fd < 0 || connect(rm->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = -errno;
+		smem_rm_close(rm);
+		return r;
+	}
+	if (host >= 0) {
+		r = do_register(rm, (unsigned)host);
+		if (r < 0) {
+			smem_rm_close(rm);
+			return r;
+		}
+	}
+	*ret = rm;
+	return 0;
+}
+
+void smem_rm_close(struct smem_rm *rm)
+{
+	if (!rm)
+		return;
+	for (unsigned i = 0; i < MAX_QUEUES; i++)
+		if (rm->queues[i].q)
+			smem_rm_msgq_close(rm, rm->queues[i].q);
+	drop_rx_fds(rm);
+	smem_hwlock_close(rm->bank);
+	smem_region_close(rm->bank_region);
+	smem_region_close(rm->image);
+	if (rm->fd >= 0)
+		close(rm->fd);
+	free(rm);
+}
+
+struct smem_region *smem_rm_region(struct smem_rm *rm)
+{
+	return rm ? rm->image : NULL;
+}
+
+struct smem_hwlock *smem_rm_hwlock(struct smem_rm *rm)
+{
+	return rm ? rm->bank : NULL;
+}
+
+int smem_rm_fd(struct smem_rm *rm)
+{
+	return rm ? rm->fd : -EINVAL;
+}
+
+int smem_rm_notification(struct smem_rm *rm, struct smem_rm_notification *ret)
+{
+	if (!rm || !ret)
+		return -EINVAL;
+	/* What has arrived, without waiting; a notification completes in it or not. */
+	while (rm->note_len == 0) {
+		int r = read_packet(rm, false, 0, 0);
+
+		if (r < 0)
+			return r;
+	}
+	*ret = rm->notes[rm->note_head];
+	rm->note_head = (rm->note_head + 1) % SMEM_RM_NOTIF_MAX;
+	rm->note_len--;
+	return 0;
+}
+
+int smem_rm_get_vmid(struct smem_rm *rm, unsigned *ret_vmid)
+{
+	uint32_t err, vmid;
+	int r;
+
+	if (!rm || !ret_vmid)
+		return -EINVAL;
+	r = call(rm, SMEM_RPC_VM_GET_VMID, NULL, 0, &err);
+	if (r < 0)
+		return r;
+	if (err)
+		return rm_errno(err, -EBADMSG);
+	if (smem__rpc_vmid_reply_decode(rm->reply + 4, rm->reply_len - 4, &vmid) < 0)
+		return -EPROTO;
+	*ret_vmid = vmid;
+	return 0;
+}
+
+int smem_rm_get_state(struct smem_rm *rm, unsigned vmid, struct smem_rm_state *ret)
+{
+	struct smem_rpc_vm_state_reply st;
+	uint8_t req[4];
+	uint32_t err;
+	int r;
+
+	if (!rm || !ret || vmid > 0xffff)
+		return -EINVAL;
+	smem__rpc_vmid_req_encode((uint16_t)vmid, req, sizeof(req));
+	r = call(rm, SMEM_RPC_VM_GET_STATE, req, sizeof(req), &err);
+	if (r < 0)
+		return r;
+	if (err)
+		return rm_errno(err, -EBADMSG);
+	if (smem__rpc_vm_state_decode(rm->reply + 4, rm->reply_len - 4, &st) < 0)
+		return -EPROTO;
+	*ret = (struct smem_rm_state){ st.vm_state, st.os_state, st.app_status };
+	return 0;
+}
+
+int smem_rm_get_resources(struct smem_rm *rm, struct smem_rm_resource *buf, size_t n,
+			  size_t *ret_n)
+{
+	uint8_t req[4];
+	uint32_t err, count;
+	int r;
+
+	if (!rm || (!buf && n) || !ret_n)
+		return -EINVAL;
+	smem__rpc_vmid_req_encode(0, req, sizeof(req));
+	r = call(rm, SMEM_RPC_VM_GET_HYP_RESOURCES, req, sizeof(req), &err);
+	if (r < 0)
+		return r;
+	if (err)
+		return rm_errno(err, -EBADMSG);
+	if (smem__rpc_resources_count(rm->reply + 4, rm->reply_len - 4, &count) < 0)
+		return -EPROTO;
+	for (uint32_t i = 0; i < count && i < n; i++) {
+		struct smem_rpc_resource e;
+
+		if (smem__rpc_resource_get(rm->reply + 4, rm->reply_len - 4, i, &e) < 0)
+			return -EPROTO;
+		buf[i] = (struct smem_rm_resource){ e.type, e.partner_vmid, e.resource_label,
+						    e.cap_id, e.size };
+	}
+	*ret_n = count;
+	return 0;
+}
+
+int smem_rm_hosts(struct smem_rm *rm, struct smem_rm_host *buf, size_t n, size_t *ret_n)
+{
+	uint32_t err, count;
+	int r;
+
+	if (!rm || (!buf && n) || !ret_n)
+		return -EINVAL;
+	r = call(rm, SMEM_RM_CALL_HOSTS, NULL, 0, &err);
+	if (r < 0)
+		return r;
+	if (err)
+		return rm_errno(err, -EBADMSG);
+	if (rm->reply_len < 8)
+		return -EPROTO;
+	count = smem__le32_get(rm->reply + 4);
+	if ((uint64_t)count * SMEM_RM_HOST_ENTRY != rm->reply_len - 8)
+		return -EPROTO;
+	for (uint32_t i = 0; i < count && i < n; i++) {
+		const uint8_t *e = rm->reply + 8 + (size_t)i * SMEM_RM_HOST_ENTRY;
+
+		buf[i] = (struct smem_rm_host){
+			.host = smem__le16_get(e), .vmid = smem__le16_get(e + 2),
+			.vm_state = e[4], .os_state = e[5], .queues = smem__le16_get(e + 6),
+			.pid = smem__le32_get(e + 8), .uid = smem__le32_get(e + 12),
+			.exit_type = smem__le32_get(e + 16),
+		};
+		memcpy(buf[i].name, e + 20, 15);
+		buf[i].name[15] = '\0';
+	}
+	*ret_n = count;
+	return 0;
+}
+
+int smem_rm_msgq_create(struct smem_rm *rm, unsigned partner, uint32_t label, unsigned depth,
+			unsigned max_msg_size, unsigned flags, uint64_t *ret_tx_cap,
+			uint64_t *ret_rx_cap)
+{
+	uint8_t req[SMEM_RM_MSGQ_CREATE_REQ];
+	uint32_t err;
+	int r;
+
+	if (!rm || partner > 0xffff || depth > 0xffff || max_msg_size > 0xffff || flags > 0xffff ||
+	    !ret_tx_cap || !ret_rx_cap)
+		return -EINVAL;
+	smem__le16_put(req, (uint16_t)partner);
+	smem__le16_put(req + 2, (uint16_t)depth);
+	smem__le16_put(req + 4, (uint16_t)max_msg_size);
+	smem__le16_put(req + 6, (uint16_t)flags);
+	smem__le32_put(req + 8, label);
+	r = call(rm, SMEM_RM_CALL_MSGQ_CREATE, req, sizeof(req), &err);
+	if (r < 0)
+		return r;
+	if (err)
+		return rm_errno(err, -EEXIST);
+	if (rm->reply_len != 4 + SMEM_RM_MSGQ_CREATE_REPLY)
+		return -EPROTO;
+	*ret_tx_cap = smem__le64_get(rm->reply + 4);
+	*ret_rx_cap = smem__le64_get(rm->reply + 12);
+	return 0;
+}
+
+int smem_rm_msgq_open(struct smem_rm *rm, uint64_t cap, const struct smem_msgq_opts *o,
+		      struct smem_msgq **ret)
+{
+	struct smem_region *r = NULL;
+	uint8_t req[SMEM_RM_MSGQ_OPEN_REQ];
+	uint32_t err, end, size;
+	unsigned slot;
+	int e;
+
+	if (!rm || !ret)
+		return -EINVAL;
+	for (slot = 0; slot < MAX_QUEUES && rm->queues[slot].q; slot++)
+		;
+	if (slot == MAX_QUEUES)
+		return -ENOMEM;
+	smem__le64_put(req, cap);
+	e = call(rm, SMEM_RM_CALL_MSGQ_OPEN, req, sizeof(req), &err);
+	if (e < 0)
+		return e;
+	if (err) {
+		drop_rx_fds(rm);
+		return rm_errno(err, -EBADMSG);
+	}
+	if (rm->reply_len != 4 + SMEM_RM_MSGQ_OPEN_REPLY || rm->rx_nfds != 1) {
+		drop_rx_fds(rm);
+		return -EPROTO;
+	}
+	end = smem__le32_get(rm->reply + 4);
+	size = smem__le32_get(rm->reply + 8);
+	e = smem_region_from_fd(rm->rx_fds[0], 0, &r);
+	drop_rx_fds(rm);
+	if (e < 0)
+		return e;
+	if ((end != SMEM_RM_END_TX && end != SMEM_RM_END_RX) || size > smem_region_size(r)) {
+		smem_region_close(r);
+		return -EPROTO;
+	}
+	e = smem_msgq_open(smem_region_base(r), size,
+			   end == SMEM_RM_END_TX ? SMEM_MSGQ_TX : SMEM_MSGQ_RX, o, ret);
+	if (e < 0) {
+		smem_region_close(r);
+		return e;
+	}
+	rm->queues[slot] = (struct rm_queue){ *ret, r };
+	return 0;
+}
+
+void smem_rm_msgq_close(struct smem_rm *rm, struct smem_msgq *q)
+{
+	if (!rm || !q)
+		return;
+	for (unsigned i = 0; i < MAX_QUEUES; i++) {
+		if (rm->queues[i].q == q) {
+			smem_msgq_close(q);
+			smem_region_close(rm->queues[i].r);
+			rm->queues[i] = (struct rm_queue){ 0 };
+			return;
+		}
+	}
+}
+
+int smem_rm_exit(struct smem_rm *rm, unsigned code)
+{
+	struct smem_rpc_vm_exit ex = { .exit_code = (uint8_t)code };
+	uint8_t req[4];
+	uint32_t err;
+	int r;
+
+	if (!rm || code > 0xff)
+		return -EINVAL;
+	smem__rpc_vm_exit_encode(&ex, req, sizeof(req));
+	r = call(rm, SMEM_RPC_VM_EXIT, req, sizeof(req), &err);
+	return r < 0 ? r : rm_errno(err, -EBADMSG);
+}
+
+int smem_rm_stop(struct smem_rm *rm, unsigned vmid, unsigned flags, uint32_t reason)
+{
+	struct smem_rpc_vm_stop s = { .vmid = (uint16_t)vmid, .flags = (uint8_t)flags,
+				      .stop_reason = reason };
+	uint8_t req[8];
+	uint32_t err;
+	int r;
+
+	if (!rm || vmid > 0xffff || flags & ~SMEM_RM_STOP_FORCE)
+		return -EINVAL;
+	smem__rpc_vm_stop_encode(&s, req, sizeof(req));
+	r = call(rm, SMEM_RPC_VM_STOP, req, sizeof(req), &err);
+	return r < 0 ? r : rm_errno(err, -EBADMSG);
+}
+
+int smem_rm_reset(struct smem_rm *rm, unsigned vmid)
+{
+	uint8_t req[4];
+	uint32_t err;
+	int r;
+
+	if (!rm || vmid > 0xffff)
+		return -EINVAL;
+	smem__rpc_vmid_req_encode((uint16_t)vmid, req, sizeof(req));
+	r = call(rm, SMEM_RPC_VM_RESET, req, sizeof(req), &err);
+	return r < 0 ? r : rm_errno(err, -EBADMSG);
+}

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * smemkit's own resource-manager calls, beside Gunyah's (lib/rpc/rpc.h), in a
+ * msg_id range Gunyah does not use (0x5a......). Shared by smemd and the client
+ * library; never installed. Every field is little-endian, and every payload is
+ * decoded with memcpy-based readers, never by casting a packet.
+ */
+#ifndef SMEMKIT_RM_PROTO_H
+#define SMEMKIT_RM_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/*
+ * REGISTER {le16 host, le16 reserved} -> {le32 vmid, le32 epoch, le64 image
+ * size, le64 bank size}; the reply's first fragment carries two fds, the
+ * image's memfd and the lock bank's, both sealed against shrinking and growing.
+ * The first call of a connection; every other call before it is DENIED.
+ */
+#define SMEM_RM_CALL_REGISTER    0x5a000001u
+#define SMEM_RM_REGISTER_REQ     4u
+#define SMEM_RM_REGISTER_REPLY   24u
+
+/*
+ * MSGQ_CREATE {le16 partner vmid, le16 depth, le16 max message size, le16 flags,
+ * le32 label} -> {le64 tx cap, le64 rx cap}: a pair of queues between the caller
+ * and the partner, the caller's send end and receive end. The partner's ends
+ * appear in its VM_GET_HYP_RESOURCES, and it is told by RESOURCES_CHANGED.
+ */
+#define SMEM_RM_CALL_MSGQ_CREATE 0x5a000010u
+#define SMEM_RM_MSGQ_CREATE_REQ  12u
+#define SMEM_RM_MSGQ_CREATE_REPLY 16u
+
+/*
+ * MSGQ_OPEN {le64 cap} -> {le32 end (1 send, 2 receive), le32 size}; the reply
+ * carries the queue's memfd. Only the host the cap was given to may open it.
+ */
+#define SMEM_RM_CALL_MSGQ_OPEN   0x5a000011u
+#define SMEM_RM_MSGQ_OPEN_REQ    8u
+#define SMEM_RM_MSGQ_OPEN_REPLY  8u
+#define SMEM_RM_END_TX           1u
+#define SMEM_RM_END_RX           2u
+
+/*
+ * HOSTS (empty) -> {le32 n, n entries of SMEM_RM_HOST_ENTRY bytes: le16 host,
+ * le16 vmid, u8 vm state, u8 os state, le16 queues, le32 pid (in smemd's pid
+ * namespace, 0 if none), le32 uid, le32 exit type, char name[16] (NUL padded)}.
+ */
+#define SMEM_RM_CALL_HOSTS       0x5a000020u
+#define SMEM_RM_HOST_ENTRY       36u
+
+/* RESOURCES_CHANGED {le16 vmid of the host that created them, le16 0, le32 label}. */
+#define SMEM_RM_NOTIF_RESOURCES  0x5a100001u
+#define SMEM_RM_NOTIF_RESOURCES_LEN 8u
+
+/* A process host's vmid: the dynamic range of Gunyah, one per host-table entry. */
+#define SMEM_RM_VMID_OF(host)    ((uint16_t)(0x80u + (host)))
+#define SMEM_RM_HOST_OF(vmid)    ((unsigned)(vmid) - 0x80u)
+#define SMEM_RM_MAX_HOSTS        64u
+
+/*
+ * Receive one packet of at most @len bytes on @fd (recvmsg @flags), taking up
+ * to @max_fds of the fds that come with it (the others are closed). Return:
+ * its length, SMEM_RPC_FRAG_MAX + 1 for a longer one, 0 when the peer closed,
+ * or -errno.
+ */
+ssize_t smem__rm_recv(int fd, void *buf, size_t len, int flags, int *fds, unsigned max_fds,
+		      unsigned *ret_nfds);
+
+static inline uint16_t smem__le16_get(const void *p)
+{
+	const uint8_t *b = p;
+
+	return (uint16_t)(b[0] | b[1] << 8);
+}
+
+static inline uint32_t smem__le32_get(const void *p)
+{
+	const uint8_t *b = p;
+
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static inline uint64_t smem__le64_get(const void *p)
+{
+	return smem__le32_get(p) | (uint64_t)smem__le32_get((const uint8_t *)p + 4) << 32;
+}
+
+static inline void smem__le16_put(void *p, uint16_t v)
+{
+	uint8_t *b = p;
+
+	b[0] = (uint8_t)v;
+	b[1] = (uint8_t)(v >> 8);
+}
+
+static inline void smem__le32_put(void *p, uint32_t v)
+{
+	uint8_t *b = p;
+
+	for (int i = 0; i < 4; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline void smem__le64_put(void *p, uint64_t v)
+{
+	smem__le32_put(p, (uint32_t)v);
+	smem__le32_put((uint8_t *)p + 4, (uint32_t)(v >> 32));
+}
+
+#endif

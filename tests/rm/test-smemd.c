@@ -1,0 +1,521 @@
+// SPDX-License-Identifier: MIT
+/*
+ * smemd with real processes: each test starts its own smemd on a socket of its
+ * own and waits for its sd_notify readiness (a datagram on NOTIFY_SOCKET, as
+ * systemd listens), so nothing here sleeps to synchronise. Hosts are forked
+ * children that connect, register and use the image, the locks and the queues
+ * smemd hands them; some are SIGKILLed, some are hostile.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hwlock/hwlock-internal.h"
+#include "rm/proto.h"
+#include "rpc/rpc.h"
+#include "smemkit/hwlock.h"
+#include "smemkit/rm.h"
+#include "smemkit/smem.h"
+
+static char dir[64], sock[128];
+static pid_t smemd_pid;
+
+/* Start smemd with @config (or none); return once it said READY=1. */
+static void start_smemd(const char *config)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char note[128], buf[256];
+	const char *exe = getenv("SMEMD");
+	int nfd, c;
+	ssize_t n;
+
+	cr_assert(exe, "SMEMD names the smemd to test");
+	snprintf(dir, sizeof(dir), "/tmp/smemd-test-XXXXXX");
+	cr_assert(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/rm.sock", dir);
+	snprintf(note, sizeof(note), "%s/notify", dir);
+	nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	strcpy(sa.sun_path, note);
+	cr_assert_eq(bind(nfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	smemd_pid = fork();
+	cr_assert_geq(smemd_pid, 0);
+	if (smemd_pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		setenv("NOTIFY_SOCKET", note, 1);
+		if (config)
+			execl(exe, "smemd", "--socket", sock, "--config", config, (char *)NULL);
+		else
+			execl(exe, "smemd", "--socket", sock, (char *)NULL);
+		_exit(127);
+	}
+	n = recv(nfd, buf, sizeof(buf) - 1, 0);
+	cr_assert_gt(n, 0);
+	buf[n] = '\0';
+	cr_assert(strstr(buf, "READY=1"), "smemd said '%s'", buf);
+	close(nfd);
+	/* Readiness comes only once the socket accepts: a connect now must work. */
+	c = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	strcpy(sa.sun_path, sock);
+	cr_assert_eq(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0, "READY=1 before listening");
+	close(c);
+	setenv("SMEMKIT_RM_SOCKET", sock, 1);
+}
+
+static void stop_smemd(void)
+{
+	int st;
+
+	if (smemd_pid > 0) {
+		kill(smemd_pid, SIGTERM);
+		waitpid(smemd_pid, &st, 0);
+		smemd_pid = 0;
+	}
+	unlink(sock);
+	snprintf(sock, sizeof(sock), "%s/notify", dir);
+	unlink(sock);
+	rmdir(dir);
+}
+
+static void setup(void)
+{
+	start_smemd(NULL);
+}
+
+TestSuite(smemd, .init = setup, .fini = stop_smemd, .timeout = 60);
+
+/* A child that runs @fn(arg) and exits with its result; killed when the test dies. */
+static pid_t child(int (*fn)(void *), void *arg)
+{
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		_exit(fn(arg));
+	}
+	return pid;
+}
+
+static int status_of(pid_t pid)
+{
+	int st;
+
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	return st;
+}
+
+Test(smemd, a_host_registers_and_learns_who_it_is)
+{
+	struct smem_rm_state st;
+	struct smem_rm *rm;
+	unsigned vmid;
+
+	cr_assert_eq(smem_rm_connect(NULL, 1, &rm), 0);
+	cr_assert_eq(smem_rm_get_vmid(rm, &vmid), 0);
+	cr_assert_eq(vmid, smem_rm_vmid(1));
+	cr_assert_eq(smem_rm_get_state(rm, 0, &st), 0);
+	cr_assert_eq(st.vm_state, SMEM_RM_VM_RUNNING);
+	cr_assert_eq(smem_rm_get_state(rm, smem_rm_vmid(2), &st), 0);
+	cr_assert_eq(st.vm_state, SMEM_RM_VM_NO_STATE, "adsp never registered");
+	cr_assert_eq(smem_rm_get_state(rm, smem_rm_vmid(9), &st), -ENODEV, "no host 9");
+	smem_rm_close(rm);
+}
+
+/* The image smemd hands over is a version-12 SMEM image that smem_open() attaches. */
+Test(smemd, the_image_is_smem_and_allocations_are_shared)
+{
+	struct smem_open_opts o;
+	struct smem_rm *a, *m;
+	struct smem *sa, *sm;
+	void *pa, *pm;
+	size_t size;
+
+	cr_assert_eq(smem_rm_connect(NULL, 0, &a), 0);
+	cr_assert_eq(smem_rm_connect(NULL, 1, &m), 0);
+	smem_open_opts_init(&o);
+	o.region = smem_rm_region(a);
+	o.hwlock = smem_rm_hwlock(a);
+	cr_assert_eq(smem_open(NULL, 0, &o, &sa), 0);
+	o.region = smem_rm_region(m);
+	o.hwlock = smem_rm_hwlock(m);
+	cr_assert_eq(smem_open(NULL, 1, &o, &sm), 0);
+	cr_assert_geq(smem_item_alloc(sa, 1, 400, 64, 0), 0);
+	cr_assert_eq(smem_item_get(sa, 1, 400, &pa, &size), 0);
+	memcpy(pa, "shared", 7);
+	cr_assert_eq(smem_item_get(sm, 0, 400, &pm, &size), 0);
+	cr_assert_str_eq(pm, "shared");
+	smem_close(sa);
+	smem_close(sm);
+	smem_rm_close(a);
+	smem_rm_close(m);
+}
+
+static int hold_modem(void *arg)
+{
+	struct smem_rm *rm;
+	int *pipefd = arg;
+
+	if (smem_rm_connect(NULL, 1, &rm) != 0)
+		return 1;
+	if (write(pipefd[1], "r", 1) != 1)
+		return 2;
+	for (;;)
+		pause();
+}
+
+Test(smemd, a_live_host_cannot_be_claimed_by_another_process)
+{
+	struct smem_rm *rm;
+	int p[2];
+	char c;
+	pid_t pid;
+
+	cr_assert_eq(pipe(p), 0);
+	pid = child(hold_modem, p);
+	cr_assert_eq(read(p[0], &c, 1), 1);
+	cr_assert_eq(smem_rm_connect(NULL, 1, &rm), -EADDRINUSE);
+	kill(pid, SIGKILL);
+	status_of(pid);
+	/* Once it is dead (the pidfd says so), the host may be someone else. */
+	for (;;) {
+		struct smem_rm *obs;
+		struct smem_rm_state st;
+
+		cr_assert_eq(smem_rm_connect(NULL, -1, &obs), 0);
+		cr_assert_eq(smem_rm_get_state(obs, smem_rm_vmid(1), &st), 0);
+		smem_rm_close(obs);
+		if (st.vm_state == SMEM_RM_VM_EXITED)
+			break;
+		sched_yield();
+	}
+	cr_assert_eq(smem_rm_connect(NULL, 1, &rm), 0);
+	smem_rm_close(rm);
+}
+
+Test(smemd, a_bad_host_number_and_an_unregistered_caller)
+{
+	struct smem_rm *rm;
+	unsigned vmid;
+
+	cr_assert_eq(smem_rm_connect(NULL, 9, &rm), -ENODEV);
+	cr_assert_eq(smem_rm_connect(NULL, -1, &rm), 0);
+	cr_assert_eq(smem_rm_get_vmid(rm, &vmid), -EPERM, "DENIED before registering");
+	smem_rm_close(rm);
+}
+
+/* apps creates a pair with modem; modem finds its ends in its table; they talk. */
+static int modem_echo(void *arg)
+{
+	struct smem_rm_resource res[8];
+	struct smem_msgq *rx = NULL, *tx = NULL;
+	struct smem_rm_notification n;
+	struct smem_rm *rm;
+	int *p = arg;
+	size_t nres, size;
+	char buf[64];
+
+	if (smem_rm_connect(NULL, 1, &rm) != 0)
+		return 1;
+	if (write(p[1], "r", 1) != 1)
+		return 2;
+	/* Told that apps made queues with it. */
+	for (;;) {
+		struct pollfd pfd = { smem_rm_fd(rm), POLLIN, 0 };
+
+		if (poll(&pfd, 1, 20000) != 1)
+			return 3;
+		if (smem_rm_notification(rm, &n) == 0 && n.msg_id == SMEM_RM_NOTIF_RESOURCES)
+			break;
+	}
+	if (n.vmid != smem_rm_vmid(0) || n.value != 77)
+		return 4;
+	if (smem_rm_get_resources(rm, res, 8, &nres) != 0 || nres != 2)
+		return 5;
+	for (size_t i = 0; i < nres; i++) {
+		if (res[i].partner != smem_rm_vmid(0) || res[i].label != 77)
+			return 6;
+		if (smem_rm_msgq_open(rm, res[i].cap, NULL, res[i].type == 2 ? &tx : &rx) != 0)
+			return 7;
+	}
+	if (!tx || !rx)
+		return 8;
+	for (int i = 0; i < 100; i++) {
+		if (smem_msgq_recv_wait(rx, buf, sizeof(buf), &size, 20000) < 0)
+			return 9;
+		if (smem_msgq_send_wait(tx, buf, size, 0, 20000) < 0)
+			return 10;
+	}
+	smem_rm_close(rm);
+	return 0;
+}
+
+Test(smemd, queues_created_through_the_rm_carry_traffic)
+{
+	struct smem_msgq *tx, *rx;
+	struct smem_rm *rm;
+	uint64_t txc, rxc;
+	int p[2];
+	char c;
+	pid_t pid;
+
+	cr_assert_eq(pipe(p), 0);
+	pid = child(modem_echo, p);
+	cr_assert_eq(read(p[0], &c, 1), 1);
+	cr_assert_eq(smem_rm_connect(NULL, 0, &rm), 0);
+	cr_assert_eq(smem_rm_msgq_create(rm, smem_rm_vmid(1), 77, 8, 64, 0, &txc, &rxc), 0);
+	cr_assert_eq(smem_rm_msgq_create(rm, smem_rm_vmid(1), 77, 8, 64, 0, &txc, &rxc), -EEXIST);
+	cr_assert_eq(smem_rm_msgq_open(rm, txc, NULL, &tx), 0);
+	cr_assert_eq(smem_rm_msgq_open(rm, rxc, NULL, &rx), 0);
+	cr_assert_eq(smem_rm_msgq_open(rm, txc + 1000, NULL, &tx), -EINVAL, "not our cap");
+	for (int i = 0; i < 100; i++) {
+		char msg[32], back[64];
+		size_t size;
+
+		snprintf(msg, sizeof(msg), "request %d", i);
+		cr_assert_geq(smem_msgq_send_wait(tx, msg, strlen(msg) + 1, 0, 20000), 0);
+		cr_assert_geq(smem_msgq_recv_wait(rx, back, sizeof(back), &size, 20000), 0);
+		cr_assert_str_eq(back, msg);
+	}
+	cr_assert(WIFEXITED(status_of(pid)));
+	smem_rm_close(rm);
+}
+
+/*
+ * The crash: modem holds lock 3 and a queue with apps, and is SIGKILLed. apps,
+ * waiting on the lock without the bust policy, gets it with the repair signal;
+ * it is told VM_EXITED (the process died: SOFTWARE_ERROR) and VM_STATUS; its
+ * send on the queue with modem says -EPIPE instead of waiting.
+ */
+static int modem_takes_lock_3(void *arg)
+{
+	struct smem_rm *rm;
+	int *p = arg;
+
+	if (smem_rm_connect(NULL, 1, &rm) != 0)
+		return 1;
+	if (smem_hwlock_trylock(smem_rm_hwlock(rm), 3, 1) != 0)
+		return 2;
+	if (write(p[1], "l", 1) != 1)
+		return 3;
+	for (;;)
+		pause();
+}
+
+Test(smemd, a_dead_hosts_lock_queues_and_peers_are_cleaned_up)
+{
+	struct smem_rm_notification n;
+	bool exited = false, status = false;
+	struct smem_msgq *tx;
+	struct smem_rm *rm;
+	uint64_t txc, rxc;
+	int p[2], r;
+	char c;
+	pid_t pid;
+
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(smem_rm_connect(NULL, 0, &rm), 0);
+	pid = child(modem_takes_lock_3, p);
+	cr_assert_eq(read(p[0], &c, 1), 1);
+	cr_assert_eq(smem_rm_msgq_create(rm, smem_rm_vmid(1), 5, 4, 32, 0, &txc, &rxc), 0);
+	cr_assert_eq(smem_rm_msgq_open(rm, txc, NULL, &tx), 0);
+	for (int i = 0; i < 4; i++)
+		cr_assert_geq(smem_msgq_send(tx, "x", 1, 0), 0);
+	kill(pid, SIGKILL);
+	r = smem_hwlock_lock(smem_rm_hwlock(rm), 3, 0, 20000, 0);
+	cr_assert_eq(r, SMEM_HWLOCK_RECOVERED, "the lock comes with the repair signal: %d", r);
+	cr_assert_eq(smem_hwlock_unlock(smem_rm_hwlock(rm), 3, 0), 0);
+	/* The queue is full; a send would wait for ever for a receiver that is gone. */
+	cr_assert_eq(smem_msgq_send_wait(tx, "x", 1, 0, -1), -EPIPE);
+	while (!exited || !status) {
+		struct pollfd pfd = { smem_rm_fd(rm), POLLIN, 0 };
+
+		cr_assert_eq(poll(&pfd, 1, 20000), 1);
+		while (smem_rm_notification(rm, &n) == 0) {
+			if (n.msg_id == SMEM_RM_NOTIF_VM_EXITED) {
+				cr_assert_eq(n.vmid, smem_rm_vmid(1));
+				cr_assert_eq(n.exit_type, 5, "a process that died: SOFTWARE_ERROR");
+				exited = true;
+			} else if (n.msg_id == SMEM_RM_NOTIF_VM_STATUS && n.vmid == smem_rm_vmid(1) &&
+				   n.vm_state == SMEM_RM_VM_EXITED) {
+				status = true; /* after the RUNNING of its registration */
+			}
+		}
+	}
+	status_of(pid);
+	smem_rm_close(rm);
+}
+
+/* The owner stops a host with FORCE: smemd kills it, and the exit type says so. */
+Test(smemd, the_owner_stops_a_host_and_resets_it)
+{
+	struct smem_rm_notification n;
+	struct smem_rm *rm;
+	struct smem_rm_state st;
+	int p[2], s;
+	char c;
+	pid_t pid;
+
+	cr_assert_eq(pipe(p), 0);
+	pid = child(hold_modem, p);
+	cr_assert_eq(read(p[0], &c, 1), 1);
+	cr_assert_eq(smem_rm_connect(NULL, 0, &rm), 0);
+	cr_assert_eq(smem_rm_reset(rm, smem_rm_vmid(1)), -EBADMSG, "VM_STATE: it runs");
+	cr_assert_eq(smem_rm_stop(rm, smem_rm_vmid(1), SMEM_RM_STOP_FORCE, 3), 0);
+	s = status_of(pid);
+	cr_assert(WIFSIGNALED(s) && WTERMSIG(s) == SIGKILL);
+	for (;;) {
+		struct pollfd pfd = { smem_rm_fd(rm), POLLIN, 0 };
+
+		cr_assert_eq(poll(&pfd, 1, 20000), 1);
+		if (smem_rm_notification(rm, &n) == 0 && n.msg_id == SMEM_RM_NOTIF_VM_EXITED)
+			break;
+	}
+	cr_assert_eq(n.exit_type, 7, "VM_STOP_FORCED");
+	cr_assert_eq(smem_rm_reset(rm, smem_rm_vmid(1)), 0);
+	cr_assert_eq(smem_rm_get_state(rm, smem_rm_vmid(1), &st), 0);
+	cr_assert_eq(st.vm_state, SMEM_RM_VM_RESET);
+	cr_assert_eq(smem_rm_stop(rm, smem_rm_vmid(7), SMEM_RM_STOP_FORCE, 0), -EINVAL,
+		     "VMID_INVALID for a host that does not exist");
+	smem_rm_close(rm);
+}
+
+/* A raw connection, to say what no client library would. */
+static int raw_connect(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	strcpy(sa.sun_path, sock);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+static void raw_request(int fd, uint16_t seq, uint32_t msg_id, const void *data, size_t len)
+{
+	struct smem_rpc_msg m = { SMEM_RPC_REQUEST, seq, msg_id, data, len };
+	uint8_t pkt[SMEM_RPC_FRAG_MAX];
+
+	for (int i = 0; i <= smem__rpc_nfrags(len); i++) {
+		int n = smem__rpc_fragment(&m, (unsigned)i, pkt);
+
+		cr_assert_gt(n, 0);
+		cr_assert_eq(send(fd, pkt, (size_t)n, MSG_NOSIGNAL), n);
+	}
+}
+
+/* The error word of the reply to @seq, skipping anything else. */
+static uint32_t raw_reply(int fd, uint16_t seq)
+{
+	static struct smem_rpc_rx rx;
+	struct smem_rpc_rx_event ev;
+	uint8_t pkt[SMEM_RPC_FRAG_MAX + 8];
+
+	smem__rpc_rx_init(&rx);
+	for (;;) {
+		ssize_t n = recv(fd, pkt, sizeof(pkt), 0);
+		int r;
+
+		cr_assert_gt(n, 0, "smemd closed the connection");
+		r = smem__rpc_rx_push(&rx, pkt, (size_t)n, &ev);
+		if (r > 0 && (r & SMEM_RPC_RX_COMPLETE) && ev.msg.type == SMEM_RPC_REPLY &&
+		    ev.msg.seq == seq) {
+			cr_assert_geq(ev.msg.len, 4);
+			return smem__le32_get(ev.msg.data);
+		}
+	}
+}
+
+Test(smemd, an_unknown_call_is_unimplemented_and_bad_frames_are_dropped)
+{
+	static const uint8_t junk[][12] = {
+		{ 0x21 },                                    /* short */
+		{ 0x31, 0x01, 1, 0, 0x24, 0, 0, 0x56 },      /* API byte */
+		{ 0x21, 0xfd, 1, 0, 0x24, 0, 0, 0x56 },      /* 63 continuations */
+		{ 0x21, 0x00, 1, 0, 0x24, 0, 0, 0x56 },      /* CONT of nothing */
+		{ 0x21, 0x01, 1, 0, 0, 0, 0, 0 },            /* msg_id 0 */
+		{ 0x21, 0x02, 1, 0, 0x24, 0, 0, 0x56 },      /* a reply, from a client */
+	};
+	uint8_t big[300] = { 0x21, 0x01 };
+	int fd = raw_connect();
+
+	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++)
+		cr_assert_gt(send(fd, junk[i], i == 0 ? 1 : 8, MSG_NOSIGNAL), 0);
+	cr_assert_eq(send(fd, big, sizeof(big), MSG_NOSIGNAL), (ssize_t)sizeof(big));
+	raw_request(fd, 9, 0x56000099u, NULL, 0);
+	cr_assert_eq(raw_reply(fd, 9), SMEM_RPC_ERR_UNIMPLEMENTED);
+	raw_request(fd, 10, SMEM_RPC_VM_GET_VMID, NULL, 0);
+	cr_assert_eq(raw_reply(fd, 10), SMEM_RPC_ERR_DENIED, "not registered");
+	raw_request(fd, 11, SMEM_RM_CALL_REGISTER, "\x01", 1);
+	cr_assert_eq(raw_reply(fd, 11), SMEM_RPC_ERR_MSG_INVALID);
+	close(fd);
+}
+
+/*
+ * A client that floods requests and never reads a reply is dropped when its
+ * ring is full; a host served meanwhile notices nothing.
+ */
+Test(smemd, a_client_that_never_reads_costs_only_itself)
+{
+	struct smem_rm *rm;
+	unsigned vmid;
+	int fd = raw_connect(), one = 4096;
+	ssize_t n = 0;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &one, sizeof(one));
+	cr_assert_eq(smem_rm_connect(NULL, 2, &rm), 0);
+	for (uint16_t seq = 1; seq < 20000; seq++) {
+		struct smem_rpc_msg m = { SMEM_RPC_REQUEST, seq, SMEM_RPC_VM_GET_VMID, NULL, 0 };
+		uint8_t pkt[SMEM_RPC_FRAG_MAX];
+		int len = smem__rpc_fragment(&m, 0, pkt);
+
+		n = send(fd, pkt, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+			break;
+		if (n < 0 && errno == EAGAIN) {
+			struct pollfd pfd = { fd, POLLOUT, 0 };
+
+			/* smemd is not reading: check it serves others meanwhile, then go on. */
+			cr_assert_eq(smem_rm_get_vmid(rm, &vmid), 0);
+			if (poll(&pfd, 1, 2000) == 1 && (pfd.revents & (POLLHUP | POLLERR)))
+				break;
+		}
+	}
+	cr_assert(n < 0, "smemd dropped the flooding client");
+	cr_assert_eq(smem_rm_get_vmid(rm, &vmid), 0);
+	cr_assert_eq(vmid, smem_rm_vmid(2));
+	close(fd);
+	smem_rm_close(rm);
+}
+
+/* A config file binds a host to a uid: another uid may not be it. */
+Test(smemd_config, a_host_bound_to_a_uid_refuses_others, .fini = stop_smemd, .timeout = 60)
+{
+	char path[] = "/tmp/smemd-conf-XXXXXX";
+	struct smem_rm *rm;
+	FILE *f;
+	int fd = mkstemp(path);
+
+	cr_assert_geq(fd, 0);
+	f = fdopen(fd, "w");
+	fprintf(f, "[smemd]\nsize = 1M\n[host apps]\nid = 0\n[host modem]\nid = 1\nuid = %u\n",
+		(unsigned)getuid() + 1);
+	fclose(f);
+	start_smemd(path);
+	cr_assert_eq(smem_rm_connect(NULL, 1, &rm), -EACCES);
+	cr_assert_eq(smem_rm_connect(NULL, 2, &rm), -ENODEV, "adsp is not in this config");
+	cr_assert_eq(smem_rm_connect(NULL, 0, &rm), 0);
+	smem_rm_close(rm);
+	unlink(path);
+}
