@@ -27,6 +27,7 @@ static const struct verb {
 	{ "locks", verb_locks, "show the owner of each hardware spinlock" },
 	{ "bust", verb_bust, "release a lock held by a given host" },
 	{ "msgq", verb_msgq, "create, send to, receive from and inspect a message queue" },
+	{ "status", verb_status, "ask smemd for its hosts, their states and queues" },
 };
 
 static void usage(FILE *f)

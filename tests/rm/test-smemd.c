@@ -519,3 +519,28 @@ Test(smemd_config, a_host_bound_to_a_uid_refuses_others, .fini = stop_smemd, .ti
 	smem_rm_close(rm);
 	unlink(path);
 }
+
+/* smemctl status shows what smemd knows: a registered host with its pid, the rest none. */
+Test(smemd, smemctl_status_shows_the_hosts)
+{
+	const char *smemctl = getenv("SMEMCTL");
+	char cmd[512], out[4096], want[128];
+	struct smem_rm *rm;
+	size_t n;
+	FILE *p;
+
+	cr_assert(smemctl, "SMEMCTL names the smemctl to test");
+	cr_assert_eq(smem_rm_connect(NULL, 2, &rm), 0);
+	snprintf(cmd, sizeof(cmd), "%s status --json --socket %s", smemctl, sock);
+	p = popen(cmd, "r");
+	cr_assert(p);
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	cr_assert_eq(pclose(p), 0, "%s", out);
+	snprintf(want, sizeof(want), "\"name\": \"adsp\", \"vmid\": 130, \"state\": \"running\"");
+	cr_assert(strstr(out, want), "%s", out);
+	snprintf(want, sizeof(want), "\"pid\": %d,", (int)getpid());
+	cr_assert(strstr(out, want), "the registered process: %s", out);
+	cr_assert(strstr(out, "\"name\": \"modem\", \"vmid\": 129, \"state\": \"none\""), "%s", out);
+	smem_rm_close(rm);
+}
