@@ -49,6 +49,23 @@ static void expect_findings(void)
 	cr_assert_gt(img_fsck(&im), 0, "the fsck reports the violation");
 }
 
+/*
+ * Puts partition @i at @off with @size, its header agreeing with its table entry
+ * and its lists empty, so that only where it lies (V4) can be wrong with it.
+ */
+static void place_part(unsigned i, uint32_t off, uint32_t size)
+{
+	uint32_t hosts = rd32(&im, ENT(i) + 12);
+
+	wr32(&im, ENT(i), off);
+	wr32(&im, ENT(i) + 4, size);
+	memcpy(im.b + off, "$PRT", 4);
+	wr32(&im, off + 4, hosts);
+	wr32(&im, off + 8, size);
+	wr32(&im, off + 12, 32);
+	wr32(&im, off + 16, size);
+}
+
 /* V1 */
 Test(validate, v01_header_not_initialized)
 {
@@ -113,6 +130,63 @@ Test(validate, v04_unused_slots_are_skipped)
 	cr_assert_eq(img_fsck(&im), 0);
 }
 
+/* V4: a partition over the end of the SMEM header (its table of contents). */
+Test(validate, v04_partition_inside_the_header)
+{
+	place_part(2, 0x2000, 0x1000); /* 0x2000..0x3000; the header ends at 0x20d0 */
+	expect_open(-EBADMSG);
+	expect_findings();
+}
+
+/* V4: a partition that runs over the partition table. */
+Test(validate, v04_partition_over_the_table)
+{
+	place_part(3, part(3), SIZE - part(3)); /* 0:5 now ends at the region's end */
+	expect_open(-EBADMSG);
+	expect_findings();
+}
+
+/* V4: a partition's offset and size are multiples of 8. */
+Test(validate, v04_partition_misaligned)
+{
+	uint32_t off = part(3), size = rd32(&im, ENT(3) + 4);
+
+	place_part(3, off + 4, size - 8);
+	expect_open(-EBADMSG);
+	expect_findings();
+	place_part(3, off, size - 4);
+	expect_open(-EBADMSG);
+	expect_findings();
+	place_part(3, off, size - 8);
+	expect_open(0);
+}
+
+/* V4: partitions do not overlap. */
+Test(validate, v04_partitions_overlap)
+{
+	place_part(1, part(1), part(2) - part(1) + 4096); /* 0:1 grows a page into 0:2 */
+	expect_open(-EBADMSG);
+	expect_findings();
+}
+
+/* V4: in version 11 the partitions lie after the global heap. */
+Test(validate, v04_v11_partition_inside_the_heap)
+{
+	struct smem_format_opts o;
+
+	img_free(&im);
+	smem_format_opts_init(&o);
+	o.version = 11;
+	img_make(&im, SIZE, &o);
+	cr_assert_eq(rd32(&im, 0xc4) + rd32(&im, 0xc8), part(0), "the heap ends where 0:1 begins");
+	expect_open(0);
+	smem_close(s);
+	s = NULL;
+	wr32(&im, 0xc8, rd32(&im, 0xc8) + 4096); /* the heap now claims 0:1's first page */
+	expect_open(-EBADMSG);
+	expect_findings();
+}
+
 /* V5 */
 Test(validate, v05_partition_header_disagrees_with_table)
 {
@@ -167,10 +241,14 @@ Test(validate, v07_cacheline_must_be_a_power_of_two)
 	expect_open(0);
 	cr_assert_eq(smem_item_get(s, SMEM_HOST_ANY, 100, &p, NULL), -ENOENT);
 	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 100, 8, SMEM_ITEM_CACHED), -EOPNOTSUPP);
-	/* ...but a cached list without a cacheline cannot be walked. */
+	/* ...but a cached list without a cacheline cannot be walked... */
 	wr32(&im, part(0) + 16, rd32(&im, part(0) + 8) - 64);
 	cr_assert_eq(smem_item_get(s, SMEM_HOST_ANY, 100, &p, NULL), -EBADMSG);
 	expect_findings();
+	/* ...nor attached. */
+	smem_close(s);
+	s = NULL;
+	expect_open(-EBADMSG);
 }
 
 /* V7: a cacheline larger than its partition leaves no room for a header slot. */
@@ -219,6 +297,9 @@ Test(validate, v07_cached_slot_must_clear_the_partition_header)
 	wr32(&im, off + 16, 32); /* the whole partition a cached list */
 	expect_open(-EBADMSG);
 	expect_findings();
+	wr32(&im, off + 16, 0); /* a cached list from the start, over the partition header */
+	expect_open(-EBADMSG);
+	expect_findings();
 	/* With cacheline 2048 the top slot, at 2048, clears the header. */
 	wr32(&im, ENT(1) + 16, 2048);
 	wr32(&im, off + 16, 2048);
@@ -233,6 +314,28 @@ Test(validate, v07_cached_slot_must_clear_the_partition_header)
 	expect_open(0);
 	cr_assert_eq(smem_item_alloc(s, 1, 100, 8, SMEM_ITEM_CACHED), -ENOSPC);
 	cr_assert_eq(img_fsck(&im), 0);
+}
+
+/*
+ * V7: a non-empty cached list holds its topmost header slot. With cacheline 2048
+ * a 4 KiB partition's only slot is at 0x800: a list from 0x840 cannot hold it.
+ */
+Test(validate, v07_cached_list_must_hold_its_top_slot)
+{
+	uint32_t off = part(1); /* the apps:modem partition */
+	void *p;
+
+	wr32(&im, ENT(1) + 4, 4096);
+	wr32(&im, off + 8, 4096);
+	wr32(&im, ENT(1) + 16, 2048);
+	wr32(&im, off + 16, 2048 + 64);
+	expect_open(-EBADMSG);
+	expect_findings();
+	/* Made so after attach, the walk refuses it. */
+	wr32(&im, off + 16, 4096);
+	expect_open(0);
+	wr32(&im, off + 16, 2048 + 64);
+	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -EBADMSG);
 }
 
 /* V8 */
