@@ -49,6 +49,27 @@ static void expect_findings(void)
 	cr_assert_gt(img_fsck(&im), 0, "the fsck reports the violation");
 }
 
+struct findings {
+	char text[4096];
+};
+
+static void collect(const char *msg, void *userdata)
+{
+	struct findings *f = userdata;
+	size_t n = strlen(f->text);
+
+	snprintf(f->text + n, sizeof(f->text) - n, "%s\n", msg);
+}
+
+/* The fsck's findings include @what. */
+static void expect_finding(const char *what)
+{
+	struct findings f = { "" };
+
+	smem_check(im.b, im.size, collect, &f);
+	cr_assert(strstr(f.text, what), "the fsck says \"%s\"; it said:\n%s", what, f.text);
+}
+
 /*
  * Puts partition @i at @off with @size, its header agreeing with its table entry
  * and its lists empty, so that only where it lies (V4) can be wrong with it.
@@ -207,10 +228,30 @@ Test(validate, v05_partition_header_disagrees_with_table)
 	expect_findings();
 }
 
+/*
+ * V5: the size is read again on every walk: grown after attach, it would reach
+ * into the next partition.
+ */
+Test(validate, v05_partition_size_rechecked_on_every_walk)
+{
+	uint32_t off = part(1), size = rd32(&im, off + 8);
+	void *p;
+
+	cr_assert_eq(part(2), off + size, "0:2 follows 0:1");
+	expect_open(0);
+	cr_assert_eq(smem_item_alloc(s, 2, 100, 8, SMEM_ITEM_CACHED), 0);
+	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -ENOENT);
+	wr32(&im, off + 8, 2 * size); /* 0:1's header now covers 0:2 too */
+	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -EBADMSG, "0:2's item is not 0:1's");
+	cr_assert_eq(smem_item_alloc(s, 1, 101, 8, 0), -EBADMSG);
+	expect_findings();
+}
+
 /* V6: the free offsets are checked again on every walk, not only at attach. */
 Test(validate, v06_free_offsets_rechecked_on_every_walk)
 {
 	uint32_t off = part(1), size = rd32(&im, off + 8);
+	size_t room;
 	void *p;
 
 	expect_open(0);
@@ -218,6 +259,8 @@ Test(validate, v06_free_offsets_rechecked_on_every_walk)
 	wr32(&im, off + 12, 16);
 	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -EBADMSG);
 	cr_assert_eq(smem_item_alloc(s, 1, 101, 8, 0), -EBADMSG);
+	cr_assert_eq(smem_free_space(s, 1, &room), -EBADMSG,
+		     "no free space counted from the header");
 	expect_findings();
 	wr32(&im, off + 12, 32 + 16 + 8);
 	wr32(&im, off + 16, size + 8);
@@ -226,6 +269,31 @@ Test(validate, v06_free_offsets_rechecked_on_every_walk)
 	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -EBADMSG, "uncached above cached");
 	wr32(&im, off + 16, size);
 	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), 0, "repaired, it works again");
+}
+
+/* V6: both free offsets are 4-byte aligned. */
+Test(validate, v06_free_offsets_must_be_aligned)
+{
+	uint32_t off = part(1), cached;
+	size_t room;
+	void *p;
+
+	expect_open(0);
+	cr_assert_eq(smem_item_alloc(s, 1, 100, 8, 0), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 101, 8, SMEM_ITEM_CACHED), 0);
+	cached = rd32(&im, off + 16);
+	wr32(&im, off + 12, 32 + 16 + 8 + 2);
+	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -EBADMSG);
+	cr_assert_eq(smem_free_space(s, 1, &room), -EBADMSG);
+	expect_findings();
+	wr32(&im, off + 12, 32 + 16 + 8);
+	wr32(&im, off + 16, cached - 2); /* below item 101, so its slot still fits */
+	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -EBADMSG);
+	cr_assert_eq(smem_free_space(s, 1, &room), -EBADMSG);
+	cr_assert_eq(smem_item_alloc(s, 1, 102, 8, SMEM_ITEM_CACHED), -EBADMSG);
+	expect_findings();
+	wr32(&im, off + 16, cached);
+	cr_assert_eq(smem_item_get(s, 1, 101, &p, NULL), 0, "repaired, it works again");
 }
 
 /* V7 */
@@ -348,6 +416,39 @@ Test(validate, v08_header_straddling_the_list_end)
 	cr_assert_eq(smem_item_alloc(s, 1, 100, 8, 0), 0);
 	wr32(&im, off + 12, 32 + 8);
 	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -EBADMSG);
+	expect_finding("entry header at +0x20 crosses the end of its list");
+}
+
+/* V8: entry headers are 4-byte aligned; an entry size that is not misplaces the next header. */
+Test(validate, v08_entry_headers_must_be_aligned)
+{
+	uint32_t off = part(1), top = rd32(&im, off + 8) - 64, next = top - 10 - 64;
+	void *p;
+
+	/* Uncached: item 100 of 10 bytes at 0x20 puts item 101's header at 0x3a. */
+	wr32(&im, off + 32, 0xa5a5 | 100u << 16);
+	wr32(&im, off + 36, 10);
+	wr32(&im, off + 40, 0);
+	wr32(&im, off + 58, 0xa5a5 | 101u << 16);
+	wr32(&im, off + 62, 6);
+	wr32(&im, off + 66, 0);
+	wr32(&im, off + 12, 80);
+	expect_open(0);
+	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), 0);
+	cr_assert_eq(smem_item_get(s, 1, 101, &p, NULL), -EBADMSG);
+	expect_findings();
+
+	/* Cached: item 102 of 10 bytes in the top slot puts item 103's header 2 bytes off. */
+	wr32(&im, off + 12, 32);
+	wr32(&im, off + top, 0xa5a5 | 102u << 16);
+	wr32(&im, off + top + 4, 10);
+	wr32(&im, off + top + 8, 0);
+	wr32(&im, off + next, 0xa5a5 | 103u << 16);
+	wr32(&im, off + next + 4, 8);
+	wr32(&im, off + next + 8, 0);
+	wr32(&im, off + 16, next - 10);
+	cr_assert_eq(smem_item_get(s, 1, 102, &p, NULL), 0);
+	cr_assert_eq(smem_item_get(s, 1, 103, &p, NULL), -EBADMSG);
 	expect_findings();
 }
 
@@ -367,6 +468,20 @@ Test(validate, v09_walks_always_progress, .timeout = 10)
 	expect_open(0);
 	cr_assert_eq(smem_item_get(s, 2, 100, &p, NULL), -ENOENT, "walked to the end");
 	cr_assert_gt(img_fsck(&im), 0, "item 7 repeats");
+}
+
+/* V9: an uncached entry of size 0 still moves the walk on by its header. */
+Test(validate, v09_empty_uncached_entries_are_stepped_over, .timeout = 10)
+{
+	size_t n = 1;
+	void *p;
+
+	expect_open(0);
+	cr_assert_eq(smem_item_alloc(s, 1, 100, 0, 0), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 101, 0, 0), 0);
+	cr_assert_eq(smem_item_get(s, 1, 101, &p, &n), 0);
+	cr_assert_eq(n, 0);
+	cr_assert_eq(smem_item_get(s, 1, 102, &p, NULL), -ENOENT, "walked to the end");
 }
 
 /* V10 */
