@@ -588,6 +588,35 @@ Test(validate, v12_no_pointer_at_the_region_end)
 	img_free(&h);
 }
 
+/*
+ * V12 in the fsck: every entry of the region lies inside the heap and has a byte
+ * to point at, the bootloader's items (below 8) too; the others lie below
+ * free_offset.
+ */
+Test(validate, v12_fsck_checks_every_heap_entry)
+{
+	struct img h;
+	uint32_t e2 = 0xd0 + 16 * 2, e3 = 0xd0 + 16 * 3, e100 = 0xd0 + 16 * 100;
+
+	img_v(&h, 11, 1u << 20); /* no partition table: the heap ends at the region's end */
+	cr_assert_eq(img_fsck(&h), 0);
+	wr32(&h, e2 + 4, (1u << 20) - 8); /* item 2 runs 8 bytes past the heap */
+	wr32(&h, e2 + 8, 16);
+	wr32(&h, e2, 1);
+	cr_assert_gt(img_fsck(&h), 0);
+	wr32(&h, e2, 0);
+	wr32(&h, e3 + 4, 1u << 20); /* item 3, of size 0, at the region's end */
+	wr32(&h, e3 + 8, 0);
+	wr32(&h, e3, 1);
+	cr_assert_gt(img_fsck(&h), 0);
+	wr32(&h, e3, 0);
+	wr32(&h, e100 + 4, rd32(&h, 0xc4)); /* item 100 published, the counters never moved */
+	wr32(&h, e100 + 8, 8);
+	wr32(&h, e100, 1);
+	cr_assert_gt(img_fsck(&h), 0);
+	img_free(&h);
+}
+
 /* V13 */
 Test(validate, v13_free_space_underflow)
 {
@@ -612,6 +641,36 @@ Test(validate, v14_heap_larger_than_the_region)
 	wr32(&h, 0xc8, 0x10);
 	wr32(&h, 0xc4, 0xfffffff8);
 	cr_assert_eq(img_open(&h, 0, &x), -EBADMSG, "no 32-bit wrap");
+	wr32(&h, 0xc4, 0x1000); /* free_offset inside the table of contents */
+	wr32(&h, 0xc8, 0x1000);
+	cr_assert_eq(img_open(&h, 0, &x), -EBADMSG);
+	cr_assert_gt(img_fsck(&h), 0);
+	wr32(&h, 0xc4, 0x20d4); /* past the header, but not 8-byte aligned */
+	cr_assert_eq(img_open(&h, 0, &x), -EBADMSG);
+	cr_assert_gt(img_fsck(&h), 0);
+	img_free(&h);
+}
+
+/* V14 again at allocation: the counters may have changed since attach. */
+Test(validate, v14_counters_rechecked_at_allocation)
+{
+	struct img h;
+	struct smem *x;
+	uint32_t avail;
+
+	img_v(&h, 11, 1u << 20);
+	cr_assert_eq(img_open(&h, 0, &x), 0);
+	avail = rd32(&h, 0xc8);
+	wr32(&h, 0xc8, avail + 4096); /* the heap now runs past the region */
+	cr_assert_eq(smem_item_alloc(x, SMEM_HOST_ANY, 100, 8, 0), -EBADMSG);
+	wr32(&h, 0xc8, avail);
+	wr32(&h, 0xc4, 0x1000); /* free_offset inside the table of contents */
+	cr_assert_eq(smem_item_alloc(x, SMEM_HOST_ANY, 100, 8, 0), -EBADMSG);
+	wr32(&h, 0xc4, 0x20d4); /* not 8-byte aligned */
+	cr_assert_eq(smem_item_alloc(x, SMEM_HOST_ANY, 100, 8, 0), -EBADMSG);
+	wr32(&h, 0xc4, 0x20d0);
+	cr_assert_eq(smem_item_alloc(x, SMEM_HOST_ANY, 100, 8, 0), 0, "repaired, it allocates");
+	smem_close(x);
 	img_free(&h);
 }
 
@@ -688,6 +747,9 @@ Test(validate, v18_socinfo_needs_room_for_its_format)
 	item[100] = 4;
 	item[104] = 100; /* 100 + 4 * 8 > 128 */
 	cr_assert_eq(smem__decode_socinfo(item, 128, capture, &c, NULL), -EBADMSG);
+	memset(item + 100, 0, 8);
+	item[103] = 0x20; /* 0x20000000 PMICs of 8 bytes: the array's end wraps 32 bits */
+	cr_assert_eq(smem__decode_socinfo(item, 128, NULL, NULL, NULL), -EBADMSG, "as the fsck reads it");
 
 	expect_open(0);
 	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 137, 96, 0), 0);
