@@ -49,6 +49,44 @@ static void expect_findings(void)
 	cr_assert_gt(img_fsck(&im), 0, "the fsck reports the violation");
 }
 
+struct findings {
+	char text[4096];
+};
+
+static void collect(const char *msg, void *userdata)
+{
+	struct findings *f = userdata;
+	size_t n = strlen(f->text);
+
+	snprintf(f->text + n, sizeof(f->text) - n, "%s\n", msg);
+}
+
+/* The fsck's findings include @what. */
+static void expect_finding(const char *what)
+{
+	struct findings f = { "" };
+
+	smem_check(im.b, im.size, collect, &f);
+	cr_assert(strstr(f.text, what), "the fsck says \"%s\"; it said:\n%s", what, f.text);
+}
+
+/*
+ * Puts partition @i at @off with @size, its header agreeing with its table entry
+ * and its lists empty, so that only where it lies (V4) can be wrong with it.
+ */
+static void place_part(unsigned i, uint32_t off, uint32_t size)
+{
+	uint32_t hosts = rd32(&im, ENT(i) + 12);
+
+	wr32(&im, ENT(i), off);
+	wr32(&im, ENT(i) + 4, size);
+	memcpy(im.b + off, "$PRT", 4);
+	wr32(&im, off + 4, hosts);
+	wr32(&im, off + 8, size);
+	wr32(&im, off + 12, 32);
+	wr32(&im, off + 16, size);
+}
+
 /* V1 */
 Test(validate, v01_header_not_initialized)
 {
@@ -113,6 +151,63 @@ Test(validate, v04_unused_slots_are_skipped)
 	cr_assert_eq(img_fsck(&im), 0);
 }
 
+/* V4: a partition over the end of the SMEM header (its table of contents). */
+Test(validate, v04_partition_inside_the_header)
+{
+	place_part(2, 0x2000, 0x1000); /* 0x2000..0x3000; the header ends at 0x20d0 */
+	expect_open(-EBADMSG);
+	expect_findings();
+}
+
+/* V4: a partition that runs over the partition table. */
+Test(validate, v04_partition_over_the_table)
+{
+	place_part(3, part(3), SIZE - part(3)); /* 0:5 now ends at the region's end */
+	expect_open(-EBADMSG);
+	expect_findings();
+}
+
+/* V4: a partition's offset and size are multiples of 8. */
+Test(validate, v04_partition_misaligned)
+{
+	uint32_t off = part(3), size = rd32(&im, ENT(3) + 4);
+
+	place_part(3, off + 4, size - 8);
+	expect_open(-EBADMSG);
+	expect_findings();
+	place_part(3, off, size - 4);
+	expect_open(-EBADMSG);
+	expect_findings();
+	place_part(3, off, size - 8);
+	expect_open(0);
+}
+
+/* V4: partitions do not overlap. */
+Test(validate, v04_partitions_overlap)
+{
+	place_part(1, part(1), part(2) - part(1) + 4096); /* 0:1 grows a page into 0:2 */
+	expect_open(-EBADMSG);
+	expect_findings();
+}
+
+/* V4: in version 11 the partitions lie after the global heap. */
+Test(validate, v04_v11_partition_inside_the_heap)
+{
+	struct smem_format_opts o;
+
+	img_free(&im);
+	smem_format_opts_init(&o);
+	o.version = 11;
+	img_make(&im, SIZE, &o);
+	cr_assert_eq(rd32(&im, 0xc4) + rd32(&im, 0xc8), part(0), "the heap ends where 0:1 begins");
+	expect_open(0);
+	smem_close(s);
+	s = NULL;
+	wr32(&im, 0xc8, rd32(&im, 0xc8) + 4096); /* the heap now claims 0:1's first page */
+	expect_open(-EBADMSG);
+	expect_findings();
+}
+
 /* V5 */
 Test(validate, v05_partition_header_disagrees_with_table)
 {
@@ -133,10 +228,30 @@ Test(validate, v05_partition_header_disagrees_with_table)
 	expect_findings();
 }
 
+/*
+ * V5: the size is read again on every walk: grown after attach, it would reach
+ * into the next partition.
+ */
+Test(validate, v05_partition_size_rechecked_on_every_walk)
+{
+	uint32_t off = part(1), size = rd32(&im, off + 8);
+	void *p;
+
+	cr_assert_eq(part(2), off + size, "0:2 follows 0:1");
+	expect_open(0);
+	cr_assert_eq(smem_item_alloc(s, 2, 100, 8, SMEM_ITEM_CACHED), 0);
+	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -ENOENT);
+	wr32(&im, off + 8, 2 * size); /* 0:1's header now covers 0:2 too */
+	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -EBADMSG, "0:2's item is not 0:1's");
+	cr_assert_eq(smem_item_alloc(s, 1, 101, 8, 0), -EBADMSG);
+	expect_findings();
+}
+
 /* V6: the free offsets are checked again on every walk, not only at attach. */
 Test(validate, v06_free_offsets_rechecked_on_every_walk)
 {
 	uint32_t off = part(1), size = rd32(&im, off + 8);
+	size_t room;
 	void *p;
 
 	expect_open(0);
@@ -144,6 +259,8 @@ Test(validate, v06_free_offsets_rechecked_on_every_walk)
 	wr32(&im, off + 12, 16);
 	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -EBADMSG);
 	cr_assert_eq(smem_item_alloc(s, 1, 101, 8, 0), -EBADMSG);
+	cr_assert_eq(smem_free_space(s, 1, &room), -EBADMSG,
+		     "no free space counted from the header");
 	expect_findings();
 	wr32(&im, off + 12, 32 + 16 + 8);
 	wr32(&im, off + 16, size + 8);
@@ -152,6 +269,31 @@ Test(validate, v06_free_offsets_rechecked_on_every_walk)
 	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -EBADMSG, "uncached above cached");
 	wr32(&im, off + 16, size);
 	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), 0, "repaired, it works again");
+}
+
+/* V6: both free offsets are 4-byte aligned. */
+Test(validate, v06_free_offsets_must_be_aligned)
+{
+	uint32_t off = part(1), cached;
+	size_t room;
+	void *p;
+
+	expect_open(0);
+	cr_assert_eq(smem_item_alloc(s, 1, 100, 8, 0), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 101, 8, SMEM_ITEM_CACHED), 0);
+	cached = rd32(&im, off + 16);
+	wr32(&im, off + 12, 32 + 16 + 8 + 2);
+	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -EBADMSG);
+	cr_assert_eq(smem_free_space(s, 1, &room), -EBADMSG);
+	expect_findings();
+	wr32(&im, off + 12, 32 + 16 + 8);
+	wr32(&im, off + 16, cached - 2); /* below item 101, so its slot still fits */
+	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -EBADMSG);
+	cr_assert_eq(smem_free_space(s, 1, &room), -EBADMSG);
+	cr_assert_eq(smem_item_alloc(s, 1, 102, 8, SMEM_ITEM_CACHED), -EBADMSG);
+	expect_findings();
+	wr32(&im, off + 16, cached);
+	cr_assert_eq(smem_item_get(s, 1, 101, &p, NULL), 0, "repaired, it works again");
 }
 
 /* V7 */
@@ -167,10 +309,14 @@ Test(validate, v07_cacheline_must_be_a_power_of_two)
 	expect_open(0);
 	cr_assert_eq(smem_item_get(s, SMEM_HOST_ANY, 100, &p, NULL), -ENOENT);
 	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 100, 8, SMEM_ITEM_CACHED), -EOPNOTSUPP);
-	/* ...but a cached list without a cacheline cannot be walked. */
+	/* ...but a cached list without a cacheline cannot be walked... */
 	wr32(&im, part(0) + 16, rd32(&im, part(0) + 8) - 64);
 	cr_assert_eq(smem_item_get(s, SMEM_HOST_ANY, 100, &p, NULL), -EBADMSG);
 	expect_findings();
+	/* ...nor attached. */
+	smem_close(s);
+	s = NULL;
+	expect_open(-EBADMSG);
 }
 
 /* V7: a cacheline larger than its partition leaves no room for a header slot. */
@@ -219,6 +365,9 @@ Test(validate, v07_cached_slot_must_clear_the_partition_header)
 	wr32(&im, off + 16, 32); /* the whole partition a cached list */
 	expect_open(-EBADMSG);
 	expect_findings();
+	wr32(&im, off + 16, 0); /* a cached list from the start, over the partition header */
+	expect_open(-EBADMSG);
+	expect_findings();
 	/* With cacheline 2048 the top slot, at 2048, clears the header. */
 	wr32(&im, ENT(1) + 16, 2048);
 	wr32(&im, off + 16, 2048);
@@ -235,6 +384,28 @@ Test(validate, v07_cached_slot_must_clear_the_partition_header)
 	cr_assert_eq(img_fsck(&im), 0);
 }
 
+/*
+ * V7: a non-empty cached list holds its topmost header slot. With cacheline 2048
+ * a 4 KiB partition's only slot is at 0x800: a list from 0x840 cannot hold it.
+ */
+Test(validate, v07_cached_list_must_hold_its_top_slot)
+{
+	uint32_t off = part(1); /* the apps:modem partition */
+	void *p;
+
+	wr32(&im, ENT(1) + 4, 4096);
+	wr32(&im, off + 8, 4096);
+	wr32(&im, ENT(1) + 16, 2048);
+	wr32(&im, off + 16, 2048 + 64);
+	expect_open(-EBADMSG);
+	expect_findings();
+	/* Made so after attach, the walk refuses it. */
+	wr32(&im, off + 16, 4096);
+	expect_open(0);
+	wr32(&im, off + 16, 2048 + 64);
+	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -EBADMSG);
+}
+
 /* V8 */
 Test(validate, v08_header_straddling_the_list_end)
 {
@@ -245,6 +416,39 @@ Test(validate, v08_header_straddling_the_list_end)
 	cr_assert_eq(smem_item_alloc(s, 1, 100, 8, 0), 0);
 	wr32(&im, off + 12, 32 + 8);
 	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), -EBADMSG);
+	expect_finding("entry header at +0x20 crosses the end of its list");
+}
+
+/* V8: entry headers are 4-byte aligned; an entry size that is not misplaces the next header. */
+Test(validate, v08_entry_headers_must_be_aligned)
+{
+	uint32_t off = part(1), top = rd32(&im, off + 8) - 64, next = top - 10 - 64;
+	void *p;
+
+	/* Uncached: item 100 of 10 bytes at 0x20 puts item 101's header at 0x3a. */
+	wr32(&im, off + 32, 0xa5a5 | 100u << 16);
+	wr32(&im, off + 36, 10);
+	wr32(&im, off + 40, 0);
+	wr32(&im, off + 58, 0xa5a5 | 101u << 16);
+	wr32(&im, off + 62, 6);
+	wr32(&im, off + 66, 0);
+	wr32(&im, off + 12, 80);
+	expect_open(0);
+	cr_assert_eq(smem_item_get(s, 1, 100, &p, NULL), 0);
+	cr_assert_eq(smem_item_get(s, 1, 101, &p, NULL), -EBADMSG);
+	expect_findings();
+
+	/* Cached: item 102 of 10 bytes in the top slot puts item 103's header 2 bytes off. */
+	wr32(&im, off + 12, 32);
+	wr32(&im, off + top, 0xa5a5 | 102u << 16);
+	wr32(&im, off + top + 4, 10);
+	wr32(&im, off + top + 8, 0);
+	wr32(&im, off + next, 0xa5a5 | 103u << 16);
+	wr32(&im, off + next + 4, 8);
+	wr32(&im, off + next + 8, 0);
+	wr32(&im, off + 16, next - 10);
+	cr_assert_eq(smem_item_get(s, 1, 102, &p, NULL), 0);
+	cr_assert_eq(smem_item_get(s, 1, 103, &p, NULL), -EBADMSG);
 	expect_findings();
 }
 
@@ -264,6 +468,20 @@ Test(validate, v09_walks_always_progress, .timeout = 10)
 	expect_open(0);
 	cr_assert_eq(smem_item_get(s, 2, 100, &p, NULL), -ENOENT, "walked to the end");
 	cr_assert_gt(img_fsck(&im), 0, "item 7 repeats");
+}
+
+/* V9: an uncached entry of size 0 still moves the walk on by its header. */
+Test(validate, v09_empty_uncached_entries_are_stepped_over, .timeout = 10)
+{
+	size_t n = 1;
+	void *p;
+
+	expect_open(0);
+	cr_assert_eq(smem_item_alloc(s, 1, 100, 0, 0), 0);
+	cr_assert_eq(smem_item_alloc(s, 1, 101, 0, 0), 0);
+	cr_assert_eq(smem_item_get(s, 1, 101, &p, &n), 0);
+	cr_assert_eq(n, 0);
+	cr_assert_eq(smem_item_get(s, 1, 102, &p, NULL), -ENOENT, "walked to the end");
 }
 
 /* V10 */
@@ -370,6 +588,35 @@ Test(validate, v12_no_pointer_at_the_region_end)
 	img_free(&h);
 }
 
+/*
+ * V12 in the fsck: every entry of the region lies inside the heap and has a byte
+ * to point at, the bootloader's items (below 8) too; the others lie below
+ * free_offset.
+ */
+Test(validate, v12_fsck_checks_every_heap_entry)
+{
+	struct img h;
+	uint32_t e2 = 0xd0 + 16 * 2, e3 = 0xd0 + 16 * 3, e100 = 0xd0 + 16 * 100;
+
+	img_v(&h, 11, 1u << 20); /* no partition table: the heap ends at the region's end */
+	cr_assert_eq(img_fsck(&h), 0);
+	wr32(&h, e2 + 4, (1u << 20) - 8); /* item 2 runs 8 bytes past the heap */
+	wr32(&h, e2 + 8, 16);
+	wr32(&h, e2, 1);
+	cr_assert_gt(img_fsck(&h), 0);
+	wr32(&h, e2, 0);
+	wr32(&h, e3 + 4, 1u << 20); /* item 3, of size 0, at the region's end */
+	wr32(&h, e3 + 8, 0);
+	wr32(&h, e3, 1);
+	cr_assert_gt(img_fsck(&h), 0);
+	wr32(&h, e3, 0);
+	wr32(&h, e100 + 4, rd32(&h, 0xc4)); /* item 100 published, the counters never moved */
+	wr32(&h, e100 + 8, 8);
+	wr32(&h, e100, 1);
+	cr_assert_gt(img_fsck(&h), 0);
+	img_free(&h);
+}
+
 /* V13 */
 Test(validate, v13_free_space_underflow)
 {
@@ -394,6 +641,36 @@ Test(validate, v14_heap_larger_than_the_region)
 	wr32(&h, 0xc8, 0x10);
 	wr32(&h, 0xc4, 0xfffffff8);
 	cr_assert_eq(img_open(&h, 0, &x), -EBADMSG, "no 32-bit wrap");
+	wr32(&h, 0xc4, 0x1000); /* free_offset inside the table of contents */
+	wr32(&h, 0xc8, 0x1000);
+	cr_assert_eq(img_open(&h, 0, &x), -EBADMSG);
+	cr_assert_gt(img_fsck(&h), 0);
+	wr32(&h, 0xc4, 0x20d4); /* past the header, but not 8-byte aligned */
+	cr_assert_eq(img_open(&h, 0, &x), -EBADMSG);
+	cr_assert_gt(img_fsck(&h), 0);
+	img_free(&h);
+}
+
+/* V14 again at allocation: the counters may have changed since attach. */
+Test(validate, v14_counters_rechecked_at_allocation)
+{
+	struct img h;
+	struct smem *x;
+	uint32_t avail;
+
+	img_v(&h, 11, 1u << 20);
+	cr_assert_eq(img_open(&h, 0, &x), 0);
+	avail = rd32(&h, 0xc8);
+	wr32(&h, 0xc8, avail + 4096); /* the heap now runs past the region */
+	cr_assert_eq(smem_item_alloc(x, SMEM_HOST_ANY, 100, 8, 0), -EBADMSG);
+	wr32(&h, 0xc8, avail);
+	wr32(&h, 0xc4, 0x1000); /* free_offset inside the table of contents */
+	cr_assert_eq(smem_item_alloc(x, SMEM_HOST_ANY, 100, 8, 0), -EBADMSG);
+	wr32(&h, 0xc4, 0x20d4); /* not 8-byte aligned */
+	cr_assert_eq(smem_item_alloc(x, SMEM_HOST_ANY, 100, 8, 0), -EBADMSG);
+	wr32(&h, 0xc4, 0x20d0);
+	cr_assert_eq(smem_item_alloc(x, SMEM_HOST_ANY, 100, 8, 0), 0, "repaired, it allocates");
+	smem_close(x);
 	img_free(&h);
 }
 
@@ -470,6 +747,9 @@ Test(validate, v18_socinfo_needs_room_for_its_format)
 	item[100] = 4;
 	item[104] = 100; /* 100 + 4 * 8 > 128 */
 	cr_assert_eq(smem__decode_socinfo(item, 128, capture, &c, NULL), -EBADMSG);
+	memset(item + 100, 0, 8);
+	item[103] = 0x20; /* 0x20000000 PMICs of 8 bytes: the array's end wraps 32 bits */
+	cr_assert_eq(smem__decode_socinfo(item, 128, NULL, NULL, NULL), -EBADMSG, "as the fsck reads it");
 
 	expect_open(0);
 	cr_assert_eq(smem_item_alloc(s, SMEM_HOST_ANY, 137, 96, 0), 0);
