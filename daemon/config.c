@@ -11,7 +11,7 @@
  *   owner = apps         ; the host that may stop and reset the others
  *
  *   [host modem]         ; a host, by name
- *   id = 1               ; its SMEM host id, below 25
+ *   id = 1               ; its host id, below 64 (from 25 on: no private partition)
  *   uid = 1000           ; only this uid may register as it (a number)
  *
  * Any [host] section replaces the default hosts. Unknown sections and keys,
@@ -161,9 +161,9 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 			p->pending_uid = -1;
 		}
 		if (!strcmp(name, "id")) {
-			if (number(value, SMEM_RM_MAX_HOSTS - 1, &n) < 0 || n >= SMEM_HOST_COUNT) {
+			if (number(value, SMEM_RM_MAX_HOSTS - 1, &n) < 0) {
 				snprintf(p->err, p->errlen, "[%s] id = %s: a host id below %u", section,
-					 value, (unsigned)SMEM_HOST_COUNT);
+					 value, SMEM_RM_MAX_HOSTS);
 				return 0;
 			}
 			p->pending_id = (int)n;
