@@ -39,19 +39,6 @@
 #include "smemd.h"
 #include "smemkit/region.h"
 
-void smemd_log(struct smemd *d, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!d->verbose)
-		return;
-	va_start(ap, fmt);
-	fputs("smemd: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
 static void usage(FILE *f)
 {
 	fputs("usage: smemd [--socket PATH] [--config FILE] [--verbose]\n"
@@ -62,376 +49,6 @@ static void usage(FILE *f)
 	      "  --config FILE  sizes, hosts and the uids that may be them (smemd(8))\n"
 	      "  --verbose      say what happens, on stderr\n",
 	      f);
-}
-
-static void client_close(struct smemd *d, unsigned i)
-{
-	struct smemd_client *c = d->clients[i];
-
-	if (!c)
-		return;
-	smemd_client_gone(d, c);
-	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	for (unsigned k = 0; k < c->out_len; k++) {
-		struct smemd_packet *p = &c->out[(c->out_head + k) % SMEMD_OUTQ];
-
-		for (unsigned f = 0; f < p->nfds; f++)
-			close(p->fds[f]);
-	}
-	free(c);
-	d->clients[i] = NULL;
-}
-
-static int client_index(struct smemd *d, const struct smemd_client *c)
-{
-	for (unsigned i = 0; i < SMEMD_MAX_CLIENTS; i++)
-		if (d->clients[i] == c)
-			return (int)i;
-	return -1;
-}
-
-/* Send what the socket takes now; the rest waits for EPOLLOUT. Return: -EPIPE if the client is gone. */
-static int client_flush(struct smemd *d, struct smemd_client *c)
-{
-	while (c->out_len) {
-		struct smemd_packet *p = &c->out[c->out_head];
-		union {
-			char buf[CMSG_SPACE(sizeof(int) * 2)];
-			struct cmsghdr align;
-		} ctl;
-		struct iovec iov = { p->data, p->len };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-		ssize_t n;
-
-		if (p->nfds) {
-			struct cmsghdr *cm;
-
-			memset(&ctl, 0, sizeof(ctl));
-			mh.msg_control = ctl.buf;
-			mh.msg_controllen = CMSG_SPACE(sizeof(int) * p->nfds);
-			cm = CMSG_FIRSTHDR(&mh);
-			cm->cmsg_level = SOL_SOCKET;
-			cm->cmsg_type = SCM_RIGHTS;
-			cm->cmsg_len = CMSG_LEN(sizeof(int) * p->nfds);
-			memcpy(CMSG_DATA(cm), p->fds, sizeof(int) * p->nfds);
-		}
-		n = sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (!c->want_out) {
-				struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT,
-							  .data.u64 = smemd_ev_key(SMEMD_EV_CLIENT,
-									     (unsigned)client_index(d, c)) };
-
-				epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
-				c->want_out = true;
-			}
-			return 0;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		for (unsigned f = 0; f < p->nfds; f++)
-			close(p->fds[f]);
-		p->nfds = 0;
-		if (n < 0)
-			return -EPIPE;
-		c->out_head = (c->out_head + 1) % SMEMD_OUTQ;
-		c->out_len--;
-	}
-	if (c->want_out) {
-		struct epoll_event ev = { .events = EPOLLIN,
-					  .data.u64 = smemd_ev_key(SMEMD_EV_CLIENT, (unsigned)client_index(d, c)) };
-
-		epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
-		c->want_out = false;
-	}
-	return 0;
-}
-
-int smemd_send(struct smemd *d, struct smemd_client *c, uint8_t type, uint16_t seq,
-	       uint32_t msg_id, const void *data, size_t len, const int *fds, unsigned nfds)
-{
-	struct smem_rpc_msg m = { .type = type, .seq = seq, .msg_id = msg_id, .data = data,
-				  .len = len };
-	int n = smem__rpc_nfrags(len);
-
-	if (n < 0)
-		return n;
-	if (c->doomed)
-		return -EPIPE;
-	if (c->out_len + (unsigned)n + 1 > SMEMD_OUTQ) {
-		/* A client that does not read what it asked for is dropped, not waited for. */
-		smemd_log(d, "client pid %d: %u packets unread, dropping it", (int)c->pid, c->out_len);
-		c->doomed = true;
-		return -ENOBUFS;
-	}
-	for (int i = 0; i <= n; i++) {
-		struct smemd_packet *p = &c->out[(c->out_head + c->out_len) % SMEMD_OUTQ];
-		int r = smem__rpc_fragment(&m, (unsigned)i, p->data);
-
-		if (r < 0)
-			return r;
-		p->len = (uint16_t)r;
-		p->nfds = 0;
-		for (unsigned f = 0; i == 0 && f < nfds && f < 2; f++) {
-			/* A packet owns its fds until they are sent: the queue may go meanwhile. */
-			int fd = fcntl(fds[f], F_DUPFD_CLOEXEC, 3);
-
-			if (fd < 0)
-				return -errno;
-			p->fds[p->nfds++] = fd;
-		}
-		c->out_len++;
-	}
-	if (client_flush(d, c) < 0) {
-		c->doomed = true;
-		return -EPIPE;
-	}
-	return 0;
-}
-
-void smemd_notify_all(struct smemd *d, unsigned except_host, uint32_t msg_id, const void *data,
-		      size_t len)
-{
-	d->notif_seq++;
-	for (unsigned i = 0; i < SMEM_RM_MAX_HOSTS; i++) {
-		struct smemd_host *h = &d->hosts[i];
-
-		if (i == except_host || !h->client || h->state != SMEM_RPC_VM_STATE_RUNNING)
-			continue;
-		smemd_send(d, h->client, SMEM_RPC_NOTIFICATION, d->notif_seq, msg_id, data, len,
-			   NULL, 0);
-	}
-}
-
-/* Take up to SMEMD_BURST packets from a client. Return: -1 to drop it. */
-static int client_read(struct smemd *d, struct smemd_client *c)
-{
-	for (unsigned k = 0; k < SMEMD_BURST; k++) {
-		uint8_t buf[SMEM_RPC_FRAG_MAX + 16];
-		struct smem_rpc_rx_event ev;
-		unsigned nfds;
-		/* A client has no fds to give smemd: any it sends are closed. */
-		ssize_t n = smem__rm_recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT, NULL, 0, &nfds);
-		int r;
-
-		if (n == -EAGAIN || n == -EWOULDBLOCK)
-			return 0;
-		if (n <= 0)
-			return -1;
-		r = smem__rpc_rx_push(&c->rx, buf, (size_t)n, &ev);
-		if (r < 0)
-			return -1;
-		if (r & SMEM_RPC_RX_DROPPED)
-			smemd_log(d, "client pid %d: packet dropped (%s)", (int)c->pid,
-				  smem__rpc_drop_name(ev.drop));
-		if (r & SMEM_RPC_RX_COMPLETE) {
-			/* Only requests are served; a reply or notification from a client is dropped. */
-			if (ev.msg.type == SMEM_RPC_REQUEST && ev.msg.msg_id != SMEM_RPC_MSG_ID_RESERVED)
-				smemd_dispatch(d, c, &ev.msg);
-			if (c->doomed)
-				return -1;
-		}
-	}
-	return 0;
-}
-
-static void accept_one(struct smemd *d)
-{
-	struct smemd_client *c;
-	struct ucred cred;
-	socklen_t clen = sizeof(cred);
-	struct epoll_event ev;
-	unsigned i;
-	int fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-	if (fd < 0) {
-		if (errno == EMFILE || errno == ENFILE) {
-			/* Out of fds: take the spare one to turn the caller away, not spin on it. */
-			close(d->spare_fd);
-			fd = accept(d->listen_fd, NULL, NULL);
-			if (fd >= 0)
-				close(fd);
-			d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		}
-		return;
-	}
-	for (i = 0; i < SMEMD_MAX_CLIENTS && d->clients[i]; i++)
-		;
-	if (i == SMEMD_MAX_CLIENTS || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
-	    !(c = calloc(1, sizeof(*c)))) {
-		close(fd);
-		return;
-	}
-	c->fd = fd;
-	c->pid = cred.pid;
-	c->uid = cred.uid;
-	c->host = -1;
-	smem__rpc_rx_init(&c->rx);
-	ev = (struct epoll_event){ .events = EPOLLIN, .data.u64 = smemd_ev_key(SMEMD_EV_CLIENT, i) };
-	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		close(fd);
-		free(c);
-		return;
-	}
-	d->clients[i] = c;
-	smemd_log(d, "client pid %d uid %u connected", (int)c->pid, (unsigned)c->uid);
-}
-
-static int default_socket(char *buf, size_t len)
-{
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
-	int n;
-
-	if (geteuid() == 0 || !xdg || !*xdg)
-		n = snprintf(buf, len, "/run/smemkit/rm.sock");
-	else
-		n = snprintf(buf, len, "%s/smemkit/rm.sock", xdg);
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-/* The socket's directory, made if missing; a live socket there is another smemd's. */
-static int listen_on(struct smemd *d, const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[sizeof(sa.sun_path)];
-	char *slash;
-	int fd, probe;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	strcpy(dir, path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return -errno;
-	}
-	probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-		close(probe);
-		return -EADDRINUSE;
-	}
-	if (probe >= 0)
-		close(probe);
-	unlink(path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0660) < 0 ||
-	    listen(fd, 64) < 0) {
-		int e = -errno;
-
-		close(fd);
-		return e;
-	}
-	d->listen_fd = fd;
-	return 0;
-}
-
-static void raise_fd_limit(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
-/* The image (formatted with the configured hosts' partitions) and its lock bank, as sealed memfds. */
-static int make_memory(struct smemd *d, char *err, size_t errlen)
-{
-	struct smem_pair pairs[SMEM_RM_MAX_HOSTS];
-	struct smem_format_opts fo;
-	struct smem_hwlock_opts ho;
-	struct smem_region *img;
-	size_t n = 0;
-	int r;
-
-	smem_format_opts_init(&fo);
-	fo.version = d->cfg.version;
-	/* One private partition between the owner (apps) and each other host. */
-	for (unsigned i = 0; i < SMEM_RM_MAX_HOSTS && i < SMEM_HOST_COUNT; i++) {
-		if (!d->cfg.hosts[i].defined || i == d->cfg.owner)
-			continue;
-		pairs[n++] = (struct smem_pair){ d->cfg.owner, i, 0 };
-	}
-	fo.pairs = pairs;
-	fo.n_pairs = n;
-	r = smem_region_memfd("smemkit-image", d->cfg.size, &img);
-	if (r == 0)
-		r = smem_format(smem_region_base(img), d->cfg.size, &fo);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot make a %zu-byte version-%u image: %s", d->cfg.size,
-			 d->cfg.version, strerror(-r));
-		return r;
-	}
-	d->image = smem_region_base(img);
-	d->image_fd = smem_region_fd(img);
-	r = smem_region_memfd("smemkit-bank", SMEM_HWLOCK_BANK_SIZE(SMEM_HWLOCK_DEFAULT_STRIDE),
-			      &d->bank_region);
-	if (r == 0)
-		r = smem_hwlock_format(smem_region_base(d->bank_region),
-				       smem_region_size(d->bank_region), SMEM_HWLOCK_DEFAULT_STRIDE);
-	smem_hwlock_opts_init(&ho);
-	ho.region = d->bank_region;
-	if (r == 0)
-		r = smem_hwlock_open(NULL, &ho, &d->bank);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot make the lock bank: %s", strerror(-r));
-		return r;
-	}
-	d->bank_fd = smem_region_fd(d->bank_region);
-	return 0;
-}
-
-static int run(struct smemd *d)
-{
-	while (!d->quit) {
-		struct epoll_event evs[64];
-		int n = epoll_wait(d->epfd, evs, 64, -1);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		for (int k = 0; k < n; k++) {
-			unsigned kind = (unsigned)(evs[k].data.u64 >> 32);
-			unsigned i = (unsigned)evs[k].data.u64;
-
-			if (kind == SMEMD_EV_LISTEN) {
-				accept_one(d);
-			} else if (kind == SMEMD_EV_SIGNAL) {
-				struct signalfd_siginfo si;
-
-				if (read(d->sig_fd, &si, sizeof(si)) == sizeof(si))
-					d->quit = true;
-			} else if (kind == SMEMD_EV_PIDFD) {
-				if (i < SMEM_RM_MAX_HOSTS && d->hosts[i].pidfd >= 0)
-					smemd_host_died(d, &d->hosts[i]);
-			} else if (kind == SMEMD_EV_CLIENT && i < SMEMD_MAX_CLIENTS && d->clients[i]) {
-				struct smemd_client *c = d->clients[i];
-				bool drop = false;
-
-				if (evs[k].events & EPOLLIN)
-					drop = client_read(d, c) < 0;
-				if (!drop && (evs[k].events & EPOLLOUT))
-					drop = client_flush(d, c) < 0;
-				if (!drop && (evs[k].events & (EPOLLHUP | EPOLLERR)) &&
-				    !(evs[k].events & EPOLLIN))
-					drop = true;
-				if (drop)
-					client_close(d, i);
-			}
-		}
-		/* Clients whose ring overflowed, or whose socket failed, while smemd wrote to them. */
-		for (unsigned i = 0; i < SMEMD_MAX_CLIENTS; i++)
-			if (d->clients[i] && d->clients[i]->doomed)
-				client_close(d, i);
-	}
-	return 0;
 }
 
 int main(int argc, char **argv)
@@ -485,23 +102,14 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		strcpy(d.cfg.socket, sock);
-	} else if (!d.cfg.socket[0] && default_socket(d.cfg.socket, sizeof(d.cfg.socket)) < 0) {
+	} else if (!d.cfg.socket[0] && smemd_default_socket(d.cfg.socket, sizeof(d.cfg.socket)) < 0) {
 		fprintf(stderr, "smemd: no room for the socket path\n");
 		return 1;
 	}
-	raise_fd_limit();
+	smemd_raise_fd_limit();
 	signal(SIGPIPE, SIG_IGN);
-	for (unsigned i = 0; i < SMEM_RM_MAX_HOSTS; i++) {
-		d.hosts[i] = (struct smemd_host){ .id = i, .vmid = SMEM_RM_VMID_OF(i), .pidfd = -1 };
-	}
-	{
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		d.epoch = (uint32_t)ts.tv_sec ^ (uint32_t)getpid() << 16;
-		d.next_cap = (uint64_t)d.epoch << 32 | 1;
-	}
-	if (make_memory(&d, err, sizeof(err)) < 0) {
+	smemd_init(&d);
+	if (smemd_make_memory(&d, err, sizeof(err)) < 0) {
 		fprintf(stderr, "smemd: %s\n", err);
 		return 1;
 	}
@@ -512,7 +120,7 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGINT);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	d.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	r = listen_on(&d, d.cfg.socket);
+	r = smemd_listen(&d, d.cfg.socket);
 	if (r < 0) {
 		fprintf(stderr, "smemd: cannot listen on %s: %s\n", d.cfg.socket,
 			r == -EADDRINUSE ? "another smemd is listening there" : strerror(-r));
@@ -526,7 +134,7 @@ int main(int argc, char **argv)
 	sd_notify(0, "READY=1");
 	smemd_log(&d, "listening on %s, a %zu-byte version-%u image", d.cfg.socket, d.cfg.size,
 		  d.cfg.version);
-	r = run(&d);
+	r = smemd_run(&d);
 	sd_notify(0, "STOPPING=1");
 	unlink(d.cfg.socket);
 	return r < 0 ? 1 : 0;

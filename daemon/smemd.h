@@ -108,6 +108,17 @@ static inline uint64_t smemd_ev_key(unsigned kind, unsigned index)
 	return (uint64_t)kind << 32 | index;
 }
 
+/* core.c: the loop's parts, also driven by the fuzzer. */
+void smemd_init(struct smemd *d);
+int smemd_make_memory(struct smemd *d, char *err, size_t errlen);
+int smemd_default_socket(char *buf, size_t len);
+int smemd_listen(struct smemd *d, const char *path);
+void smemd_raise_fd_limit(void);
+int smemd_run(struct smemd *d);
+int smemd_client_add(struct smemd *d, int fd, pid_t pid, uid_t uid);
+int smemd_client_read(struct smemd *d, struct smemd_client *c);
+void smemd_client_close(struct smemd *d, unsigned i);
+
 /* config.c */
 void smemd_config_default(struct smemd_config *c);
 int smemd_config_load(struct smemd_config *c, const char *path, char *err, size_t errlen);
