@@ -36,12 +36,13 @@ void smemd__host_exited(struct smemd *d, struct smemd_host *h, uint16_t exit_typ
 	unsigned queues = 0;
 	int n;
 
-	if (h->state == SMEM_RPC_VM_STATE_EXITED)
+	if (h->state == SMEM_RPC_VM_STATE_EXITED && h->exit_type == exit_type && h->notified)
 		return;
 	h->state = SMEM_RPC_VM_STATE_EXITED;
 	h->os_state = exit_type == SMEM_RPC_EXIT_VM_EXIT ? SMEM_RPC_OS_STATE_HALTED
 							 : SMEM_RPC_OS_STATE_CRASHED;
 	h->exit_type = exit_type;
+	h->notified = true;
 	smemd__queues_of_host(d, h->id, false, &queues);
 	smem__le32_put(reason, h->exit_reason);
 	ex = (struct smem_rpc_vm_exited){ .vmid = h->vmid, .exit_type = exit_type,
@@ -62,19 +63,27 @@ void smemd_host_died(struct smemd *d, struct smemd_host *h)
 	int64_t t0 = now_ns();
 	unsigned locks = 0;
 
+	uint16_t type = h->stopped	   ? SMEM_RPC_EXIT_VM_STOP_FORCED
+			: h->exited_by_call ? SMEM_RPC_EXIT_VM_EXIT
+					    : SMEM_RPC_EXIT_SOFTWARE_ERROR;
+
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, h->pidfd, NULL);
 	close(h->pidfd);
 	h->pidfd = -1;
 	h->died_ns = t0;
-	/* Locks first: a waiter on one must not wait for the notifications. */
+	/* 1: EXITED, with its exit type (a host that called VM_EXIT was told of already). */
+	if (!h->exited_by_call)
+		h->exit_reason = SMEM_RPC_EXIT_REASON(0, SMEM_RPC_EXIT_CODE_SOFTWARE_ERROR);
+	if (h->state != SMEM_RPC_VM_STATE_EXITED || h->exit_type != type)
+		h->notified = false;
+	h->state = SMEM_RPC_VM_STATE_EXITED;
+	h->exit_type = type;
+	/* 2: its locks, before any notification: a waiter must not wait for them. */
 	for (unsigned id = 0; id < SMEM_HWLOCK_COUNT; id++)
 		if (smem__hwlock_mark_dead(d->bank, id, h->id) == 1)
 			locks++;
-	if (!h->exited_by_call && h->state != SMEM_RPC_VM_STATE_EXITED)
-		h->exit_reason = SMEM_RPC_EXIT_REASON(0, SMEM_RPC_EXIT_CODE_SOFTWARE_ERROR);
-	smemd__host_exited(d, h,
-			   h->stopped ? SMEM_RPC_EXIT_VM_STOP_FORCED
-			   : h->exited_by_call ? SMEM_RPC_EXIT_VM_EXIT : SMEM_RPC_EXIT_SOFTWARE_ERROR);
+	/* 3: a version-12 heap needs no repair; 4 and 5: its queues, then its peers. */
+	smemd__host_exited(d, h, type);
 	if (h->client) {
 		h->client->host = -1;
 		h->client = NULL;

@@ -64,6 +64,7 @@ struct smemd_host {
 	uint32_t exit_reason;
 	bool exited_by_call;    /* it called VM_EXIT */
 	bool stopped;           /* its owner forced VM_STOP */
+	bool notified;          /* its peers were told it exited */
 	pid_t pid;
 	uid_t uid;
 	int pidfd;
