@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,6 +49,8 @@ void smemd_client_close(struct smemd *d, unsigned i)
 	smemd_client_gone(d, c);
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
+	if (c->pidfd >= 0)
+		close(c->pidfd);
 	for (unsigned k = 0; k < c->out_len; k++) {
 		struct smemd_packet *p = &c->out[(c->out_head + k) % SMEMD_OUTQ];
 
@@ -141,20 +145,30 @@ int smemd_send(struct smemd *d, struct smemd_client *c, uint8_t type, uint16_t s
 	}
 	for (int i = 0; i <= n; i++) {
 		struct smemd_packet *p = &c->out[(c->out_head + c->out_len) % SMEMD_OUTQ];
-		int r = smem__rpc_fragment(&m, (unsigned)i, p->data);
+		int own[2] = { -1, -1 }, r;
 
-		if (r < 0)
+		/* A packet owns its fds until they are sent: the queue may go meanwhile. */
+		for (unsigned f = 0; i == 0 && f < nfds && f < 2; f++) {
+			own[f] = fcntl(fds[f], F_DUPFD_CLOEXEC, 3);
+			if (own[f] < 0) {
+				r = -errno;
+				if (f)
+					close(own[0]);
+				return r;
+			}
+		}
+		r = smem__rpc_fragment(&m, (unsigned)i, p->data);
+		if (r < 0) {
+			for (unsigned f = 0; f < 2; f++)
+				if (own[f] >= 0)
+					close(own[f]);
 			return r;
+		}
 		p->len = (uint16_t)r;
 		p->nfds = 0;
-		for (unsigned f = 0; i == 0 && f < nfds && f < 2; f++) {
-			/* A packet owns its fds until they are sent: the queue may go meanwhile. */
-			int fd = fcntl(fds[f], F_DUPFD_CLOEXEC, 3);
-
-			if (fd < 0)
-				return -errno;
-			p->fds[p->nfds++] = fd;
-		}
+		for (unsigned f = 0; f < 2; f++)
+			if (own[f] >= 0)
+				p->fds[p->nfds++] = own[f];
 		c->out_len++;
 	}
 	if (client_flush(d, c) < 0) {
@@ -172,6 +186,9 @@ void smemd_notify_all(struct smemd *d, unsigned except_host, uint32_t msg_id, co
 		struct smemd_host *h = &d->hosts[i];
 
 		if (i == except_host || !h->client || h->state != SMEM_RPC_VM_STATE_RUNNING)
+			continue;
+		/* A peer that does not read loses notifications, not its connection. */
+		if (h->client->out_len + SMEMD_OUTQ_REPLIES >= SMEMD_OUTQ)
 			continue;
 		smemd_send(d, h->client, SMEM_RPC_NOTIFICATION, d->notif_seq, msg_id, data, len,
 			   NULL, 0);
@@ -210,13 +227,58 @@ int smemd_client_read(struct smemd *d, struct smemd_client *c)
 	return 0;
 }
 
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+bool smemd_pidfd_dead(int pidfd)
+{
+	struct pollfd p = { pidfd, POLLIN, 0 };
+
+	return poll(&p, 1, 0) != 0;
+}
+
+bool smemd_same_process(int pidfd_a, pid_t pid_a, int pidfd_b, pid_t pid_b)
+{
+	struct stat a, b;
+
+	if (pid_a != pid_b || fstat(pidfd_a, &a) < 0 || fstat(pidfd_b, &b) < 0)
+		return false;
+	/* On pidfs (Linux 6.9 on), one inode per process; before, all pidfds share one. */
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* Make room for a new connection: the oldest that never registered goes. */
+static bool evict_idle(struct smemd *d, uid_t uid, bool only_uid)
+{
+	int oldest = -1;
+
+	for (unsigned i = 0; i < SMEMD_MAX_CLIENTS; i++) {
+		const struct smemd_client *c = d->clients[i];
+
+		if (!c || c->host >= 0 || (only_uid && c->uid != uid))
+			continue;
+		if (oldest < 0 || c->serial < d->clients[oldest]->serial)
+			oldest = (int)i;
+	}
+	if (oldest < 0)
+		return false;
+	smemd_log(d, "client pid %d uid %u never registered: dropped for a new one",
+		  (int)d->clients[oldest]->pid, (unsigned)d->clients[oldest]->uid);
+	smemd_client_close(d, (unsigned)oldest);
+	return true;
+}
+
 static void accept_one(struct smemd *d)
 {
-	struct smemd_client *c;
 	struct ucred cred;
-	socklen_t clen = sizeof(cred);
+	socklen_t clen = sizeof(cred), plen = sizeof(int);
 	struct epoll_event ev;
-	unsigned i;
+	unsigned idle = 0;
+	int pidfd = -1, i;
 	int fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (fd < 0) {
@@ -230,26 +292,46 @@ static void accept_one(struct smemd *d)
 		}
 		return;
 	}
-	for (i = 0; i < SMEMD_MAX_CLIENTS && d->clients[i]; i++)
-		;
-	if (i == SMEMD_MAX_CLIENTS || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
-	    !(c = calloc(1, sizeof(*c)))) {
-		close(fd);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0)
+		goto refuse;
+	/*
+	 * The connecting process, named by the socket itself (Linux 6.5 on), not
+	 * by its pid, which may be another process's by the time it registers;
+	 * before 6.5, a pidfd of the pid now, checked against the credentials again.
+	 */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &plen) < 0) {
+		struct ucred again;
+
+		pidfd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
+		if (pidfd >= 0 && (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &again, &clen) < 0 ||
+				   again.pid != cred.pid))
+			goto refuse;
+	}
+	if (pidfd < 0 || smemd_pidfd_dead(pidfd))
+		goto refuse;
+	/* A uid's connections that never registered are few; the oldest makes way. */
+	for (unsigned k = 0; k < SMEMD_MAX_CLIENTS; k++)
+		if (d->clients[k] && d->clients[k]->host < 0 && d->clients[k]->uid == cred.uid)
+			idle++;
+	if (idle >= SMEMD_IDLE_PER_UID)
+		evict_idle(d, cred.uid, true);
+	i = smemd_client_add(d, fd, pidfd, cred.pid, cred.uid);
+	if (i < 0 && evict_idle(d, cred.uid, false))
+		i = smemd_client_add(d, fd, pidfd, cred.pid, cred.uid);
+	if (i < 0)
+		goto refuse;
+	ev = (struct epoll_event){ .events = EPOLLIN,
+				   .data.u64 = smemd_ev_key(SMEMD_EV_CLIENT, (unsigned)i) };
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		smemd_client_close(d, (unsigned)i);
 		return;
 	}
-	c->fd = fd;
-	c->pid = cred.pid;
-	c->uid = cred.uid;
-	c->host = -1;
-	smem__rpc_rx_init(&c->rx);
-	ev = (struct epoll_event){ .events = EPOLLIN, .data.u64 = smemd_ev_key(SMEMD_EV_CLIENT, i) };
-	if (d->epfd >= 0 && epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		close(fd);
-		free(c);
-		return;
-	}
-	d->clients[i] = c;
-	smemd_log(d, "client pid %d uid %u connected", (int)c->pid, (unsigned)c->uid);
+	smemd_log(d, "client pid %d uid %u connected", (int)cred.pid, (unsigned)cred.uid);
+	return;
+refuse:
+	if (pidfd >= 0)
+		close(pidfd);
+	close(fd);
 }
 
 int smemd_default_socket(char *buf, size_t len)
@@ -342,6 +424,7 @@ int smemd_make_memory(struct smemd *d, char *err, size_t errlen)
 			 d->cfg.version, strerror(-r));
 		return r;
 	}
+	d->image_region = img;
 	d->image = smem_region_base(img);
 	d->image_fd = smem_region_fd(img);
 	r = smem_region_memfd("smemkit-bank", SMEM_HWLOCK_BANK_SIZE(SMEM_HWLOCK_DEFAULT_STRIDE),
@@ -421,8 +504,8 @@ void smemd_init(struct smemd *d)
 	d->epfd = d->listen_fd = d->sig_fd = -1;
 }
 
-/* A client on an fd the caller connected (the fuzzer's socketpair). Return: its index, or -1. */
-int smemd_client_add(struct smemd *d, int fd, pid_t pid, uid_t uid)
+/* A client on a connected @fd, whose process @pidfd names. Return: its index, or -1. */
+int smemd_client_add(struct smemd *d, int fd, int pidfd, pid_t pid, uid_t uid)
 {
 	struct smemd_client *c;
 	unsigned i;
@@ -431,7 +514,8 @@ int smemd_client_add(struct smemd *d, int fd, pid_t pid, uid_t uid)
 		;
 	if (i == SMEMD_MAX_CLIENTS || !(c = calloc(1, sizeof(*c))))
 		return -1;
-	*c = (struct smemd_client){ .fd = fd, .pid = pid, .uid = uid, .host = -1 };
+	*c = (struct smemd_client){ .fd = fd, .pidfd = pidfd, .serial = ++d->next_serial,
+				    .pid = pid, .uid = uid, .host = -1 };
 	smem__rpc_rx_init(&c->rx);
 	d->clients[i] = c;
 	return (int)i;

@@ -82,7 +82,12 @@ void smemd_host_died(struct smemd *d, struct smemd_host *h)
 	for (unsigned id = 0; id < SMEM_HWLOCK_COUNT; id++)
 		if (smem__hwlock_mark_dead(d->bank, id, h->id) == 1)
 			locks++;
-	/* 3: a version-12 heap needs no repair; 4 and 5: its queues, then its peers. */
+	/*
+	 * 3: a version-12 heap needs no repair. 4: its queues, shut down for the
+	 * peers (who keep their mappings) and forgotten here, caps and all, so
+	 * that a dead host's queues never fill the table. 5: its peers.
+	 */
+	smemd__queues_of_host(d, h->id, true, NULL);
 	smemd__host_exited(d, h, type);
 	if (h->client) {
 		h->client->host = -1;

@@ -34,7 +34,13 @@ static void reply(struct smemd *d, struct smemd_client *c, const struct smem_rpc
 		n = smem__rpc_reply_build(SMEM_RPC_ERR_NOMEM, NULL, 0, buf, sizeof(buf));
 		nfds = 0;
 	}
-	smemd_send(d, c, SMEM_RPC_REPLY, m->seq, m->msg_id, buf, (size_t)n, fds, nfds);
+	/* Out of fds to pass: the caller still gets an answer, an error without them. */
+	if (smemd_send(d, c, SMEM_RPC_REPLY, m->seq, m->msg_id, buf, (size_t)n, fds, nfds) ==
+		    -EMFILE &&
+	    nfds) {
+		n = smem__rpc_reply_build(SMEM_RPC_ERR_NOMEM, NULL, 0, buf, sizeof(buf));
+		smemd_send(d, c, SMEM_RPC_REPLY, m->seq, m->msg_id, buf, (size_t)n, NULL, 0);
+	}
 }
 
 static void std_reply(struct smemd *d, struct smemd_client *c, const struct smem_rpc_msg *m,
@@ -96,6 +102,7 @@ static void do_register(struct smemd *d, struct smemd_client *c, const struct sm
 	struct epoll_event ev;
 	struct smemd_host *h;
 	int fds[2] = { d->image_fd, d->bank_fd };
+	bool was_running;
 	unsigned id;
 	int pidfd;
 
@@ -108,8 +115,9 @@ static void do_register(struct smemd *d, struct smemd_client *c, const struct sm
 		std_reply(d, c, m, SMEM_RPC_ERR_ARGUMENT_INVALID);
 		return;
 	}
-	if (c->host >= 0 && (unsigned)c->host != id) {
-		std_reply(d, c, m, SMEM_RPC_ERR_DENIED); /* one host per connection */
+	if (c->host >= 0) {
+		/* One registration per connection: the fds are not sent again. */
+		std_reply(d, c, m, SMEM_RPC_ERR_DENIED);
 		return;
 	}
 	if (d->cfg.hosts[id].uid_bound && d->cfg.hosts[id].uid != c->uid) {
@@ -118,16 +126,26 @@ static void do_register(struct smemd *d, struct smemd_client *c, const struct sm
 		return;
 	}
 	h = &d->hosts[id];
+	/* A death not yet handled is handled first: the host is free then. */
+	if (h->pidfd >= 0 && smemd_pidfd_dead(h->pidfd))
+		smemd_host_died(d, h);
 	/* A live host is one process: another may not claim it; the same one may reconnect. */
-	if (h->pidfd >= 0 && h->pid != c->pid) {
+	if (h->pidfd >= 0 && !smemd_same_process(h->pidfd, h->pid, c->pidfd, c->pid)) {
 		smemd_log(d, "pid %d claims host %u, which pid %d is", (int)c->pid, id, (int)h->pid);
 		std_reply(d, c, m, SMEM_RPC_ERR_IN_USE);
 		return;
 	}
+	/* A host that exited stays so until it dies or its owner resets it. */
+	if (h->pidfd >= 0 && h->state != SMEM_RPC_VM_STATE_RUNNING) {
+		std_reply(d, c, m, SMEM_RPC_ERR_VM_STATE);
+		return;
+	}
+	was_running = h->pidfd >= 0;
 	if (h->pidfd < 0) {
-		pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
+		/* The process the socket names, not a lookup of its pid. */
+		pidfd = fcntl(c->pidfd, F_DUPFD_CLOEXEC, 3);
 		if (pidfd < 0) {
-			std_reply(d, c, m, SMEM_RPC_ERR_DENIED);
+			std_reply(d, c, m, SMEM_RPC_ERR_NOMEM);
 			return;
 		}
 		ev = (struct epoll_event){ .events = EPOLLIN, .data.u64 = smemd_ev_key(SMEMD_EV_PIDFD, id) };
@@ -153,7 +171,9 @@ static void do_register(struct smemd *d, struct smemd_client *c, const struct sm
 	smem__le64_put(out + 16, SMEM_HWLOCK_BANK_SIZE(SMEM_HWLOCK_DEFAULT_STRIDE));
 	reply(d, c, m, SMEM_RPC_ERR_OK, out, sizeof(out), fds, 2);
 	smemd_log(d, "pid %d is host %u %s", (int)c->pid, id, d->cfg.hosts[id].name);
-	status_to_peers(d, h);
+	/* Peers hear of a change of state, not of a reconnect. */
+	if (!was_running)
+		status_to_peers(d, h);
 }
 
 static void do_get_state(struct smemd *d, struct smemd_client *c, const struct smem_rpc_msg *m)
@@ -293,6 +313,24 @@ static void do_msgq_create(struct smemd *d, struct smemd_client *c, const struct
 	    smem_msgq_size(cfg.depth, cfg.max_msg_size, &(size_t){ 0 }) < 0) {
 		std_reply(d, c, m, SMEM_RPC_ERR_ARGUMENT_INVALID);
 		return;
+	}
+	/* Queues with a host that exited would never be serviced: it must be reset first. */
+	if (peer->state != SMEM_RPC_VM_STATE_RUNNING && peer->state != SMEM_RPC_VM_STATE_NO_STATE &&
+	    peer->state != SMEM_RPC_VM_STATE_RESET) {
+		std_reply(d, c, m, SMEM_RPC_ERR_VM_STATE);
+		return;
+	}
+	{
+		unsigned mine = 0;
+
+		for (unsigned i = 0; i < SMEMD_MAX_QUEUES; i++)
+			if (d->queues[i].used && d->queues[i].from == host)
+				mine++;
+		/* Each host makes a bounded share of the queues, so none can take them all. */
+		if (mine >= SMEMD_PAIRS_PER_HOST) {
+			std_reply(d, c, m, SMEM_RPC_ERR_NORESOURCE);
+			return;
+		}
 	}
 	for (unsigned i = 0; i < SMEMD_MAX_QUEUES; i++) {
 		const struct smemd_queue *q = &d->queues[i];
@@ -510,6 +548,10 @@ void smemd_dispatch(struct smemd *d, struct smemd_client *c, const struct smem_r
 	/* Everything else needs a registered, running host. */
 	if (c->host < 0 || d->hosts[c->host].client != c) {
 		std_reply(d, c, m, SMEM_RPC_ERR_DENIED);
+		return;
+	}
+	if (d->hosts[c->host].state != SMEM_RPC_VM_STATE_RUNNING) {
+		std_reply(d, c, m, SMEM_RPC_ERR_VM_STATE);
 		return;
 	}
 	switch (m->msg_id) {

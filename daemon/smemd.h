@@ -18,6 +18,12 @@
 #define SMEMD_MAX_CLIENTS 256u
 /* Packets a client may leave unread before smemd drops it: it costs only itself. */
 #define SMEMD_OUTQ        256u
+/* Ring space a notification never takes: replies keep it. */
+#define SMEMD_OUTQ_REPLIES 64u
+/* Connections one uid may hold before registering. */
+#define SMEMD_IDLE_PER_UID 8u
+/* Queue pairs one host may create. */
+#define SMEMD_PAIRS_PER_HOST 128u
 /* Requests taken from one client per turn of the loop, so that none starves the others. */
 #define SMEMD_BURST       16u
 
@@ -43,6 +49,8 @@ struct smemd_packet {
 
 struct smemd_client {
 	int fd;
+	int pidfd;              /* the connecting process, from the socket itself */
+	uint64_t serial;        /* order of acceptance: the oldest idle one is evicted first */
 	pid_t pid;
 	uid_t uid;
 	int host;               /* the host it registered as, or -1 */
@@ -89,10 +97,12 @@ struct smemd {
 	int spare_fd;           /* kept to accept and close a client when out of fds */
 	int image_fd, bank_fd;
 	void *image;
+	struct smem_region *image_region;
 	struct smem_region *bank_region;
 	struct smem_hwlock *bank;
 	uint32_t epoch;
 	uint64_t next_cap;
+	uint64_t next_serial;
 	uint16_t notif_seq;
 	struct smemd_host hosts[SMEM_RM_MAX_HOSTS];
 	struct smemd_queue queues[SMEMD_MAX_QUEUES];
@@ -116,7 +126,11 @@ int smemd_default_socket(char *buf, size_t len);
 int smemd_listen(struct smemd *d, const char *path);
 void smemd_raise_fd_limit(void);
 int smemd_run(struct smemd *d);
-int smemd_client_add(struct smemd *d, int fd, pid_t pid, uid_t uid);
+int smemd_client_add(struct smemd *d, int fd, int pidfd, pid_t pid, uid_t uid);
+/* Whether two pidfds name one process (pid and, where pidfs gives one, inode). */
+bool smemd_same_process(int pidfd_a, pid_t pid_a, int pidfd_b, pid_t pid_b);
+/* Whether the process of @pidfd has exited. */
+bool smemd_pidfd_dead(int pidfd);
 int smemd_client_read(struct smemd *d, struct smemd_client *c);
 void smemd_client_close(struct smemd *d, unsigned i);
 

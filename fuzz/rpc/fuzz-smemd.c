@@ -14,11 +14,15 @@
  * deterministic (epoch 1), so the corpus can name them. After each input every
  * host, queue and client is dropped, so inputs do not depend on each other.
  */
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../daemon/smemd.h"
@@ -27,6 +31,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct smemd d;
 static bool ready;
+/*
+ * The process the clients are: a child that only waits, so that a VM_STOP
+ * with FORCE kills it, not the fuzzer. A new one comes when it died.
+ */
+static pid_t puppet;
+
+static void puppet_up(void)
+{
+	if (puppet > 0 && waitpid(puppet, NULL, WNOHANG) == 0)
+		return;
+	puppet = fork();
+	if (puppet < 0)
+		abort();
+	if (puppet == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;)
+			pause();
+	}
+}
 
 static void setup(void)
 {
@@ -61,7 +84,7 @@ static int connect_client(int *ret_peer)
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
 		abort();
-	i = smemd_client_add(&d, sv[0], getpid(), getuid());
+	i = smemd_client_add(&d, sv[0], (int)syscall(SYS_pidfd_open, puppet, 0), puppet, getuid());
 	if (i < 0)
 		abort();
 	*ret_peer = sv[1];
@@ -83,6 +106,7 @@ static void reset(void)
 	}
 	d.epoch = 1;
 	d.next_cap = (uint64_t)1 << 32 | 1;
+	puppet_up();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -27,11 +27,13 @@ bool smem__hwlock_host_mine(struct smem_hwlock *h, unsigned host);
 
 /*
  * Hand lock @id on from @owner, whose death the caller knows of (smemd: its
- * pidfd fired): the robust word marked FUTEX_OWNER_DIED as the kernel marks a
- * dead process's, the label cleared, every sleeper woken, so that the next
- * taker, with or without the bust policy, gets SMEM_HWLOCK_RECOVERED and
- * repairs. Return: 1 if @owner held it, 0 if not (nothing changed); -EROFS;
- * -EINVAL.
+ * pidfd fired), so that the next taker, with or without the bust policy, gets
+ * SMEM_HWLOCK_RECOVERED and repairs: the label cleared and every sleeper
+ * woken, if the kernel marked the robust word FUTEX_OWNER_DIED, or if the
+ * word is the id of @owner's registration, which the kernel marked dead (then
+ * the word is marked too). A word of any other process is left alone: the
+ * label is only a claim. Return: 1 if handed on, 0 if not (nothing changed);
+ * -EROFS; -EINVAL.
  */
 int smem__hwlock_mark_dead(struct smem_hwlock *h, unsigned id, unsigned owner);
 

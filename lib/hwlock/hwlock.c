@@ -569,12 +569,19 @@ int smem__hwlock_mark_dead(struct smem_hwlock *h, unsigned id, unsigned owner)
 		return 0;
 	/*
 	 * M2: what the kernel does at a process's death, if it has not: the word
-	 * marked, only if nobody took or released it since.
+	 * marked, only if nobody took or released it since, and only if the word
+	 * is the dead registrant's own. The label alone proves nothing: another
+	 * live process can hold the lock under that host (a forked worker), or
+	 * have just taken it and not yet written its own label.
 	 */
-	if (!(v & SMEM_ROBUST_DIED) &&
-	    !atomic_compare_exchange_strong_explicit(robust_word(b, id), &v, v | SMEM_ROBUST_DIED,
-						     memory_order_acq_rel, memory_order_relaxed))
-		return 0;
+	if (!(v & SMEM_ROBUST_DIED)) {
+		if (smem__hwlock_id_dead(b, v & SMEM_ROBUST_ID, expected) != 1)
+			return 0;
+		if (!atomic_compare_exchange_strong_explicit(robust_word(b, id), &v,
+							     v | SMEM_ROBUST_DIED,
+							     memory_order_acq_rel, memory_order_relaxed))
+			return 0;
+	}
 	/* M3: a dead word without a label is anyone's, taken with SMEM_HWLOCK_RECOVERED. */
 	if (!atomic_compare_exchange_strong_explicit(lock_word(b, id), &expected, 0,
 						     memory_order_relaxed, memory_order_relaxed))

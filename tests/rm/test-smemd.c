@@ -544,3 +544,37 @@ Test(smemd, smemctl_status_shows_the_hosts)
 	cr_assert(strstr(out, "\"name\": \"modem\", \"vmid\": 129, \"state\": \"none\""), "%s", out);
 	smem_rm_close(rm);
 }
+
+/*
+ * A uid that opens more connections than smemd has slots, and never registers,
+ * cannot lock the hosts out: its oldest idle connections make way.
+ */
+Test(smemd, idle_connections_cannot_lock_the_hosts_out)
+{
+	struct smem_rm *rm;
+	unsigned vmid;
+	int fds[300];
+
+	for (int i = 0; i < 300; i++)
+		fds[i] = raw_connect();
+	cr_assert_eq(smem_rm_connect(NULL, 2, &rm), 0);
+	cr_assert_eq(smem_rm_get_vmid(rm, &vmid), 0);
+	cr_assert_eq(vmid, smem_rm_vmid(2));
+	for (int i = 0; i < 300; i++)
+		close(fds[i]);
+	smem_rm_close(rm);
+}
+
+/* A host that called VM_EXIT is done: it may not act, nor come back before it dies or is reset. */
+Test(smemd, an_exited_host_acts_no_more)
+{
+	struct smem_rm *rm, *again;
+	uint64_t tx, rx;
+
+	cr_assert_eq(smem_rm_connect(NULL, 1, &rm), 0);
+	cr_assert_eq(smem_rm_exit(rm, 0), 0);
+	cr_assert_eq(smem_rm_msgq_create(rm, smem_rm_vmid(0), 3, 4, 16, 0, &tx, &rx), -EBADMSG,
+		     "VM_STATE");
+	cr_assert_eq(smem_rm_connect(NULL, 1, &again), -EBADMSG, "VM_STATE until reset");
+	smem_rm_close(rm);
+}
