@@ -349,7 +349,9 @@ static void bench_rss(void)
 	for (unsigned q = 0; q < 500; q++) {
 		uint64_t tx, rx;
 
-		if (smem_rm_msgq_create(rm[0], smem_rm_vmid(1 + q % 63), q, 8, 240, 0, &tx, &rx) < 0)
+		/* Spread over the hosts: each may make a bounded number of pairs. */
+		if (smem_rm_msgq_create(rm[q % 63], smem_rm_vmid(1 + q % 63), q, 8, 240, 0, &tx,
+					&rx) < 0)
 			die("create 1000 queues", EIO);
 	}
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
