@@ -142,6 +142,23 @@ int smem_rm_fd(struct smem_rm *rm);
  */
 int smem_rm_notification(struct smem_rm *rm, struct smem_rm_notification *ret);
 
+/**
+ * smem_rm_dispatch() - hand every notification that has arrived to a callback
+ * @rm: the connection
+ * @fn: called once per notification, in order of arrival
+ * @userdata: passed to @fn
+ *
+ * For an event loop: when smem_rm_fd() is readable, call this instead of
+ * looping over smem_rm_notification().
+ *
+ * Context: never blocks; @fn may make calls on @rm.
+ * Return: the number of notifications handed over; -EPIPE if smemd is gone
+ * (after handing over what had arrived); -EINVAL.
+ */
+int smem_rm_dispatch(struct smem_rm *rm,
+		     void (*fn)(const struct smem_rm_notification *n, void *userdata),
+		     void *userdata);
+
 /*
  * The calls. Each sends one request and waits for its reply; notifications
  * that arrive meanwhile are kept for smem_rm_notification(). Errors are the

@@ -367,6 +367,22 @@ int smem_rm_notification(struct smem_rm *rm, struct smem_rm_notification *ret)
 	return 0;
 }
 
+int smem_rm_dispatch(struct smem_rm *rm,
+		     void (*fn)(const struct smem_rm_notification *n, void *userdata),
+		     void *userdata)
+{
+	struct smem_rm_notification n;
+	int count = 0, r;
+
+	if (!rm || !fn)
+		return -EINVAL;
+	while ((r = smem_rm_notification(rm, &n)) == 0) {
+		fn(&n, userdata);
+		count++;
+	}
+	return r == -EAGAIN ? count : r;
+}
+
 int smem_rm_get_vmid(struct smem_rm *rm, unsigned *ret_vmid)
 {
 	uint32_t err, vmid;

@@ -578,3 +578,34 @@ Test(smemd, an_exited_host_acts_no_more)
 	cr_assert_eq(smem_rm_connect(NULL, 1, &again), -EBADMSG, "VM_STATE until reset");
 	smem_rm_close(rm);
 }
+
+/* Notifications through a callback, for an event loop: each once, in order. */
+static void count_status(const struct smem_rm_notification *n, void *userdata)
+{
+	unsigned *seen = userdata;
+
+	if (n->msg_id == SMEM_RM_NOTIF_VM_STATUS && n->vmid == smem_rm_vmid(1) &&
+	    n->vm_state == SMEM_RM_VM_RUNNING)
+		(*seen)++;
+}
+
+Test(smemd, notifications_reach_a_callback)
+{
+	struct smem_rm *rm, *m;
+	unsigned seen = 0;
+	int r;
+
+	cr_assert_eq(smem_rm_connect(NULL, 0, &rm), 0);
+	cr_assert_eq(smem_rm_connect(NULL, 1, &m), 0);
+	while (seen == 0) {
+		struct pollfd p = { smem_rm_fd(rm), POLLIN, 0 };
+
+		cr_assert_eq(poll(&p, 1, 20000), 1);
+		r = smem_rm_dispatch(rm, count_status, &seen);
+		cr_assert_geq(r, 0);
+	}
+	cr_assert_eq(seen, 1, "the modem's registration, told once");
+	cr_assert_eq(smem_rm_dispatch(rm, count_status, &seen), 0, "nothing more");
+	smem_rm_close(m);
+	smem_rm_close(rm);
+}
