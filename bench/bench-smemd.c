@@ -242,6 +242,7 @@ static void holder(struct shared *sh, bool smem, int ready, int go)
 	/* Hold on 500 us more, so that every waiter has gone to sleep, as in bench-hwlock. */
 	for (int64_t t = now_ns(); now_ns() - t < 500000;)
 		;
+	/* K1: the kill time, read by the waiter in K2 after it saw the death. */
 	atomic_store(&sh->t_kill, now_ns());
 	raise(SIGKILL);
 }
@@ -264,7 +265,7 @@ static void bench_kills(bool smem, bool policy, struct shared *sh)
 	}
 	for (unsigned k = 0; k < n_kills; k++) {
 		int ready[2], go[2], r, st;
-		int64_t t_own, t_note = 0;
+		int64_t t_own, t_note = 0, t_kill;
 		pid_t pid;
 		char c;
 
@@ -308,8 +309,10 @@ static void bench_kills(bool smem, bool policy, struct shared *sh)
 		waitpid(pid, &st, 0);
 		close(ready[0]);
 		close(go[1]);
-		own[n] = (double)(t_own - atomic_load(&sh->t_kill));
-		clean[n] = (double)((t_note > t_own ? t_note : t_own) - atomic_load(&sh->t_kill));
+		/* K2: pairs with K1; the holder's death (waitpid) came after its store. */
+		t_kill = atomic_load(&sh->t_kill);
+		own[n] = (double)(t_own - t_kill);
+		clean[n] = (double)((t_note > t_own ? t_note : t_own) - t_kill);
 		n++;
 	}
 	if (smem && policy) {

@@ -238,7 +238,8 @@ bool smemd_pidfd_dead(int pidfd)
 {
 	struct pollfd p = { pidfd, POLLIN, 0 };
 
-	return poll(&p, 1, 0) != 0;
+	/* Readable is dead; a poll that fails says nothing, and "unknown" is never "dead". */
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
 }
 
 bool smemd_same_process(int pidfd_a, pid_t pid_a, int pidfd_b, pid_t pid_b)

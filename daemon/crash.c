@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "hwlock/hwlock-internal.h"
+#include "core/util.h"
 #include "smemd.h"
 
 static int64_t now_ns(void)
@@ -44,7 +45,7 @@ void smemd__host_exited(struct smemd *d, struct smemd_host *h, uint16_t exit_typ
 	h->exit_type = exit_type;
 	h->notified = true;
 	smemd__queues_of_host(d, h->id, false, &queues);
-	smem__le32_put(reason, h->exit_reason);
+	put_le32(reason, h->exit_reason);
 	ex = (struct smem_rpc_vm_exited){ .vmid = h->vmid, .exit_type = exit_type,
 					  .reason_size = 4, .reason = reason };
 	n = smem__rpc_vm_exited_encode(&ex, buf, sizeof(buf));

@@ -13,16 +13,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "core/util.h"
 #include "smemd.h"
 #include "smemkit/region.h"
-
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
 
 static void reply(struct smemd *d, struct smemd_client *c, const struct smem_rpc_msg *m,
 		  uint32_t err, const void *payload, size_t len, const int *fds, unsigned nfds)
@@ -110,7 +106,7 @@ static void do_register(struct smemd *d, struct smemd_client *c, const struct sm
 		std_reply(d, c, m, SMEM_RPC_ERR_MSG_INVALID);
 		return;
 	}
-	id = smem__le16_get(m->data);
+	id = get_le16(m->data);
 	if (id >= SMEM_RM_MAX_HOSTS || !d->cfg.hosts[id].defined) {
 		std_reply(d, c, m, SMEM_RPC_ERR_ARGUMENT_INVALID);
 		return;
@@ -165,10 +161,10 @@ static void do_register(struct smemd *d, struct smemd_client *c, const struct sm
 	c->host = (int)id;
 	h->state = SMEM_RPC_VM_STATE_RUNNING;
 	h->os_state = SMEM_RPC_OS_STATE_RUN;
-	smem__le32_put(out, h->vmid);
-	smem__le32_put(out + 4, d->epoch);
-	smem__le64_put(out + 8, d->cfg.size);
-	smem__le64_put(out + 16, SMEM_HWLOCK_BANK_SIZE(SMEM_HWLOCK_DEFAULT_STRIDE));
+	put_le32(out, h->vmid);
+	put_le32(out + 4, d->epoch);
+	put_le64(out + 8, d->cfg.size);
+	put_le64(out + 16, SMEM_HWLOCK_BANK_SIZE(SMEM_HWLOCK_DEFAULT_STRIDE));
 	reply(d, c, m, SMEM_RPC_ERR_OK, out, sizeof(out), fds, 2);
 	smemd_log(d, "pid %d is host %u %s", (int)c->pid, id, d->cfg.hosts[id].name);
 	/* Peers hear of a change of state, not of a reconnect. */
@@ -302,12 +298,12 @@ static void do_msgq_create(struct smemd *d, struct smemd_client *c, const struct
 		std_reply(d, c, m, SMEM_RPC_ERR_MSG_INVALID);
 		return;
 	}
-	peer = host_of_vmid(d, smem__le16_get(m->data));
+	peer = host_of_vmid(d, get_le16(m->data));
 	smem_msgq_config_init(&cfg);
-	cfg.depth = smem__le16_get(m->data + 2);
-	cfg.max_msg_size = smem__le16_get(m->data + 4);
-	flags = smem__le16_get(m->data + 6);
-	label = smem__le32_get(m->data + 8);
+	cfg.depth = get_le16(m->data + 2);
+	cfg.max_msg_size = get_le16(m->data + 4);
+	flags = get_le16(m->data + 6);
+	label = get_le32(m->data + 8);
 	cfg.flags = flags;
 	if (!peer || peer->id == host || flags & ~(SMEM_MSGQ_MULTI_SEND | SMEM_MSGQ_MULTI_RECV) ||
 	    smem_msgq_size(cfg.depth, cfg.max_msg_size, &(size_t){ 0 }) < 0) {
@@ -349,13 +345,13 @@ static void do_msgq_create(struct smemd *d, struct smemd_client *c, const struct
 		std_reply(d, c, m, SMEM_RPC_ERR_NOMEM);
 		return;
 	}
-	smem__le64_put(out, d->queues[a].tx_cap);
-	smem__le64_put(out + 8, d->queues[b].rx_cap);
+	put_le64(out, d->queues[a].tx_cap);
+	put_le64(out + 8, d->queues[b].rx_cap);
 	reply(d, c, m, SMEM_RPC_ERR_OK, out, sizeof(out), NULL, 0);
 	if (peer->client && peer->state == SMEM_RPC_VM_STATE_RUNNING) {
-		smem__le16_put(note, d->hosts[host].vmid);
-		smem__le16_put(note + 2, 0);
-		smem__le32_put(note + 4, label);
+		put_le16(note, d->hosts[host].vmid);
+		put_le16(note + 2, 0);
+		put_le32(note + 4, label);
 		smemd_send(d, peer->client, SMEM_RPC_NOTIFICATION, ++d->notif_seq,
 			   SMEM_RM_NOTIF_RESOURCES, note, sizeof(note), NULL, 0);
 	}
@@ -371,7 +367,7 @@ static void do_msgq_open(struct smemd *d, struct smemd_client *c, const struct s
 		std_reply(d, c, m, SMEM_RPC_ERR_MSG_INVALID);
 		return;
 	}
-	cap = smem__le64_get(m->data);
+	cap = get_le64(m->data);
 	for (unsigned i = 0; i < SMEMD_MAX_QUEUES; i++) {
 		const struct smemd_queue *q = &d->queues[i];
 		unsigned end;
@@ -384,8 +380,8 @@ static void do_msgq_open(struct smemd *d, struct smemd_client *c, const struct s
 			end = SMEM_RM_END_RX;
 		else
 			continue;
-		smem__le32_put(out, end);
-		smem__le32_put(out + 4, (uint32_t)q->size);
+		put_le32(out, end);
+		put_le32(out + 4, (uint32_t)q->size);
 		reply(d, c, m, SMEM_RPC_ERR_OK, out, sizeof(out), &q->fd, 1);
 		return;
 	}
@@ -503,18 +499,18 @@ static void do_hosts(struct smemd *d, struct smemd_client *c, const struct smem_
 			if (d->queues[k].used && (d->queues[k].from == i || d->queues[k].to == i))
 				queues++;
 		memset(e, 0, SMEM_RM_HOST_ENTRY);
-		smem__le16_put(e, (uint16_t)i);
-		smem__le16_put(e + 2, h->vmid);
+		put_le16(e, (uint16_t)i);
+		put_le16(e + 2, h->vmid);
 		e[4] = h->state;
 		e[5] = h->os_state;
-		smem__le16_put(e + 6, (uint16_t)queues);
-		smem__le32_put(e + 8, h->pidfd >= 0 ? (uint32_t)h->pid : 0);
-		smem__le32_put(e + 12, h->pidfd >= 0 ? (uint32_t)h->uid : 0);
-		smem__le32_put(e + 16, h->exit_type);
+		put_le16(e + 6, (uint16_t)queues);
+		put_le32(e + 8, h->pidfd >= 0 ? (uint32_t)h->pid : 0);
+		put_le32(e + 12, h->pidfd >= 0 ? (uint32_t)h->uid : 0);
+		put_le32(e + 16, h->exit_type);
 		memcpy(e + 20, d->cfg.hosts[i].name, 16);
 		n++;
 	}
-	smem__le32_put(out, n);
+	put_le32(out, n);
 	reply(d, c, m, SMEM_RPC_ERR_OK, out, 4 + (size_t)n * SMEM_RM_HOST_ENTRY, NULL, 0);
 }
 

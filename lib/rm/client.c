@@ -74,7 +74,7 @@ static void note_push(struct smem_rm *rm, const struct smem_rpc_msg *m)
 			return;
 		n.vmid = e.vmid;
 		n.exit_type = e.exit_type;
-		n.value = e.reason_size >= 4 ? smem__le32_get(e.reason) : 0;
+		n.value = e.reason_size >= 4 ? get_le32(e.reason) : 0;
 	} else if (m->msg_id == SMEM_RPC_NOTIF_VM_STATUS) {
 		struct smem_rpc_vm_status s;
 
@@ -90,8 +90,8 @@ static void note_push(struct smem_rm *rm, const struct smem_rpc_msg *m)
 	} else if (m->msg_id == SMEM_RM_NOTIF_RESOURCES) {
 		if (m->len != SMEM_RM_NOTIF_RESOURCES_LEN)
 			return;
-		n.vmid = smem__le16_get(m->data);
-		n.value = smem__le32_get(m->data + 4);
+		n.vmid = get_le16(m->data);
+		n.value = get_le32(m->data + 4);
 	} else {
 		return; /* a notification this library does not know */
 	}
@@ -215,7 +215,7 @@ static int call(struct smem_rm *rm, uint32_t msg_id, const void *req, size_t len
 		drop_rx_fds(rm);
 		return -EPROTO;
 	}
-	*ret_error = smem__le32_get(rm->reply);
+	*ret_error = get_le32(rm->reply);
 	return 0;
 }
 
@@ -258,7 +258,7 @@ static int do_register(struct smem_rm *rm, unsigned host)
 	uint32_t err;
 	int r;
 
-	smem__le16_put(req, (uint16_t)host);
+	put_le16(req, (uint16_t)host);
 	r = call(rm, SMEM_RM_CALL_REGISTER, req, sizeof(req), &err);
 	if (r < 0)
 		return r;
@@ -274,7 +274,7 @@ static int do_register(struct smem_rm *rm, unsigned host)
 		drop_rx_fds(rm);
 		return -EPROTO;
 	}
-	rm->vmid = smem__le32_get(rm->reply + 4);
+	rm->vmid = get_le32(rm->reply + 4);
 	r = smem_region_from_fd(rm->rx_fds[0], 0, &rm->image);
 	if (r == 0)
 		r = smem_region_from_fd(rm->rx_fds[1], 0, &rm->bank_region);
@@ -465,17 +465,17 @@ int smem_rm_hosts(struct smem_rm *rm, struct smem_rm_host *buf, size_t n, size_t
 		return rm_errno(err, -EBADMSG);
 	if (rm->reply_len < 8)
 		return -EPROTO;
-	count = smem__le32_get(rm->reply + 4);
+	count = get_le32(rm->reply + 4);
 	if ((uint64_t)count * SMEM_RM_HOST_ENTRY != rm->reply_len - 8)
 		return -EPROTO;
 	for (uint32_t i = 0; i < count && i < n; i++) {
 		const uint8_t *e = rm->reply + 8 + (size_t)i * SMEM_RM_HOST_ENTRY;
 
 		buf[i] = (struct smem_rm_host){
-			.host = smem__le16_get(e), .vmid = smem__le16_get(e + 2),
-			.vm_state = e[4], .os_state = e[5], .queues = smem__le16_get(e + 6),
-			.pid = smem__le32_get(e + 8), .uid = smem__le32_get(e + 12),
-			.exit_type = smem__le32_get(e + 16),
+			.host = get_le16(e), .vmid = get_le16(e + 2),
+			.vm_state = e[4], .os_state = e[5], .queues = get_le16(e + 6),
+			.pid = get_le32(e + 8), .uid = get_le32(e + 12),
+			.exit_type = get_le32(e + 16),
 		};
 		memcpy(buf[i].name, e + 20, 15);
 		buf[i].name[15] = '\0';
@@ -495,11 +495,11 @@ int smem_rm_msgq_create(struct smem_rm *rm, unsigned partner, uint32_t label, un
 	if (!rm || partner > 0xffff || depth > 0xffff || max_msg_size > 0xffff || flags > 0xffff ||
 	    !ret_tx_cap || !ret_rx_cap)
 		return -EINVAL;
-	smem__le16_put(req, (uint16_t)partner);
-	smem__le16_put(req + 2, (uint16_t)depth);
-	smem__le16_put(req + 4, (uint16_t)max_msg_size);
-	smem__le16_put(req + 6, (uint16_t)flags);
-	smem__le32_put(req + 8, label);
+	put_le16(req, (uint16_t)partner);
+	put_le16(req + 2, (uint16_t)depth);
+	put_le16(req + 4, (uint16_t)max_msg_size);
+	put_le16(req + 6, (uint16_t)flags);
+	put_le32(req + 8, label);
 	r = call(rm, SMEM_RM_CALL_MSGQ_CREATE, req, sizeof(req), &err);
 	if (r < 0)
 		return r;
@@ -507,8 +507,8 @@ int smem_rm_msgq_create(struct smem_rm *rm, unsigned partner, uint32_t label, un
 		return rm_errno(err, -EEXIST);
 	if (rm->reply_len != 4 + SMEM_RM_MSGQ_CREATE_REPLY)
 		return -EPROTO;
-	*ret_tx_cap = smem__le64_get(rm->reply + 4);
-	*ret_rx_cap = smem__le64_get(rm->reply + 12);
+	*ret_tx_cap = get_le64(rm->reply + 4);
+	*ret_rx_cap = get_le64(rm->reply + 12);
 	return 0;
 }
 
@@ -527,7 +527,7 @@ int smem_rm_msgq_open(struct smem_rm *rm, uint64_t cap, const struct smem_msgq_o
 		;
 	if (slot == MAX_QUEUES)
 		return -ENOMEM;
-	smem__le64_put(req, cap);
+	put_le64(req, cap);
 	e = call(rm, SMEM_RM_CALL_MSGQ_OPEN, req, sizeof(req), &err);
 	if (e < 0)
 		return e;
@@ -539,8 +539,8 @@ int smem_rm_msgq_open(struct smem_rm *rm, uint64_t cap, const struct smem_msgq_o
 		drop_rx_fds(rm);
 		return -EPROTO;
 	}
-	end = smem__le32_get(rm->reply + 4);
-	size = smem__le32_get(rm->reply + 8);
+	end = get_le32(rm->reply + 4);
+	size = get_le32(rm->reply + 8);
 	e = smem_region_from_fd(rm->rx_fds[0], 0, &r);
 	drop_rx_fds(rm);
 	if (e < 0)

@@ -3,7 +3,7 @@
  * smemkit's own resource-manager calls, beside Gunyah's (lib/rpc/rpc.h), in a
  * msg_id range Gunyah does not use (0x5a......). Shared by smemd and the client
  * library; never installed. Every field is little-endian, and every payload is
- * decoded with memcpy-based readers, never by casting a packet.
+ * decoded with get_le*() of core/util.h, never by casting a packet.
  */
 #ifndef SMEMKIT_RM_PROTO_H
 #define SMEMKIT_RM_PROTO_H
@@ -67,46 +67,5 @@
  */
 ssize_t smem__rm_recv(int fd, void *buf, size_t len, int flags, int *fds, unsigned max_fds,
 		      unsigned *ret_nfds);
-
-static inline uint16_t smem__le16_get(const void *p)
-{
-	const uint8_t *b = p;
-
-	return (uint16_t)(b[0] | b[1] << 8);
-}
-
-static inline uint32_t smem__le32_get(const void *p)
-{
-	const uint8_t *b = p;
-
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
-static inline uint64_t smem__le64_get(const void *p)
-{
-	return smem__le32_get(p) | (uint64_t)smem__le32_get((const uint8_t *)p + 4) << 32;
-}
-
-static inline void smem__le16_put(void *p, uint16_t v)
-{
-	uint8_t *b = p;
-
-	b[0] = (uint8_t)v;
-	b[1] = (uint8_t)(v >> 8);
-}
-
-static inline void smem__le32_put(void *p, uint32_t v)
-{
-	uint8_t *b = p;
-
-	for (int i = 0; i < 4; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-}
-
-static inline void smem__le64_put(void *p, uint64_t v)
-{
-	smem__le32_put(p, (uint32_t)v);
-	smem__le32_put((uint8_t *)p + 4, (uint32_t)(v >> 32));
-}
 
 #endif

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "hwlock/hwlock-internal.h"
+#include "core/util.h"
 #include "rm/proto.h"
 #include "rpc/rpc.h"
 #include "smemkit/hwlock.h"
@@ -432,7 +433,7 @@ static uint32_t raw_reply(int fd, uint16_t seq)
 		if (r > 0 && (r & SMEM_RPC_RX_COMPLETE) && ev.msg.type == SMEM_RPC_REPLY &&
 		    ev.msg.seq == seq) {
 			cr_assert_geq(ev.msg.len, 4);
-			return smem__le32_get(ev.msg.data);
+			return get_le32(ev.msg.data);
 		}
 	}
 }
