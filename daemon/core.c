@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -110,6 +111,7 @@ static int client_flush(struct smemd *d, struct smemd_client *c)
 			continue;
 		for (unsigned f = 0; f < p->nfds; f++)
 			close(p->fds[f]);
+		c->fds_out -= p->nfds;
 		p->nfds = 0;
 		if (n < 0)
 			return -EPIPE;
@@ -137,6 +139,9 @@ int smemd_send(struct smemd *d, struct smemd_client *c, uint8_t type, uint16_t s
 		return n;
 	if (c->doomed)
 		return -EPIPE;
+	/* Fds waiting in a client's ring are fds of smemd's: a few each, and no more. */
+	if (nfds && c->fds_out + nfds > SMEMD_FDS_PER_CLIENT)
+		return -EMFILE;
 	if (c->out_len + (unsigned)n + 1 > SMEMD_OUTQ) {
 		/* A client that does not read what it asked for is dropped, not waited for. */
 		smemd_log(d, "client pid %d: %u packets unread, dropping it", (int)c->pid, c->out_len);
@@ -169,6 +174,7 @@ int smemd_send(struct smemd *d, struct smemd_client *c, uint8_t type, uint16_t s
 		for (unsigned f = 0; f < 2; f++)
 			if (own[f] >= 0)
 				p->fds[p->nfds++] = own[f];
+		c->fds_out += p->nfds;
 		c->out_len++;
 	}
 	if (client_flush(d, c) < 0) {
@@ -372,14 +378,22 @@ int smemd_listen(struct smemd *d, const char *path)
 	}
 	if (probe >= 0)
 		close(probe);
-	unlink(path);
+	/*
+	 * Bound and listening under another name first, then renamed into place:
+	 * whoever sees the socket appear (a client waiting to reconnect watches
+	 * the directory) can connect at once.
+	 */
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s.new", path) >= (int)sizeof(sa.sun_path))
+		strcpy(sa.sun_path, path);
+	unlink(sa.sun_path);
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0660) < 0 ||
-	    listen(fd, 64) < 0) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(sa.sun_path, 0660) < 0 ||
+	    listen(fd, 64) < 0 || (strcmp(sa.sun_path, path) && rename(sa.sun_path, path) < 0)) {
 		int e = -errno;
 
+		unlink(sa.sun_path);
 		close(fd);
 		return e;
 	}
@@ -395,54 +409,6 @@ void smemd_raise_fd_limit(void)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-}
-
-/* The image (formatted with the configured hosts' partitions) and its lock bank, as sealed memfds. */
-int smemd_make_memory(struct smemd *d, char *err, size_t errlen)
-{
-	struct smem_pair pairs[SMEM_RM_MAX_HOSTS];
-	struct smem_format_opts fo;
-	struct smem_hwlock_opts ho;
-	struct smem_region *img;
-	size_t n = 0;
-	int r;
-
-	smem_format_opts_init(&fo);
-	fo.version = d->cfg.version;
-	/* One private partition between the owner (apps) and each other host. */
-	for (unsigned i = 0; i < SMEM_RM_MAX_HOSTS && i < SMEM_HOST_COUNT; i++) {
-		if (!d->cfg.hosts[i].defined || i == d->cfg.owner)
-			continue;
-		pairs[n++] = (struct smem_pair){ d->cfg.owner, i, 0 };
-	}
-	fo.pairs = pairs;
-	fo.n_pairs = n;
-	r = smem_region_memfd("smemkit-image", d->cfg.size, &img);
-	if (r == 0)
-		r = smem_format(smem_region_base(img), d->cfg.size, &fo);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot make a %zu-byte version-%u image: %s", d->cfg.size,
-			 d->cfg.version, strerror(-r));
-		return r;
-	}
-	d->image_region = img;
-	d->image = smem_region_base(img);
-	d->image_fd = smem_region_fd(img);
-	r = smem_region_memfd("smemkit-bank", SMEM_HWLOCK_BANK_SIZE(SMEM_HWLOCK_DEFAULT_STRIDE),
-			      &d->bank_region);
-	if (r == 0)
-		r = smem_hwlock_format(smem_region_base(d->bank_region),
-				       smem_region_size(d->bank_region), SMEM_HWLOCK_DEFAULT_STRIDE);
-	smem_hwlock_opts_init(&ho);
-	ho.region = d->bank_region;
-	if (r == 0)
-		r = smem_hwlock_open(NULL, &ho, &d->bank);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot make the lock bank: %s", strerror(-r));
-		return r;
-	}
-	d->bank_fd = smem_region_fd(d->bank_region);
-	return 0;
 }
 
 int smemd_run(struct smemd *d)
@@ -501,6 +467,8 @@ void smemd_init(struct smemd *d)
 		d->hosts[i] = (struct smemd_host){ .id = i, .vmid = SMEM_RM_VMID_OF(i), .pidfd = -1 };
 	clock_gettime(CLOCK_REALTIME, &ts);
 	d->epoch = (uint32_t)ts.tv_sec ^ (uint32_t)getpid() << 16;
+	if (getrandom(&d->instance, sizeof(d->instance), 0) != sizeof(d->instance))
+		d->instance = (uint64_t)ts.tv_nsec << 32 ^ (uint64_t)ts.tv_sec ^ (uint64_t)getpid();
 	d->next_cap = (uint64_t)d->epoch << 32 | 1;
 	d->epfd = d->listen_fd = d->sig_fd = -1;
 }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -92,12 +93,95 @@ void smemd__queues_of_host(struct smemd *d, unsigned host, bool destroy, unsigne
 		*ret_n = n;
 }
 
+/* The pieces @host may map, in order (their indexes in @ret, up to @max). Return: how many. */
+static unsigned host_pieces(const struct smemd *d, unsigned host, unsigned *ret, unsigned max)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < d->n_pieces; i++)
+		if (smemd_piece_visible(&d->pieces[i], host)) {
+			if (n < max)
+				ret[n] = i;
+			n++;
+		}
+	return n;
+}
+
+/* MAP: one of the caller's pieces, and where it goes; never another host's. */
+static void do_map(struct smemd *d, struct smemd_client *c, const struct smem_rpc_msg *m)
+{
+	uint8_t out[8 + SMEM_RM_MAP_MAX_EXT * SMEM_RM_EXTENT];
+	unsigned idx[SMEMD_MAX_PIECES], n, want;
+	const struct smemd_piece *p;
+
+	if (m->len != SMEM_RM_MAP_REQ) {
+		std_reply(d, c, m, SMEM_RPC_ERR_MSG_INVALID);
+		return;
+	}
+	want = get_le32(m->data);
+	n = host_pieces(d, (unsigned)c->host, idx, SMEMD_MAX_PIECES);
+	if (want >= n) {
+		std_reply(d, c, m, SMEM_RPC_ERR_ARGUMENT_INVALID);
+		return;
+	}
+	p = &d->pieces[idx[want]];
+	put_le32(out, p->n_ext);
+	put_le32(out + 4, 0);
+	for (unsigned k = 0; k < p->n_ext; k++) {
+		uint8_t *e = out + 8 + k * SMEM_RM_EXTENT;
+
+		put_le64(e, p->ext[k].off);
+		put_le64(e + 8, p->ext[k].len);
+		put_le64(e + 16, p->ext[k].fd_off);
+	}
+	reply(d, c, m, SMEM_RPC_ERR_OK, out, 8 + p->n_ext * SMEM_RM_EXTENT, &p->fd, 1);
+}
+
+/* DUMP: the whole image, copied into a memfd sealed against writing. */
+static void do_dump(struct smemd *d, struct smemd_client *c, const struct smem_rpc_msg *m)
+{
+	uint8_t out[SMEM_RM_DUMP_REPLY];
+	size_t done = 0;
+	int fd;
+
+	if (m->len != 0) {
+		std_reply(d, c, m, SMEM_RPC_ERR_MSG_INVALID);
+		return;
+	}
+	if (c->uid != geteuid() && c->uid != 0) {
+		std_reply(d, c, m, SMEM_RPC_ERR_DENIED);
+		return;
+	}
+	/* One image in flight per client: a flood of dumps costs it, not smemd. */
+	if (c->fds_out) {
+		std_reply(d, c, m, SMEM_RPC_ERR_BUSY);
+		return;
+	}
+	fd = memfd_create("smemkit-dump", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	while (fd >= 0 && done < d->cfg.size) {
+		ssize_t w = write(fd, (const uint8_t *)d->image + done, d->cfg.size - done);
+
+		if (w <= 0)
+			break;
+		done += (size_t)w;
+	}
+	if (fd < 0 || done != d->cfg.size ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+		if (fd >= 0)
+			close(fd);
+		std_reply(d, c, m, SMEM_RPC_ERR_NOMEM);
+		return;
+	}
+	put_le64(out, d->cfg.size);
+	reply(d, c, m, SMEM_RPC_ERR_OK, out, sizeof(out), &fd, 1);
+	close(fd);
+}
+
 static void do_register(struct smemd *d, struct smemd_client *c, const struct smem_rpc_msg *m)
 {
 	uint8_t out[SMEM_RM_REGISTER_REPLY];
 	struct epoll_event ev;
 	struct smemd_host *h;
-	int fds[2] = { d->image_fd, d->bank_fd };
 	bool was_running;
 	unsigned id;
 	int pidfd;
@@ -165,7 +249,10 @@ static void do_register(struct smemd *d, struct smemd_client *c, const struct sm
 	put_le32(out + 4, d->epoch);
 	put_le64(out + 8, d->cfg.size);
 	put_le64(out + 16, SMEM_HWLOCK_BANK_SIZE(SMEM_HWLOCK_DEFAULT_STRIDE));
-	reply(d, c, m, SMEM_RPC_ERR_OK, out, sizeof(out), fds, 2);
+	put_le64(out + 24, d->instance);
+	put_le32(out + 32, host_pieces(d, id, NULL, 0));
+	put_le32(out + 36, 0);
+	reply(d, c, m, SMEM_RPC_ERR_OK, out, sizeof(out), &d->bank_fd, 1);
 	smemd_log(d, "pid %d is host %u %s", (int)c->pid, id, d->cfg.hosts[id].name);
 	/* Peers hear of a change of state, not of a reconnect. */
 	if (!was_running)
@@ -524,11 +611,16 @@ void smemd_dispatch(struct smemd *d, struct smemd_client *c, const struct smem_r
 		do_hosts(d, c, m);
 		return;
 	}
+	if (m->msg_id == SMEM_RM_CALL_DUMP) {
+		do_dump(d, c, m);
+		return;
+	}
 	if (m->msg_id == SMEM_RPC_VM_GET_STATE) {
 		do_get_state(d, c, m);
 		return;
 	}
 	switch (m->msg_id) {
+	case SMEM_RM_CALL_MAP:
 	case SMEM_RPC_VM_GET_VMID:
 	case SMEM_RPC_VM_GET_HYP_RESOURCES:
 	case SMEM_RM_CALL_MSGQ_CREATE:
@@ -558,6 +650,9 @@ void smemd_dispatch(struct smemd *d, struct smemd_client *c, const struct smem_r
 		reply(d, c, m, SMEM_RPC_ERR_OK, out, sizeof(out), NULL, 0);
 		return;
 	}
+	case SMEM_RM_CALL_MAP:
+		do_map(d, c, m);
+		return;
 	case SMEM_RPC_VM_GET_HYP_RESOURCES:
 		do_get_resources(d, c, m);
 		return;

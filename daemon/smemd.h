@@ -20,6 +20,8 @@
 #define SMEMD_OUTQ        256u
 /* Ring space a notification never takes: replies keep it. */
 #define SMEMD_OUTQ_REPLIES 64u
+/* Fds a client's unread replies may hold; a reply past it is an error without them. */
+#define SMEMD_FDS_PER_CLIENT 16u
 /* Connections one uid may hold before registering. */
 #define SMEMD_IDLE_PER_UID 8u
 /* Queue pairs one host may create. */
@@ -58,6 +60,7 @@ struct smemd_client {
 	/* What smemd has to send it: a ring of whole packets, never a blocking write. */
 	struct smemd_packet out[SMEMD_OUTQ];
 	unsigned out_head, out_len;
+	unsigned fds_out;       /* fds in the ring, at most SMEMD_FDS_PER_CLIENT */
 	bool want_out;
 	bool doomed;            /* dropped at the end of this turn of the loop */
 };
@@ -80,6 +83,23 @@ struct smemd_host {
 	int64_t died_ns;        /* when its pidfd fired, for the log */
 };
 
+/* One mapping of a piece: @len bytes at @off in the image, from @fd_off in its memfd. */
+struct smemd_extent {
+	uint64_t off, len, fd_off;
+};
+
+#define SMEMD_PIECE_ALL     0xffffu /* a piece every host maps */
+#define SMEMD_PIECE_MAX_EXT 4u
+#define SMEMD_MAX_PIECES    85u /* one per partition table entry, and the common piece */
+
+/* A piece of the image (memory.c): its memfd, who may map it, and where. */
+struct smemd_piece {
+	int fd;
+	uint16_t host0, host1;  /* its hosts, or SMEMD_PIECE_ALL */
+	unsigned n_ext;
+	struct smemd_extent ext[SMEMD_PIECE_MAX_EXT];
+};
+
 struct smemd_queue {
 	bool used;
 	unsigned from, to;      /* hosts: from sends, to receives */
@@ -95,12 +115,15 @@ struct smemd {
 	struct smemd_config cfg;
 	int epfd, listen_fd, sig_fd;
 	int spare_fd;           /* kept to accept and close a client when out of fds */
-	int image_fd, bank_fd;
-	void *image;
+	int bank_fd;
+	void *image;            /* every piece, mapped at its offsets: the whole image */
+	struct smemd_piece pieces[SMEMD_MAX_PIECES];
+	unsigned n_pieces;
 	struct smem_region *image_region;
 	struct smem_region *bank_region;
 	struct smem_hwlock *bank;
-	uint32_t epoch;
+	uint32_t epoch;         /* restarts of smemd that kept the memory */
+	uint64_t instance;      /* names the memory, across those restarts */
 	uint64_t next_cap;
 	uint64_t next_serial;
 	uint16_t notif_seq;
@@ -133,6 +156,12 @@ bool smemd_same_process(int pidfd_a, pid_t pid_a, int pidfd_b, pid_t pid_b);
 bool smemd_pidfd_dead(int pidfd);
 int smemd_client_read(struct smemd *d, struct smemd_client *c);
 void smemd_client_close(struct smemd *d, unsigned i);
+
+/* memory.c */
+int smemd_memfd(const char *name, size_t size);
+bool smemd_piece_visible(const struct smemd_piece *p, unsigned host);
+int smemd_map_pieces(const struct smemd_piece *pieces, const int *fds, unsigned n, size_t size,
+		     void **ret_base);
 
 /* config.c */
 void smemd_config_default(struct smemd_config *c);

@@ -10,8 +10,24 @@
  * calls; notifications (VM_EXITED, VM_STATUS, ...) wait in the connection until
  * read, and smem_rm_fd() becomes readable when one may have arrived.
  *
- * Attaching to the image through smemd is an option of smem_open(): pass
- * smem_rm_region() and smem_rm_hwlock() as its region and lock bank.
+ * smemd cuts the image into pieces, each a memfd: the header and partition
+ * table, the global partition, and each private partition. A host is given
+ * only the pieces it may map (the first two, and the partitions it is one of
+ * the two hosts of), mapped at their offsets inside one reserved range of the
+ * image's size, so that the layout is the SMEM layout; touching a partition
+ * it was not given faults (SIGSEGV), as an XPU violation does on hardware.
+ *
+ * Attaching to the image through smemd is an option of smem_open(): set
+ * smem_open_opts.rm to the connection.
+ *
+ * A host that loses smemd keeps everything it mapped: items, locks and
+ * queues keep working. Calls fail meanwhile (-ECONNREFUSED or -ENOENT while
+ * nobody listens, -ECONNRESET for the call smemd died in), and each call, and
+ * smem_rm_notification(), reconnects first and registers again as the same
+ * host. smemd renames its socket into place once it listens, and
+ * smem_rm_fd() is readable then too. A smemd that came back with other
+ * memory (it was not restarted, but started anew) is -ESTALE for good: the
+ * host must attach again.
  */
 #ifndef SMEMKIT_RM_H
 #define SMEMKIT_RM_H
@@ -122,11 +138,24 @@ struct smem_region *smem_rm_region(struct smem_rm *rm);
 struct smem_hwlock *smem_rm_hwlock(struct smem_rm *rm);
 
 /**
+ * smem_rm_dump() - a copy of the whole image, as one file
+ * @rm: a connection of smemd's uid, or of root; registered or not
+ * @ret: a private snapshot of the image in the Linux format (smem_check(),
+ *       smemctl fsck and the Linux driver read it); the caller closes it
+ *
+ * Context: process context; waits for smemd's answer.
+ * Return: 0; -EINVAL; -EPERM for another uid; -EBUSY while an earlier reply's
+ * fds are not yet taken; a connection error as for every call; -ENOMEM.
+ */
+int smem_rm_dump(struct smem_rm *rm, struct smem_region **ret);
+
+/**
  * smem_rm_fd() - a descriptor for the caller's event loop
  * @rm: the connection
  *
- * Readable when smemd has sent something; then call smem_rm_notification()
- * until it returns -EAGAIN.
+ * Readable when smemd has sent something, when the connection is lost, and
+ * when smemd is back after that; then call smem_rm_notification() until it
+ * returns -EAGAIN. The descriptor stays the same across reconnects.
  *
  * Return: the fd (owned by @rm); -EINVAL.
  */

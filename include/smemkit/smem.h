@@ -108,8 +108,11 @@ enum smem_open_flags {
 	SMEM_OPEN_OFFLINE   = 1u << 2, /* the image file for this process alone; no lock bank */
 };
 
+struct smem_rm;
+
 struct smem_open_opts {
 	unsigned flags;             /* enum smem_open_flags */
+	struct smem_rm *rm;         /* through smemd (smem_rm(3)), borrowed; then the path is NULL */
 	struct smem_region *region; /* the image, borrowed; then the path is NULL */
 	struct smem_hwlock *hwlock; /* the lock bank, borrowed; NULL: PATH.hwlock or none */
 	uint64_t phys_base;         /* physical address of the region's first byte */
@@ -132,8 +135,12 @@ void smem_open_opts_init(struct smem_open_opts *o);
  * @o: options, or NULL for the defaults
  * @ret: the handle
  *
- * The image is the region file @path, or the region @o->region that the caller
- * owns and that must outlive the handle. A file is mapped shared and read-write
+ * The image is the region file @path, the region @o->region that the caller
+ * owns and that must outlive the handle, or the image smemd gave the
+ * connection @o->rm (smem_rm_connect() as @host), which must outlive it too:
+ * then the handle sees only the pieces smemd gave this host (the header, the
+ * global partition and its own private partitions), smem_item_foreach()
+ * walks only those, and every other partition is unmapped memory. A file is mapped shared and read-write
  * and its lock bank PATH.hwlock is opened too, unless @o->hwlock names one; with
  * SMEM_OPEN_RDONLY the file is read once into a private snapshot and no lock
  * bank is opened. A region comes with only the lock bank @o->hwlock, if any.
@@ -159,7 +166,8 @@ void smem_open_opts_init(struct smem_open_opts *o);
  *
  * Context: process context.
  * Return: 0; -EINVAL for a bad @host, unknown flag bits, a NULL @ret, neither or
- * both of @path and @o->region, SMEM_OPEN_OFFLINE with SMEM_OPEN_RDONLY, a region
+ * more than one of @path, @o->region and @o->rm, an @o->rm registered as
+ * another host or as none, or @o->rm with @o->hwlock or SMEM_OPEN_OFFLINE, SMEM_OPEN_OFFLINE with SMEM_OPEN_RDONLY, a region
  * or a lock bank; -EBUSY with SMEM_OPEN_OFFLINE while a live process has the
  * image attached (or without it, while one has it open offline); -EEXIST with
  * SMEM_OPEN_OFFLINE for an image that has a lock bank; -EBADMSG if the image fails validation; -EPROTO

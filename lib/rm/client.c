@@ -19,7 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -38,23 +43,34 @@ struct rm_queue {
 };
 
 struct smem_rm {
-	int fd;
+	int fd;                 /* the connection, or -1 while smemd is away */
+	int epfd;               /* smem_rm_fd(): the connection, or the watch below */
+	int watch_fd;           /* inotify on the socket's directory while away, or -1 */
+	char path[108];
 	int host;
 	unsigned vmid;
+	uint64_t instance;      /* the memory mapped, which a reconnect must find again */
+	uint32_t epoch;
 	uint16_t seq;
-	bool gone;
+	bool gone;              /* the connection is lost: the next call reconnects */
+	bool stale;             /* smemd came back with other memory: nothing works */
 	struct smem_rpc_rx rx;
 	int rx_fds[2];          /* fds of the message being reassembled */
 	unsigned rx_nfds;
 	struct smem_rm_notification notes[SMEM_RM_NOTIF_MAX];
 	unsigned note_head, note_len;
 	struct smem_region *image;
+	void *image_base;       /* the reserved range, with the host's pieces mapped in it */
+	size_t image_size;
 	struct smem_region *bank_region;
 	struct smem_hwlock *bank;
 	struct rm_queue queues[MAX_QUEUES];
 	uint8_t reply[SMEM_RPC_MSG_MAX];
 	size_t reply_len;
 };
+
+static void disconnect(struct smem_rm *rm);
+static int reconnect(struct smem_rm *rm);
 
 static void drop_rx_fds(struct smem_rm *rm)
 {
@@ -123,7 +139,7 @@ static int read_packet(struct smem_rm *rm, bool block, uint16_t want_seq, uint32
 	if (n == -EAGAIN || n == -EWOULDBLOCK)
 		return -EAGAIN;
 	if (n <= 0) {
-		rm->gone = true;
+		disconnect(rm);
 		return -EPIPE;
 	}
 	r = smem__rpc_rx_push(&rm->rx, buf, (size_t)n, &ev);
@@ -182,8 +198,11 @@ static int call(struct smem_rm *rm, uint32_t msg_id, const void *req, size_t len
 	uint8_t pkt[SMEM_RPC_FRAG_MAX];
 	int nfrags, r;
 
-	if (rm->gone)
-		return -EPIPE;
+	if (rm->gone) {
+		r = reconnect(rm);
+		if (r < 0)
+			return r;
+	}
 	if (++rm->seq == 0)
 		rm->seq = 1;
 	m = (struct smem_rpc_msg){ .type = SMEM_RPC_REQUEST, .seq = rm->seq, .msg_id = msg_id,
@@ -201,14 +220,19 @@ static int call(struct smem_rm *rm, uint32_t msg_id, const void *req, size_t len
 			w = send(rm->fd, pkt, (size_t)n, MSG_NOSIGNAL);
 		while (w < 0 && errno == EINTR);
 		if (w != n) {
-			rm->gone = true;
-			return -EPIPE;
+			disconnect(rm);
+			return -ECONNRESET;
 		}
 	}
 	drop_rx_fds(rm);
 	do
 		r = read_packet(rm, true, rm->seq, msg_id);
 	while (r == 0);
+	if (r == -EPIPE) {
+		/* smemd went away with the call: whether it took effect is not known. */
+		disconnect(rm);
+		return -ECONNRESET;
+	}
 	if (r < 0)
 		return r;
 	if (rm->reply_len < 4) {
@@ -251,11 +275,101 @@ static int socket_path(const char *path, char *buf, size_t len)
 	return n >= len ? -ENAMETOOLONG : 0;
 }
 
+/* Map one of the host's pieces where MAP says, into the reserved range. */
+static int map_piece(struct smem_rm *rm, unsigned index, uint64_t (*done)[2], unsigned *n_done)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	uint8_t req[SMEM_RM_MAP_REQ];
+	struct stat st;
+	uint32_t err, n;
+	int r = 0, seals, fd;
+
+	put_le32(req, index);
+	r = call(rm, SMEM_RM_CALL_MAP, req, sizeof(req), &err);
+	if (r < 0)
+		return r;
+	if (err != SMEM_RPC_ERR_OK) {
+		drop_rx_fds(rm);
+		return rm_errno(err, -EPROTO);
+	}
+	n = rm->reply_len >= 12 ? get_le32(rm->reply + 4) : 0;
+	if (n == 0 || n > SMEM_RM_MAP_MAX_EXT || rm->reply_len != 12 + (size_t)n * SMEM_RM_EXTENT ||
+	    rm->rx_nfds != 1) {
+		drop_rx_fds(rm);
+		return -EPROTO;
+	}
+	fd = rm->rx_fds[0];
+	/* A piece a peer could shrink would kill this process with SIGBUS: sealed only. */
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW) ||
+	    fstat(fd, &st) < 0)
+		r = -EPROTO;
+	for (uint32_t k = 0; r == 0 && k < n; k++) {
+		const uint8_t *e = rm->reply + 12 + k * SMEM_RM_EXTENT;
+		uint64_t off = get_le64(e), len = get_le64(e + 8), fd_off = get_le64(e + 16);
+
+		if (!len || off % page || len % page || fd_off % page || off > rm->image_size ||
+		    len > rm->image_size - off || fd_off > (uint64_t)st.st_size ||
+		    len > (uint64_t)st.st_size - fd_off) {
+			r = -EPROTO;
+			break;
+		}
+		/* A fixed mapping replaces what is there: never let one piece cover another. */
+		for (unsigned j = 0; j < *n_done; j++)
+			if (off < done[j][1] && done[j][0] < off + len)
+				r = -EPROTO;
+		if (r == 0 && mmap((uint8_t *)rm->image_base + off, len, PROT_READ | PROT_WRITE,
+				   MAP_SHARED | MAP_FIXED, fd, (off_t)fd_off) == MAP_FAILED)
+			r = -errno;
+		if (r == 0) {
+			done[*n_done][0] = off;
+			done[(*n_done)++][1] = off + len;
+		}
+	}
+	drop_rx_fds(rm);
+	return r;
+}
+
+/*
+ * The image as pieces: a range of its size reserved with no access, and the
+ * host's pieces mapped into it at their offsets. What the host was not given
+ * stays PROT_NONE, and touching it faults.
+ */
+static int map_image(struct smem_rm *rm, uint64_t size, uint32_t pieces)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	uint64_t (*done)[2];
+	unsigned n_done = 0;
+	int r = 0;
+
+	if (!size || size % page || size > SMEM_REGION_MAX_SIZE || !pieces ||
+	    pieces > SMEM_RM_MAX_PIECES)
+		return -EPROTO;
+	done = calloc((size_t)pieces * SMEM_RM_MAP_MAX_EXT, sizeof(*done));
+	if (!done)
+		return -ENOMEM;
+	rm->image_base = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+			      0);
+	if (rm->image_base == MAP_FAILED) {
+		rm->image_base = NULL;
+		free(done);
+		return -ENOMEM;
+	}
+	rm->image_size = size;
+	for (uint32_t i = 0; r == 0 && i < pieces; i++)
+		r = map_piece(rm, i, done, &n_done);
+	free(done);
+	if (r == 0)
+		r = smem_region_wrap(rm->image_base, size, true, &rm->image);
+	return r;
+}
+
 static int do_register(struct smem_rm *rm, unsigned host)
 {
 	struct smem_hwlock_opts ho;
 	uint8_t req[SMEM_RM_REGISTER_REQ] = { 0 };
-	uint32_t err;
+	uint64_t size, instance;
+	uint32_t err, pieces;
 	int r;
 
 	put_le16(req, (uint16_t)host);
@@ -270,15 +384,29 @@ static int do_register(struct smem_rm *rm, unsigned host)
 			return -ENODEV;
 		return rm_errno(err, -EADDRINUSE);
 	}
-	if (rm->reply_len != 4 + SMEM_RM_REGISTER_REPLY || rm->rx_nfds != 2) {
+	if (rm->reply_len != 4 + SMEM_RM_REGISTER_REPLY || rm->rx_nfds != 1) {
 		drop_rx_fds(rm);
 		return -EPROTO;
 	}
 	rm->vmid = get_le32(rm->reply + 4);
-	r = smem_region_from_fd(rm->rx_fds[0], 0, &rm->image);
-	if (r == 0)
-		r = smem_region_from_fd(rm->rx_fds[1], 0, &rm->bank_region);
+	rm->epoch = get_le32(rm->reply + 8);
+	size = get_le64(rm->reply + 12);
+	instance = get_le64(rm->reply + 28);
+	pieces = get_le32(rm->reply + 36);
+	if (rm->image) {
+		/* Again, after losing smemd: the memory must be what this host has mapped. */
+		drop_rx_fds(rm);
+		if (instance != rm->instance || size != rm->image_size) {
+			rm->stale = true;
+			return -ESTALE;
+		}
+		return 0;
+	}
+	rm->instance = instance;
+	r = smem_region_from_fd(rm->rx_fds[0], 0, &rm->bank_region);
 	drop_rx_fds(rm);
+	if (r == 0)
+		r = map_image(rm, size, pieces);
 	if (r < 0)
 		return r;
 	smem_hwlock_opts_init(&ho);
@@ -286,34 +414,124 @@ static int do_register(struct smem_rm *rm, unsigned host)
 	return smem_hwlock_open(NULL, &ho, &rm->bank);
 }
 
-int smem_rm_connect(const char *socket_name, int host, struct smem_rm **ret)
+/* Drop the connection; what it mapped stays. */
+static void disconnect(struct smem_rm *rm)
+{
+	if (rm->fd >= 0) {
+		epoll_ctl(rm->epfd, EPOLL_CTL_DEL, rm->fd, NULL);
+		close(rm->fd);
+		rm->fd = -1;
+	}
+	drop_rx_fds(rm);
+	smem__rpc_rx_init(&rm->rx);
+	rm->gone = true;
+}
+
+/*
+ * While smemd is away, smem_rm_fd() waits on the socket's directory: smemd
+ * renames its socket into place once it listens, and that wakes the caller's
+ * loop to reconnect. Without inotify the next call reconnects all the same.
+ */
+static void watch(struct smem_rm *rm)
+{
+	char dir[sizeof(rm->path)];
+	char *slash;
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	if (rm->watch_fd >= 0)
+		return;
+	memcpy(dir, rm->path, sizeof(dir));
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = 0;
+	else if (slash)
+		*slash = 0;
+	else
+		strcpy(dir, ".");
+	rm->watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (rm->watch_fd < 0)
+		return;
+	if (inotify_add_watch(rm->watch_fd, dir, IN_CREATE | IN_MOVED_TO | IN_ATTRIB) < 0 ||
+	    epoll_ctl(rm->epfd, EPOLL_CTL_ADD, rm->watch_fd, &ev) < 0) {
+		close(rm->watch_fd);
+		rm->watch_fd = -1;
+	}
+}
+
+static void unwatch(struct smem_rm *rm)
+{
+	if (rm->watch_fd < 0)
+		return;
+	epoll_ctl(rm->epfd, EPOLL_CTL_DEL, rm->watch_fd, NULL);
+	close(rm->watch_fd);
+	rm->watch_fd = -1;
+}
+
+static int dial(struct smem_rm *rm)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	memcpy(sa.sun_path, rm->path, sizeof(rm->path));
+	rm->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (rm->fd < 0)
+		return -errno;
+	if (connect(rm->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    epoll_ctl(rm->epfd, EPOLL_CTL_ADD, rm->fd, &ev) < 0) {
+		int e = -errno;
+
+		close(rm->fd);
+		rm->fd = -1;
+		return e;
+	}
+	rm->gone = false;
+	return 0;
+}
+
+/* A connection again, registered as the same host with the same memory. */
+static int reconnect(struct smem_rm *rm)
+{
+	int r;
+
+	if (rm->stale)
+		return -ESTALE;
+	disconnect(rm);
+	r = dial(rm);
+	if (r == 0 && rm->host >= 0)
+		r = do_register(rm, (unsigned)rm->host);
+	if (r < 0) {
+		disconnect(rm);
+		if (!rm->stale)
+			watch(rm);
+		return r;
+	}
+	unwatch(rm);
+	return 0;
+}
+
+int smem_rm_connect(const char *socket_name, int host, struct smem_rm **ret)
+{
 	struct smem_rm *rm;
 	int r;
 
 	if (!ret || host < -1 || host >= (int)SMEM_RM_MAX_HOSTS)
 		return -EINVAL;
-	r = socket_path(socket_name, sa.sun_path, sizeof(sa.sun_path));
-	if (r < 0)
-		return r;
 	rm = calloc(1, sizeof(*rm));
 	if (!rm)
 		return -ENOMEM;
+	rm->fd = rm->watch_fd = -1;
 	rm->host = host;
 	smem__rpc_rx_init(&rm->rx);
-	rm->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (rm->fd < 0 || connect(rm->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = -errno;
+	r = socket_path(socket_name, rm->path, sizeof(rm->path));
+	if (r == 0) {
+		rm->epfd = epoll_create1(EPOLL_CLOEXEC);
+		r = rm->epfd < 0 ? -errno : dial(rm);
+	}
+	if (r == 0 && host >= 0)
+		r = do_register(rm, (unsigned)host);
+	if (r < 0) {
 		smem_rm_close(rm);
 		return r;
-	}
-	if (host >= 0) {
-		r = do_register(rm, (unsigned)host);
-		if (r < 0) {
-			smem_rm_close(rm);
-			return r;
-		}
 	}
 	*ret = rm;
 	return 0;
@@ -330,9 +548,20 @@ void smem_rm_close(struct smem_rm *rm)
 	smem_hwlock_close(rm->bank);
 	smem_region_close(rm->bank_region);
 	smem_region_close(rm->image);
+	if (rm->image_base)
+		munmap(rm->image_base, rm->image_size);
 	if (rm->fd >= 0)
 		close(rm->fd);
+	if (rm->watch_fd >= 0)
+		close(rm->watch_fd);
+	if (rm->epfd > 0)
+		close(rm->epfd);
 	free(rm);
+}
+
+int smem__rm_host(const struct smem_rm *rm)
+{
+	return rm && rm->image ? rm->host : -1;
 }
 
 struct smem_region *smem_rm_region(struct smem_rm *rm)
@@ -347,7 +576,7 @@ struct smem_hwlock *smem_rm_hwlock(struct smem_rm *rm)
 
 int smem_rm_fd(struct smem_rm *rm)
 {
-	return rm ? rm->fd : -EINVAL;
+	return rm ? rm->epfd : -EINVAL;
 }
 
 int smem_rm_notification(struct smem_rm *rm, struct smem_rm_notification *ret)
@@ -356,8 +585,22 @@ int smem_rm_notification(struct smem_rm *rm, struct smem_rm_notification *ret)
 		return -EINVAL;
 	/* What has arrived, without waiting; a notification completes in it or not. */
 	while (rm->note_len == 0) {
-		int r = read_packet(rm, false, 0, 0);
+		int r;
 
+		if (rm->gone) {
+			char ev[4096];
+
+			/* What woke the caller's loop, if the watch did, is spent now. */
+			if (rm->watch_fd >= 0)
+				while (read(rm->watch_fd, ev, sizeof(ev)) > 0)
+					;
+			r = reconnect(rm);
+			if (r < 0)
+				return r;
+		}
+		r = read_packet(rm, false, 0, 0);
+		if (r == -EPIPE)
+			continue; /* reconnect at once: smemd may be back already */
 		if (r < 0)
 			return r;
 	}
@@ -381,6 +624,31 @@ int smem_rm_dispatch(struct smem_rm *rm,
 		count++;
 	}
 	return r == -EAGAIN ? count : r;
+}
+
+int smem_rm_dump(struct smem_rm *rm, struct smem_region **ret)
+{
+	struct stat st;
+	uint32_t err;
+	int r;
+
+	if (!rm || !ret)
+		return -EINVAL;
+	r = call(rm, SMEM_RM_CALL_DUMP, NULL, 0, &err);
+	if (r < 0)
+		return r;
+	if (err) {
+		drop_rx_fds(rm);
+		return err == SMEM_RPC_ERR_BUSY ? -EBUSY : rm_errno(err, -EBUSY);
+	}
+	if (rm->reply_len != 4 + SMEM_RM_DUMP_REPLY || rm->rx_nfds != 1 ||
+	    fstat(rm->rx_fds[0], &st) < 0 || (uint64_t)st.st_size != get_le64(rm->reply + 4)) {
+		drop_rx_fds(rm);
+		return -EPROTO;
+	}
+	r = smem_region_from_fd(rm->rx_fds[0], SMEM_REGION_RDONLY, ret);
+	drop_rx_fds(rm);
+	return r;
 }
 
 int smem_rm_get_vmid(struct smem_rm *rm, unsigned *ret_vmid)

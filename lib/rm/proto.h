@@ -14,13 +14,37 @@
 
 /*
  * REGISTER {le16 host, le16 reserved} -> {le32 vmid, le32 epoch, le64 image
- * size, le64 bank size}; the reply's first fragment carries two fds, the
- * image's memfd and the lock bank's, both sealed against shrinking and growing.
- * The first call of a connection; every other call before it is DENIED.
+ * size, le64 bank size, le64 instance, le32 pieces, le32 reserved}; the reply
+ * carries one fd, the lock bank's memfd, sealed against shrinking and growing.
+ * The instance names the memory: it stays the same across restarts of smemd
+ * that kept it, and the epoch counts those restarts. The first call of a
+ * connection; every other call before it is DENIED.
  */
 #define SMEM_RM_CALL_REGISTER    0x5a000001u
 #define SMEM_RM_REGISTER_REQ     4u
-#define SMEM_RM_REGISTER_REPLY   24u
+#define SMEM_RM_REGISTER_REPLY   40u
+
+/*
+ * MAP {le32 index} -> {le32 n, le32 reserved, n extents of {le64 offset in
+ * the image, le64 length, le64 offset in the memfd}}; the reply carries the
+ * piece's sealed memfd. The pieces are those of the image the host may map:
+ * index from 0 to REGISTER's count. Each extent is whole pages, inside the
+ * image; the rest of the image the host must not touch.
+ */
+#define SMEM_RM_CALL_MAP         0x5a000002u
+#define SMEM_RM_MAP_REQ          4u
+#define SMEM_RM_MAP_MAX_EXT      4u
+#define SMEM_RM_MAX_PIECES       85u
+#define SMEM_RM_EXTENT           24u
+
+/*
+ * DUMP (empty) -> {le64 size}; the reply carries a memfd sealed against
+ * writing that holds a copy of the whole image, in the Linux format. Only a
+ * connection of smemd's uid or of root may ask (no registration needed); BUSY
+ * while the caller has not taken an earlier reply's fds.
+ */
+#define SMEM_RM_CALL_DUMP        0x5a000003u
+#define SMEM_RM_DUMP_REPLY       8u
 
 /*
  * MSGQ_CREATE {le16 partner vmid, le16 depth, le16 max message size, le16 flags,
@@ -58,6 +82,11 @@
 #define SMEM_RM_VMID_OF(host)    ((uint16_t)(0x80u + (host)))
 #define SMEM_RM_HOST_OF(vmid)    ((unsigned)(vmid) - 0x80u)
 #define SMEM_RM_MAX_HOSTS        64u
+
+struct smem_rm;
+
+/* The host @rm registered as, or -1 (client.c; for smem_open()). */
+int smem__rm_host(const struct smem_rm *rm);
 
 /*
  * Receive one packet of at most @len bytes on @fd (recvmsg @flags), taking up

@@ -13,6 +13,7 @@ struct smem {
 	uint64_t size;
 	bool writable;
 	bool offline; /* SMEM_OPEN_OFFLINE: the file is ours alone, so no lock is taken */
+	bool partial; /* through smemd: only this host's pieces are mapped */
 	unsigned host;
 	unsigned hwlock_id;
 	unsigned lock_flags; /* SMEM_HWLOCK_BUST_DEAD with SMEM_OPEN_BUST_DEAD */

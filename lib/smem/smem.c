@@ -18,8 +18,10 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "rm/proto.h"
 #include "smemkit/hwlock.h"
 #include "smemkit/region.h"
+#include "smemkit/rm.h"
 
 void smem_open_opts_init(struct smem_open_opts *o)
 {
@@ -228,6 +230,24 @@ int smem__open(const char *path, unsigned host, const struct smem_open_opts *o,
 		smem_open_opts_init(&defaults);
 		o = &defaults;
 	}
+	if (o->rm) {
+		struct smem__diag d = { .buf = o->errbuf, .len = o->errbuf_size };
+		struct smem_open_opts opts = *o;
+		int r;
+
+		if (path || o->region || o->hwlock || (o->flags & SMEM_OPEN_OFFLINE) ||
+		    smem__rm_host(o->rm) != (int)host || !smem_rm_region(o->rm)) {
+			smem__diag(&d, "through smemd: no path, region or lock bank, and the host the "
+				       "connection registered as");
+			return -EINVAL;
+		}
+		opts.region = smem_rm_region(o->rm);
+		opts.hwlock = smem_rm_hwlock(o->rm);
+		r = open_region(opts.region, host, &opts, hwlock_id, false, ret);
+		if (r == 0)
+			(*ret)->partial = true;
+		return r;
+	}
 	if (!o->region)
 		return open_path(path, host, o, hwlock_id, ret);
 	if (path) {
@@ -434,6 +454,18 @@ int smem_item_foreach(struct smem *s, int (*fn)(const struct smem_item_info *, v
 		r = foreach_heap(s, fn, userdata);
 		if (r)
 			return r;
+	}
+	/* Through smemd, only this host's partitions are there to walk. */
+	if (s->partial) {
+		if (s->has_global) {
+			r = foreach_part(s, &s->global, fn, userdata);
+			if (r)
+				return r;
+		}
+		for (unsigned h = 0; h < SMEM_HOST_COUNT; h++)
+			if (s->parts[h].size && (r = foreach_part(s, &s->parts[h], fn, userdata)))
+				return r;
+		return 0;
 	}
 	/* Every partition, not only this host's: re-read and re-check the table. */
 	r = smem__read_ptable(s->base, s->size, NULL, &pt);
