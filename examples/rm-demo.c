@@ -74,8 +74,7 @@ static int attach(struct smem_rm *rm, unsigned host, struct smem **ret)
 	struct smem_open_opts o;
 
 	smem_open_opts_init(&o);
-	o.region = smem_rm_region(rm);
-	o.hwlock = smem_rm_hwlock(rm);
+	o.rm = rm;
 	return smem_open(NULL, host, &o, ret);
 }
 
@@ -249,10 +248,17 @@ static void finding(const char *msg, void *userdata)
 
 static void check_image(struct smem_rm *rm)
 {
-	struct smem_region *r = smem_rm_region(rm);
-	int n = smem_check(smem_region_base(r), smem_region_size(r), finding, NULL);
+	struct smem_region *r;
+	int n = smem_rm_dump(rm, &r);
 
-	printf("apps   smem_check() of the image smemd holds: %s\n", n == 0 ? "clean" : "see above");
+	if (n < 0) {
+		fail("apps", "dump the image", n);
+		return;
+	}
+	n = smem_check(smem_region_base(r), smem_region_size(r), finding, NULL);
+	printf("apps   smem_check() of smemd's whole image (smem_rm_dump()): %s\n",
+	       n == 0 ? "clean" : "see above");
+	smem_region_close(r);
 }
 
 static int story(const char *self, const char *sock, const char *smemctl, unsigned n)

@@ -28,6 +28,7 @@ static const struct verb {
 	{ "bust", verb_bust, "release a lock held by a given host" },
 	{ "msgq", verb_msgq, "create, send to, receive from and inspect a message queue" },
 	{ "status", verb_status, "ask smemd for its hosts, their states and queues" },
+	{ "dump", verb_dump, "write smemd's whole image to a file" },
 };
 
 static void usage(FILE *f)
