@@ -139,6 +139,9 @@ int smemd_send(struct smemd *d, struct smemd_client *c, uint8_t type, uint16_t s
 		return n;
 	if (c->doomed)
 		return -EPIPE;
+	/* Nobody hears of a change before it is saved: a restarted smemd knows it too. */
+	if (d->dirty)
+		smemd_state_save(d);
 	/* Fds waiting in a client's ring are fds of smemd's: a few each, and no more. */
 	if (nfds && c->fds_out + nfds > SMEMD_FDS_PER_CLIENT)
 		return -EMFILE;
@@ -415,7 +418,11 @@ int smemd_run(struct smemd *d)
 {
 	while (!d->quit) {
 		struct epoll_event evs[64];
-		int n = epoll_wait(d->epfd, evs, 64, -1);
+		int n;
+
+		if (d->dirty)
+			smemd_state_save(d);
+		n = epoll_wait(d->epfd, evs, 64, -1);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -466,11 +473,12 @@ void smemd_init(struct smemd *d)
 	for (unsigned i = 0; i < SMEM_RM_MAX_HOSTS; i++)
 		d->hosts[i] = (struct smemd_host){ .id = i, .vmid = SMEM_RM_VMID_OF(i), .pidfd = -1 };
 	clock_gettime(CLOCK_REALTIME, &ts);
-	d->epoch = (uint32_t)ts.tv_sec ^ (uint32_t)getpid() << 16;
 	if (getrandom(&d->instance, sizeof(d->instance), 0) != sizeof(d->instance))
 		d->instance = (uint64_t)ts.tv_nsec << 32 ^ (uint64_t)ts.tv_sec ^ (uint64_t)getpid();
-	d->next_cap = (uint64_t)d->epoch << 32 | 1;
-	d->epfd = d->listen_fd = d->sig_fd = -1;
+	/* The first life of this memory; caps of other memory are not guessed from it. */
+	d->epoch = 1;
+	d->next_cap = (d->instance & ~(uint64_t)0xffffffffu) | 1;
+	d->epfd = d->listen_fd = d->sig_fd = d->state_fd = -1;
 }
 
 /* A client on a connected @fd, whose process @pidfd names. Return: its index, or -1. */

@@ -12,6 +12,7 @@
  * A death is what the pidfd says, never a lookup. A host whose connection
  * closes but whose process lives stays registered: it may reconnect.
  */
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <time.h>
@@ -29,13 +30,43 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-void smemd__host_exited(struct smemd *d, struct smemd_host *h, uint16_t exit_type)
+/* VM_EXITED and VM_STATUS of @h: its exit, as its peers hear of it. */
+static void exit_notes(const struct smemd_host *h, uint8_t *exited, size_t *exited_len,
+		       uint8_t *status)
 {
 	struct smem_rpc_vm_exited ex;
 	struct smem_rpc_vm_status st;
-	uint8_t reason[4], buf[16];
-	unsigned queues = 0;
+	uint8_t reason[4];
 	int n;
+
+	put_le32(reason, h->exit_reason);
+	ex = (struct smem_rpc_vm_exited){ .vmid = h->vmid, .exit_type = h->exit_type,
+					  .reason_size = 4, .reason = reason };
+	n = smem__rpc_vm_exited_encode(&ex, exited, 16);
+	*exited_len = n > 0 ? (size_t)n : 0;
+	st = (struct smem_rpc_vm_status){ .vmid = h->vmid, .vm_status = h->state,
+					  .os_status = h->os_state };
+	smem__rpc_vm_status_encode(&st, status, 8);
+}
+
+void smemd__tell_exit(struct smemd *d, struct smemd_client *c, const struct smemd_host *h)
+{
+	uint8_t exited[16], status[8];
+	size_t len;
+
+	exit_notes(h, exited, &len, status);
+	if (len)
+		smemd_send(d, c, SMEM_RPC_NOTIFICATION, ++d->notif_seq, SMEM_RPC_NOTIF_VM_EXITED,
+			   exited, len, NULL, 0);
+	smemd_send(d, c, SMEM_RPC_NOTIFICATION, ++d->notif_seq, SMEM_RPC_NOTIF_VM_STATUS, status,
+		   8, NULL, 0);
+}
+
+void smemd__host_exited(struct smemd *d, struct smemd_host *h, uint16_t exit_type)
+{
+	uint8_t exited[16], status[8];
+	unsigned queues = 0;
+	size_t len;
 
 	if (h->state == SMEM_RPC_VM_STATE_EXITED && h->exit_type == exit_type && h->notified)
 		return;
@@ -44,17 +75,17 @@ void smemd__host_exited(struct smemd *d, struct smemd_host *h, uint16_t exit_typ
 							 : SMEM_RPC_OS_STATE_CRASHED;
 	h->exit_type = exit_type;
 	h->notified = true;
+	d->dirty = true;
 	smemd__queues_of_host(d, h->id, false, &queues);
-	put_le32(reason, h->exit_reason);
-	ex = (struct smem_rpc_vm_exited){ .vmid = h->vmid, .exit_type = exit_type,
-					  .reason_size = 4, .reason = reason };
-	n = smem__rpc_vm_exited_encode(&ex, buf, sizeof(buf));
-	if (n > 0)
-		smemd_notify_all(d, h->id, SMEM_RPC_NOTIF_VM_EXITED, buf, (size_t)n);
-	st = (struct smem_rpc_vm_status){ .vmid = h->vmid, .vm_status = h->state,
-					  .os_status = h->os_state };
-	if (smem__rpc_vm_status_encode(&st, buf, sizeof(buf)) == 8)
-		smemd_notify_all(d, h->id, SMEM_RPC_NOTIF_VM_STATUS, buf, 8);
+	/* A running host that is away (its connection lost) is told when it is back. */
+	for (unsigned j = 0; j < SMEM_RM_MAX_HOSTS; j++)
+		if (j != h->id && d->hosts[j].pidfd >= 0 && !d->hosts[j].client &&
+		    d->hosts[j].state == SMEM_RPC_VM_STATE_RUNNING)
+			d->hosts[j].owed |= 1ull << h->id;
+	exit_notes(h, exited, &len, status);
+	if (len)
+		smemd_notify_all(d, h->id, SMEM_RPC_NOTIF_VM_EXITED, exited, len);
+	smemd_notify_all(d, h->id, SMEM_RPC_NOTIF_VM_STATUS, status, 8);
 	smemd_log(d, "host %u exited (type %u): %u queues shut down, peers told", h->id,
 		  (unsigned)exit_type, queues);
 }
@@ -68,10 +99,14 @@ void smemd_host_died(struct smemd *d, struct smemd_host *h)
 			: h->exited_by_call ? SMEM_RPC_EXIT_VM_EXIT
 					    : SMEM_RPC_EXIT_SOFTWARE_ERROR;
 
-	epoll_ctl(d->epfd, EPOLL_CTL_DEL, h->pidfd, NULL);
-	close(h->pidfd);
+	if (h->pidfd >= 0) {
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, h->pidfd, NULL);
+		close(h->pidfd);
+	}
 	h->pidfd = -1;
 	h->died_ns = t0;
+	h->owed = 0;
+	d->dirty = true;
 	/* 1: EXITED, with its exit type (a host that called VM_EXIT was told of already). */
 	if (!h->exited_by_call)
 		h->exit_reason = SMEM_RPC_EXIT_REASON(0, SMEM_RPC_EXIT_CODE_SOFTWARE_ERROR);
@@ -93,6 +128,14 @@ void smemd_host_died(struct smemd *d, struct smemd_host *h)
 	if (h->client) {
 		h->client->host = -1;
 		h->client = NULL;
+	}
+	/* Saved as dead first: the pidfd that proves it goes from the store last. */
+	smemd_state_save(d);
+	{
+		char name[16];
+
+		snprintf(name, sizeof(name), "host.%u", h->id);
+		smemd_store_drop(d, name);
 	}
 	smemd_log(d, "host %u (pid %d) died: %u locks handed on, cleaned up in %lld us", h->id,
 		  (int)h->pid, locks, (long long)(now_ns() - t0) / 1000);

@@ -66,12 +66,17 @@ static void status_to_peers(struct smemd *d, const struct smemd_host *h)
 }
 
 /* Drop a queue: shut it down for whoever still maps it, then forget it. */
-static void queue_destroy(struct smemd_queue *q)
+static void queue_destroy(struct smemd *d, struct smemd_queue *q)
 {
+	char name[16];
+
+	snprintf(name, sizeof(name), "queue.%u", (unsigned)(q - d->queues));
 	smem_msgq_shutdown(q->q);
 	smem_msgq_close(q->q);
 	smem_region_close(q->r);
 	*q = (struct smemd_queue){ 0 };
+	d->dirty = true;
+	smemd_store_drop(d, name);
 }
 
 void smemd__queues_of_host(struct smemd *d, unsigned host, bool destroy, unsigned *ret_n)
@@ -84,7 +89,7 @@ void smemd__queues_of_host(struct smemd *d, unsigned host, bool destroy, unsigne
 		if (!q->used || (q->from != host && q->to != host))
 			continue;
 		if (destroy)
-			queue_destroy(q);
+			queue_destroy(d, q);
 		else
 			smem_msgq_shutdown(q->q);
 		n++;
@@ -238,7 +243,14 @@ static void do_register(struct smemd *d, struct smemd_client *c, const struct sm
 		smemd__queues_of_host(d, id, true, NULL);
 		*h = (struct smemd_host){ .id = id, .vmid = SMEM_RM_VMID_OF(id), .pidfd = pidfd,
 					  .pid = c->pid, .uid = c->uid };
+		{
+			char name[16];
+
+			snprintf(name, sizeof(name), "host.%u", id);
+			smemd_store_put(d, name, pidfd);
+		}
 	}
+	d->dirty = true;
 	if (h->client && h->client != c)
 		h->client->host = -1;
 	h->client = c;
@@ -254,6 +266,12 @@ static void do_register(struct smemd *d, struct smemd_client *c, const struct sm
 	put_le32(out + 36, 0);
 	reply(d, c, m, SMEM_RPC_ERR_OK, out, sizeof(out), &d->bank_fd, 1);
 	smemd_log(d, "pid %d is host %u %s", (int)c->pid, id, d->cfg.hosts[id].name);
+	/* What it missed while it was away: the hosts that exited meanwhile. */
+	for (unsigned j = 0; h->owed && j < SMEM_RM_MAX_HOSTS; j++)
+		if (h->owed & 1ull << j) {
+			h->owed &= ~(1ull << j);
+			smemd__tell_exit(d, c, &d->hosts[j]);
+		}
 	/* Peers hear of a change of state, not of a reconnect. */
 	if (!was_running)
 		status_to_peers(d, h);
@@ -368,6 +386,13 @@ static int queue_make(struct smemd *d, unsigned from, unsigned to, uint32_t labe
 	q->label = label;
 	q->tx_cap = d->next_cap++;
 	q->rx_cap = d->next_cap++;
+	d->dirty = true;
+	{
+		char name[16];
+
+		snprintf(name, sizeof(name), "queue.%u", i);
+		smemd_store_put(d, name, q->fd);
+	}
 	return (int)i;
 }
 
@@ -428,7 +453,7 @@ static void do_msgq_create(struct smemd *d, struct smemd_client *c, const struct
 	b = a < 0 ? a : queue_make(d, peer->id, host, label, &cfg);
 	if (b < 0) {
 		if (a >= 0)
-			queue_destroy(&d->queues[a]);
+			queue_destroy(d, &d->queues[a]);
 		std_reply(d, c, m, SMEM_RPC_ERR_NOMEM);
 		return;
 	}
@@ -633,6 +658,10 @@ void smemd_dispatch(struct smemd *d, struct smemd_client *c, const struct smem_r
 		std_reply(d, c, m, SMEM_RPC_ERR_UNIMPLEMENTED);
 		return;
 	}
+	/* What changes a record is saved before its reply goes (smemd_send()). */
+	if (m->msg_id == SMEM_RPC_VM_EXIT || m->msg_id == SMEM_RPC_VM_STOP ||
+	    m->msg_id == SMEM_RPC_VM_RESET || m->msg_id == SMEM_RM_CALL_MSGQ_CREATE)
+		d->dirty = true;
 	/* Everything else needs a registered, running host. */
 	if (c->host < 0 || d->hosts[c->host].client != c) {
 		std_reply(d, c, m, SMEM_RPC_ERR_DENIED);

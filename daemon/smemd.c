@@ -33,12 +33,14 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: smemd [--socket PATH] [--config FILE] [--verbose]\n"
+	fputs("usage: smemd [--socket PATH] [--config FILE] [--supervise] [--verbose]\n"
 	      "The smemkit resource manager: creates an SMEM image, its lock bank and the\n"
 	      "message queues, registers hosts and cleans up after the ones that die.\n"
 	      "  --socket PATH  listen here (default $XDG_RUNTIME_DIR/smemkit/rm.sock,\n"
 	      "                 /run/smemkit/rm.sock as root)\n"
 	      "  --config FILE  sizes, hosts and the uids that may be them (smemd(8))\n"
+	      "  --supervise    run smemd as a child, keep its memory and start it again\n"
+	      "                 when it dies, as systemd does for smemd.service\n"
 	      "  --verbose      say what happens, on stderr\n",
 	      f);
 }
@@ -49,11 +51,13 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "supervise", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct smemd d;
 	const char *config = NULL, *sock = NULL;
+	bool supervise = false;
 	struct epoll_event ev;
 	char err[256];
 	sigset_t mask;
@@ -70,6 +74,9 @@ int main(int argc, char **argv)
 		case 'v':
 			d.verbose = true;
 			break;
+		case 'S':
+			supervise = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -83,6 +90,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (supervise)
+		return smemd_supervise(argc, argv, d.verbose);
 	smemd_config_default(&d.cfg);
 	if (config && smemd_config_load(&d.cfg, config, err, sizeof(err)) < 0) {
 		fprintf(stderr, "smemd: %s: %s\n", config, err);
@@ -101,12 +110,20 @@ int main(int argc, char **argv)
 	smemd_raise_fd_limit();
 	signal(SIGPIPE, SIG_IGN);
 	smemd_init(&d);
-	if (smemd_make_memory(&d, err, sizeof(err)) < 0) {
+	d.epfd = epoll_create1(EPOLL_CLOEXEC);
+	/* A previous smemd's memory, if the service manager kept it; else new memory. */
+	if (smemd_state_restore(&d, err, sizeof(err)) < 0)
+		fprintf(stderr, "smemd: starting anew: %s\n", err);
+	if (!d.restored && (smemd_make_memory(&d, err, sizeof(err)) < 0 ||
+			    smemd_state_create(&d) < 0)) {
 		fprintf(stderr, "smemd: %s\n", err);
 		return 1;
 	}
+	/* Registered hosts that nothing vouches for any more are dead. */
+	for (unsigned i = 0; i < SMEM_RM_MAX_HOSTS; i++)
+		if (d.lost_hosts & 1ull << i)
+			smemd_host_died(&d, &d.hosts[i]);
 	d.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	d.epfd = epoll_create1(EPOLL_CLOEXEC);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -123,9 +140,10 @@ int main(int argc, char **argv)
 	ev = (struct epoll_event){ .events = EPOLLIN, .data.u64 = smemd_ev_key(SMEMD_EV_SIGNAL, 0) };
 	epoll_ctl(d.epfd, EPOLL_CTL_ADD, d.sig_fd, &ev);
 	/* Ready only now: the socket accepts. */
-	sd_notify(0, "READY=1");
-	smemd_log(&d, "listening on %s, a %zu-byte version-%u image", d.cfg.socket, d.cfg.size,
-		  d.cfg.version);
+	sd_notifyf(0, "READY=1\nSTATUS=serving, pid %d, epoch %u%s", (int)getpid(), d.epoch,
+		   d.restored ? ", restarted" : "");
+	smemd_log(&d, "listening on %s, a %zu-byte version-%u image%s (epoch %u)", d.cfg.socket,
+		  d.cfg.size, d.cfg.version, d.restored ? " kept from before" : "", d.epoch);
 	r = smemd_run(&d);
 	sd_notify(0, "STOPPING=1");
 	unlink(d.cfg.socket);

@@ -49,6 +49,8 @@ struct smemd_packet {
 	int fds[2];
 };
 
+struct state;
+
 struct smemd_client {
 	int fd;
 	int pidfd;              /* the connecting process, from the socket itself */
@@ -81,6 +83,7 @@ struct smemd_host {
 	int pidfd;
 	struct smemd_client *client;
 	int64_t died_ns;        /* when its pidfd fired, for the log */
+	uint64_t owed;          /* hosts whose exit it has not been told of (it was away) */
 };
 
 /* One mapping of a piece: @len bytes at @off in the image, from @fd_off in its memfd. */
@@ -132,6 +135,13 @@ struct smemd {
 	struct smemd_client *clients[SMEMD_MAX_CLIENTS];
 	bool quit;
 	bool verbose;
+	/* state.c: what outlives smemd, in the service manager's fd store. */
+	bool store;             /* a service manager keeps fds (NOTIFY_SOCKET) */
+	bool restored;          /* this smemd took up a previous one's memory */
+	bool dirty;             /* records changed since the last save */
+	struct state *state;
+	int state_fd;
+	uint64_t lost_hosts;    /* registered hosts whose pidfd was not kept */
 };
 
 /* What an epoll event is about: the kind in the high half, an index in the low. */
@@ -163,6 +173,17 @@ bool smemd_piece_visible(const struct smemd_piece *p, unsigned host);
 int smemd_map_pieces(const struct smemd_piece *pieces, const int *fds, unsigned n, size_t size,
 		     void **ret_base);
 
+/* state.c */
+void smemd_store_put(struct smemd *d, const char *name, int fd);
+void smemd_store_drop(struct smemd *d, const char *name);
+int smemd_state_create(struct smemd *d);
+/* Return: 0, also when nothing was kept; -errno (and @err) when what was kept is unusable. */
+int smemd_state_restore(struct smemd *d, char *err, size_t errlen);
+void smemd_state_save(struct smemd *d);
+
+/* supervise.c: smemd --supervise. Return: the exit status. */
+int smemd_supervise(int argc, char **argv, bool verbose);
+
 /* config.c */
 void smemd_config_default(struct smemd_config *c);
 int smemd_config_load(struct smemd_config *c, const char *path, char *err, size_t errlen);
@@ -183,6 +204,8 @@ void smemd__queues_of_host(struct smemd *d, unsigned host, bool destroy, unsigne
 /* crash.c */
 void smemd_host_died(struct smemd *d, struct smemd_host *h);
 void smemd__host_exited(struct smemd *d, struct smemd_host *h, uint16_t exit_type);
+/* Send @c the VM_EXITED and VM_STATUS of @h, which it missed while away. */
+void smemd__tell_exit(struct smemd *d, struct smemd_client *c, const struct smemd_host *h);
 void smemd_client_gone(struct smemd *d, struct smemd_client *c);
 
 #endif
