@@ -610,3 +610,22 @@ Test(smemd, notifications_reach_a_callback)
 	smem_rm_close(m);
 	smem_rm_close(rm);
 }
+
+/* STATS takes one le32: anything else is refused as the other calls refuse it. */
+Test(smemd, stats_check_their_request)
+{
+	uint8_t req[4];
+	int fd = raw_connect();
+
+	raw_request(fd, 1, SMEM_RM_CALL_STATS, "\x01", 1);
+	cr_assert_eq(raw_reply(fd, 1), SMEM_RPC_ERR_MSG_INVALID, "a short request");
+	raw_request(fd, 2, SMEM_RM_CALL_STATS, "\0\0\0\0\0", 5);
+	cr_assert_eq(raw_reply(fd, 2), SMEM_RPC_ERR_MSG_INVALID, "a long request");
+	put_le32(req, 100000);
+	raw_request(fd, 3, SMEM_RM_CALL_STATS, req, sizeof(req));
+	cr_assert_eq(raw_reply(fd, 3), SMEM_RPC_ERR_ARGUMENT_INVALID, "a slot past the table");
+	put_le32(req, 0);
+	raw_request(fd, 4, SMEM_RM_CALL_STATS, req, sizeof(req));
+	cr_assert_eq(raw_reply(fd, 4), SMEM_RPC_ERR_OK, "unregistered, and yet answered");
+	close(fd);
+}
