@@ -28,6 +28,7 @@ static const struct verb {
 	{ "bust", verb_bust, "release a lock held by a given host" },
 	{ "msgq", verb_msgq, "create, send to, receive from and inspect a message queue" },
 	{ "status", verb_status, "ask smemd for its hosts, their states and queues" },
+	{ "top", verb_top, "watch smemd's queues and locks, refreshed until 'q'" },
 };
 
 static void usage(FILE *f)
