@@ -626,6 +626,67 @@ static void do_hosts(struct smemd *d, struct smemd_client *c, const struct smem_
 	reply(d, c, m, SMEM_RPC_ERR_OK, out, 4 + (size_t)n * SMEM_RM_HOST_ENTRY, NULL, 0);
 }
 
+/*
+ * STATS, for smemctl top: every lock word of the bank and a page of the
+ * queues' counters, read on smemd's own handles. Read-only, so any connection
+ * may ask, as for HOSTS: an observer need not register.
+ */
+_Static_assert(SMEM_HWLOCK_COUNT <= SMEM_RM_STATS_MAX_LOCKS, "every lock word fits a page");
+
+static void do_stats(struct smemd *d, struct smemd_client *c, const struct smem_rpc_msg *m)
+{
+	static uint8_t out[SMEM_RM_STATS_REPLY_MAX];
+	uint8_t *e = out + SMEM_RM_STATS_HDR + 4 * SMEM_HWLOCK_COUNT;
+	uint32_t first, n = 0, next = 0;
+
+	if (m->len != SMEM_RM_STATS_REQ) {
+		std_reply(d, c, m, SMEM_RPC_ERR_MSG_INVALID);
+		return;
+	}
+	first = get_le32(m->data);
+	if (first >= SMEMD_MAX_QUEUES) {
+		std_reply(d, c, m, SMEM_RPC_ERR_ARGUMENT_INVALID);
+		return;
+	}
+	for (unsigned id = 0; id < SMEM_HWLOCK_COUNT; id++) {
+		unsigned word = 0;
+
+		/* Cannot fail: the bank is smemd's own and the id below the count. */
+		smem_hwlock_owner(d->bank, id, &word);
+		put_le32(out + SMEM_RM_STATS_HDR + 4 * id, word);
+	}
+	for (uint32_t i = first; i < SMEMD_MAX_QUEUES; i++) {
+		const struct smemd_queue *q = &d->queues[i];
+		struct smem_msgq_stats st = { 0 };
+
+		if (!q->used)
+			continue;
+		if (n == SMEM_RM_STATS_PAGE) {
+			next = i; /* the next page starts at a used slot */
+			break;
+		}
+		smem_msgq_stat(q->q, &st);
+		memset(e, 0, SMEM_RM_STATS_QUEUE);
+		put_le32(e, i);
+		put_le16(e + 4, (uint16_t)q->from);
+		put_le16(e + 6, (uint16_t)q->to);
+		put_le32(e + 8, q->label);
+		put_le16(e + 12, (uint16_t)st.depth);
+		put_le16(e + 14, (uint16_t)st.max_msg_size);
+		put_le32(e + 16, st.count);
+		put_le32(e + 20, st.sent);
+		put_le32(e + 24, st.received);
+		put_le32(e + 28, st.full_events);
+		e[32] = st.closed ? SMEM_RM_STATS_CLOSED : 0;
+		e += SMEM_RM_STATS_QUEUE;
+		n++;
+	}
+	put_le32(out, SMEM_HWLOCK_COUNT);
+	put_le32(out + 4, n);
+	put_le32(out + 8, next);
+	reply(d, c, m, SMEM_RPC_ERR_OK, out, (size_t)(e - out), NULL, 0);
+}
+
 void smemd_dispatch(struct smemd *d, struct smemd_client *c, const struct smem_rpc_msg *m)
 {
 	if (m->msg_id == SMEM_RM_CALL_REGISTER) {
@@ -638,6 +699,10 @@ void smemd_dispatch(struct smemd *d, struct smemd_client *c, const struct smem_r
 	}
 	if (m->msg_id == SMEM_RM_CALL_DUMP) {
 		do_dump(d, c, m);
+		return;
+	}
+	if (m->msg_id == SMEM_RM_CALL_STATS) {
+		do_stats(d, c, m);
 		return;
 	}
 	if (m->msg_id == SMEM_RPC_VM_GET_STATE) {

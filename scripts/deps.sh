@@ -14,8 +14,9 @@ for group in "$@"; do
 	# smemd reads its config with libinih and reports readiness with sd_notify.
 	build)   pkgs="$pkgs gcc libc6-dev make meson ninja-build pkg-config libinih-dev libsystemd-dev" ;;
 	# The test build: Criterion. The sanitizer build uses gcc's own runtimes and
-	# the CLI tests only Python's standard library, which meson already needs.
-	check)   pkgs="$pkgs libcriterion-dev" ;;
+	# the CLI tests only Python's standard library, which meson already needs,
+	# and tmux, the terminal that smemctl top is tested in.
+	check)   pkgs="$pkgs libcriterion-dev tmux" ;;
 	# The Promela models (models/check.sh).
 	model)   pkgs="$pkgs spin" ;;
 	# The real Linux driver under QEMU (tests/interop/run.sh).

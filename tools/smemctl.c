@@ -29,6 +29,7 @@ static const struct verb {
 	{ "msgq", verb_msgq, "create, send to, receive from and inspect a message queue" },
 	{ "status", verb_status, "ask smemd for its hosts, their states and queues" },
 	{ "dump", verb_dump, "write smemd's whole image to a file" },
+	{ "top", verb_top, "watch smemd's queues and locks, refreshed until 'q'" },
 };
 
 static void usage(FILE *f)

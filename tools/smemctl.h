@@ -121,6 +121,7 @@ int verb_bust(int argc, char **argv);
 int verb_msgq(int argc, char **argv);
 int verb_status(int argc, char **argv);
 int verb_dump(int argc, char **argv);
+int verb_top(int argc, char **argv);
 
 /*
  * The holder of lock @id, whose lock word is @value: alive 1 or dead 0 as the

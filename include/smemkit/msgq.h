@@ -100,6 +100,7 @@ struct smem_msgq_stats {
 	uint32_t pushes;       /* messages sent with SMEM_MSGQ_PUSH */
 	uint32_t flushed;      /* messages discarded by smem_msgq_flush() */
 	uint32_t bad;          /* malformed messages the receiver skipped */
+	unsigned closed;       /* 1 once smem_msgq_shutdown() closed it, else 0 */
 };
 
 struct smem_msgq;

@@ -97,6 +97,27 @@ struct smem_rm_host {
 	char name[16];
 };
 
+/* One queue in smem_rm_stats(): its counters, as smem_msgq_stat() has them. */
+struct smem_rm_queue_stats {
+	unsigned slot;         /* smemd's number for the queue */
+	unsigned from, to;     /* hosts: from sends, to receives */
+	uint32_t label;
+	unsigned depth;
+	unsigned max_msg_size;
+	unsigned count;        /* messages in the queue */
+	uint32_t sent;         /* messages sent since it was made (wraps at 2^32) */
+	uint32_t received;     /* messages received (wraps at 2^32) */
+	uint32_t full_events;  /* sends refused because it was full */
+	unsigned closed;       /* 1 once shut down (a host at an end of it is gone), else 0 */
+};
+
+/* One lock of the bank in smem_rm_stats(). */
+struct smem_rm_lock_stats {
+	unsigned id;
+	unsigned value;        /* the raw lock word: 0 free, else the holder + 1 */
+	int holder;            /* the host holding it; -1 when free or the word names no host */
+};
+
 #define SMEM_RM_STOP_FORCE 0x1u
 
 /**
@@ -110,7 +131,8 @@ struct smem_rm_host {
  * @socket: the socket's path; NULL for $SMEMKIT_RM_SOCKET, else
  *          $XDG_RUNTIME_DIR/smemkit/rm.sock, or /run/smemkit/rm.sock as root
  * @host: the SMEM host to register as, or -1 to register as none (only
- *        smem_rm_hosts() and smem_rm_get_state() of a named vmid then work)
+ *        smem_rm_hosts(), smem_rm_stats() and smem_rm_get_state() of a named
+ *        vmid then work)
  * @ret: the connection
  *
  * Registering maps the image and the lock bank smemd hands over (sealed
@@ -201,6 +223,30 @@ int smem_rm_get_state(struct smem_rm *rm, unsigned vmid, struct smem_rm_state *r
 int smem_rm_get_resources(struct smem_rm *rm, struct smem_rm_resource *buf, size_t n,
 			  size_t *ret_n);
 int smem_rm_hosts(struct smem_rm *rm, struct smem_rm_host *buf, size_t n, size_t *ret_n);
+
+/**
+ * smem_rm_stats() - every lock of the bank and every queue, with their counters
+ * @rm: a connection, registered or not
+ * @locks: room for @nlocks locks, in id order
+ * @nlocks: its size; may be 0 with a NULL @locks
+ * @ret_nlocks: the number of locks the bank has, which may be over @nlocks
+ * @queues: room for @nqueues queues, in slot order
+ * @nqueues: its size; may be 0 with a NULL @queues
+ * @ret_nqueues: the number of queues smemd has, which may be over @nqueues
+ *
+ * What smemctl top shows. smemd answers in pages, which this function asks
+ * for one after the other: each is an observation of its own, so a queue made
+ * or dropped meanwhile may be missing or shown, but none is shown twice. The
+ * lock words are those of the first page. The arrays may have been written in
+ * part when it fails.
+ *
+ * Context: process context; waits for smemd's answer to each page.
+ * Return: 0; -EINVAL for NULL pointers; -EPROTO for an answer that does not
+ * add up; as above.
+ */
+int smem_rm_stats(struct smem_rm *rm, struct smem_rm_lock_stats *locks, size_t nlocks,
+		  size_t *ret_nlocks, struct smem_rm_queue_stats *queues, size_t nqueues,
+		  size_t *ret_nqueues);
 
 /**
  * smem_rm_msgq_create() - create a pair of queues between this host and @partner

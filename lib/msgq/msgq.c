@@ -928,6 +928,7 @@ int smem_msgq_stat(struct smem_msgq *q, struct smem_msgq_stats *ret)
 		.pushes = atomic_load_explicit(&m->tx.pushes, memory_order_relaxed),
 		.flushed = atomic_load_explicit(&m->rx.flushed, memory_order_relaxed),
 		.bad = atomic_load_explicit(&m->rx.bad, memory_order_relaxed),
+		.closed = closed(q),
 	};
 	return 0;
 }

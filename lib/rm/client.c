@@ -752,6 +752,102 @@ int smem_rm_hosts(struct smem_rm *rm, struct smem_rm_host *buf, size_t n, size_t
 	return 0;
 }
 
+/*
+ * One page of STATS from @first: checked whole before anything is taken from
+ * it, so that a page that does not add up changes nothing. Return: 0 with the
+ * payload at rm->reply + 4; -EPROTO; an error of the call.
+ */
+static int stats_page(struct smem_rm *rm, uint32_t first, uint32_t *ret_nlocks, uint32_t *ret_n,
+		      uint32_t *ret_next)
+{
+	uint8_t req[SMEM_RM_STATS_REQ];
+	const uint8_t *p = rm->reply + 4;
+	uint32_t err, nlocks, n, next, prev = 0;
+	size_t len;
+	int r;
+
+	put_le32(req, first);
+	r = call(rm, SMEM_RM_CALL_STATS, req, sizeof(req), &err);
+	if (r < 0)
+		return r;
+	if (err)
+		return rm_errno(err, -EBADMSG);
+	len = rm->reply_len - 4;
+	if (len < SMEM_RM_STATS_HDR)
+		return -EPROTO;
+	nlocks = get_le32(p);
+	n = get_le32(p + 4);
+	next = get_le32(p + 8);
+	if (nlocks > SMEM_RM_STATS_MAX_LOCKS || n > SMEM_RM_STATS_PAGE ||
+	    len != SMEM_RM_STATS_HDR + (size_t)nlocks * 4 + (size_t)n * SMEM_RM_STATS_QUEUE)
+		return -EPROTO;
+	/* Slots in increasing order from @first, and next past them: the walk ends, once each. */
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *e = p + SMEM_RM_STATS_HDR + nlocks * 4 + i * SMEM_RM_STATS_QUEUE;
+		uint32_t slot = get_le32(e);
+
+		if (slot < first || (i > 0 && slot <= prev))
+			return -EPROTO;
+		prev = slot;
+	}
+	if (next && (n == 0 || next <= prev))
+		return -EPROTO;
+	*ret_nlocks = nlocks;
+	*ret_n = n;
+	*ret_next = next;
+	return 0;
+}
+
+int smem_rm_stats(struct smem_rm *rm, struct smem_rm_lock_stats *locks, size_t nlocks,
+		  size_t *ret_nlocks, struct smem_rm_queue_stats *queues, size_t nqueues,
+		  size_t *ret_nqueues)
+{
+	uint32_t first = 0, bank_locks = 0;
+	size_t count = 0;
+	bool first_page = true;
+
+	if (!rm || (!locks && nlocks) || !ret_nlocks || (!queues && nqueues) || !ret_nqueues)
+		return -EINVAL;
+	do {
+		const uint8_t *p = rm->reply + 4, *e;
+		uint32_t nl = 0, n = 0, next = 0;
+		int r = stats_page(rm, first, &nl, &n, &next);
+
+		if (r < 0)
+			return r;
+		if (first_page) {
+			for (uint32_t i = 0; i < nl && i < nlocks; i++) {
+				unsigned v = get_le32(p + SMEM_RM_STATS_HDR + i * 4);
+				bool held = v && v - 1 <= SMEM_HWLOCK_MAX_HOST;
+
+				locks[i] = (struct smem_rm_lock_stats){ .id = i, .value = v,
+									.holder = held ? (int)(v - 1) : -1 };
+			}
+			bank_locks = nl;
+			first_page = false;
+		} else if (nl != bank_locks) {
+			return -EPROTO;
+		}
+		e = p + SMEM_RM_STATS_HDR + (size_t)nl * 4;
+		for (uint32_t i = 0; i < n; i++, e += SMEM_RM_STATS_QUEUE, count++) {
+			if (count >= nqueues)
+				continue;
+			queues[count] = (struct smem_rm_queue_stats){
+				.slot = get_le32(e), .from = get_le16(e + 4), .to = get_le16(e + 6),
+				.label = get_le32(e + 8), .depth = get_le16(e + 12),
+				.max_msg_size = get_le16(e + 14), .count = get_le32(e + 16),
+				.sent = get_le32(e + 20), .received = get_le32(e + 24),
+				.full_events = get_le32(e + 28),
+				.closed = !!(e[32] & SMEM_RM_STATS_CLOSED),
+			};
+		}
+		first = next;
+	} while (first);
+	*ret_nlocks = bank_locks;
+	*ret_nqueues = count;
+	return 0;
+}
+
 int smem_rm_msgq_create(struct smem_rm *rm, unsigned partner, uint32_t label, unsigned depth,
 			unsigned max_msg_size, unsigned flags, uint64_t *ret_tx_cap,
 			uint64_t *ret_rx_cap)

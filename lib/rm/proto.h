@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "rpc/rpc.h"
+
 /*
  * REGISTER {le16 host, le16 reserved} -> {le32 vmid, le32 epoch, le64 image
  * size, le64 bank size, le64 instance, le32 pieces, le32 reserved}; the reply
@@ -73,6 +75,36 @@
  */
 #define SMEM_RM_CALL_HOSTS       0x5a000020u
 #define SMEM_RM_HOST_ENTRY       36u
+
+/*
+ * STATS {le32 first queue slot} -> {le32 n locks, le32 n queues, le32 next
+ * slot (0 when no queue is left), n locks of le32 lock word (0 free, else the
+ * holder host + 1, as smem_hwlock_owner() reads it), n queues of
+ * SMEM_RM_STATS_QUEUE bytes: le32 slot, le16 from host, le16 to host, le32
+ * label, le16 depth, le16 max message size, le32 count, le32 sent, le32
+ * received, le32 full events, u8 flags (SMEM_RM_STATS_CLOSED), u8 0[3]}, as
+ * smem_msgq_stat() reads them on smemd's own handle of the queue. The queues
+ * are the used slots from the first on, in slot order, at most
+ * SMEM_RM_STATS_PAGE of them; a reader asks again from next until it is 0.
+ * Each reply is an observation of its own (the table may change between
+ * pages), but next is past every slot listed, so no queue is listed twice
+ * (every page carries all the lock words, as they are then). Like HOSTS, it
+ * needs no registration. A request of another length is MSG_INVALID, a first
+ * slot past smemd's table ARGUMENT_INVALID.
+ */
+#define SMEM_RM_CALL_STATS       0x5a000030u
+#define SMEM_RM_STATS_REQ        4u
+#define SMEM_RM_STATS_HDR        12u
+#define SMEM_RM_STATS_MAX_LOCKS  32u
+#define SMEM_RM_STATS_QUEUE      36u
+#define SMEM_RM_STATS_PAGE       256u
+#define SMEM_RM_STATS_CLOSED     0x01u
+/* The largest payload: with the error word, within what Linux sends in one message. */
+#define SMEM_RM_STATS_REPLY_MAX                                                                    \
+	(SMEM_RM_STATS_HDR + SMEM_RM_STATS_MAX_LOCKS * 4u +                                        \
+	 SMEM_RM_STATS_PAGE * SMEM_RM_STATS_QUEUE)
+_Static_assert(4u + SMEM_RM_STATS_REPLY_MAX <= SMEM_RPC_MSG_MAX_LINUX,
+	       "a page of STATS fits in a message");
 
 /* RESOURCES_CHANGED {le16 vmid of the host that created them, le16 0, le32 label}. */
 #define SMEM_RM_NOTIF_RESOURCES  0x5a100001u

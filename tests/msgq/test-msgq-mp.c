@@ -313,6 +313,7 @@ Test(msgq_mp, many_senders_many_receivers_poll, .timeout = 120)
 Test(msgq_mp, shutdown_wakes_the_peer_with_epipe, .timeout = 30)
 {
 	struct smem_msgq_config c = cfg(4, SMEM_MSGQ_DOORBELL_FUTEX, 0);
+	struct smem_msgq_stats stats;
 	struct nmsg m;
 	struct tq t;
 	int go[2], st;
@@ -342,10 +343,15 @@ Test(msgq_mp, shutdown_wakes_the_peer_with_epipe, .timeout = 30)
 	/* The receiver is asleep once it announced itself on the bell. */
 	while (atomic_load(&tq_shm(&t)->rx.head) == 0 || !atomic_load(&tq_shm(&t)->rxbell.sleep))
 		sched_yield();
+	cr_assert_eq(smem_msgq_stat(t.rx, &stats), 0);
+	cr_assert_eq(stats.closed, 0, "open until the shutdown");
 	cr_assert_eq(smem_msgq_shutdown(t.tx), 0);
 	st = child_status(pid);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the receiver: status 0x%x", st);
 	cr_assert_eq(smem_msgq_send(t.tx, &m, sizeof(m), 0), -EPIPE);
 	cr_assert_eq(smem_msgq_send_wait(t.tx, &m, sizeof(m), 0, -1), -EPIPE);
+	/* Either end's stat says so, for smemd and smemctl top to show. */
+	cr_assert_eq(smem_msgq_stat(t.rx, &stats), 0);
+	cr_assert_eq(stats.closed, 1);
 	tq_free(&t);
 }

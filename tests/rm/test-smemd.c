@@ -530,3 +530,195 @@ Test(smemd, notifications_reach_a_callback)
 	smem_rm_close(m);
 	smem_rm_close(rm);
 }
+
+/* STATS: what smemctl top shows, asked for by an observer that never registers. */
+static const struct smem_rm_queue_stats *find_queue(const struct smem_rm_queue_stats *q, size_t n,
+						    unsigned from, unsigned to, uint32_t label)
+{
+	for (size_t i = 0; i < n; i++)
+		if (q[i].from == from && q[i].to == to && q[i].label == label)
+			return &q[i];
+	return NULL;
+}
+
+enum { STATS_SENT = 10, STATS_LOCK = 7, STATS_LABEL = 42 };
+
+struct sender {
+	int pipe[2];
+	bool exit;      /* call VM_EXIT after sending */
+};
+
+/*
+ * The modem holds lock 7 and sends STATS_SENT messages to apps, who never reads
+ * them, and calls VM_EXIT if told to; then it says so on the pipe and waits to
+ * be killed.
+ */
+static int modem_sends_and_holds(void *arg)
+{
+	struct sender *s = arg;
+	struct smem_msgq *tx;
+	struct smem_rm *rm;
+	uint64_t txc, rxc;
+
+	if (smem_rm_connect(NULL, 1, &rm) != 0)
+		return 1;
+	if (smem_hwlock_trylock(smem_rm_hwlock(rm), STATS_LOCK, 1) != 0)
+		return 2;
+	if (smem_rm_msgq_create(rm, smem_rm_vmid(0), STATS_LABEL, 16, 32, 0, &txc, &rxc) != 0)
+		return 3;
+	if (smem_rm_msgq_open(rm, txc, NULL, &tx) != 0)
+		return 4;
+	for (int i = 0; i < STATS_SENT; i++)
+		if (smem_msgq_send(tx, "counted", 8, 0) < 0)
+			return 5;
+	if (s->exit && smem_rm_exit(rm, 0) != 0)
+		return 6;
+	if (write(s->pipe[1], "s", 1) != 1)
+		return 7;
+	for (;;)
+		pause();
+}
+
+static pid_t start_sender(struct sender *s, bool exit)
+{
+	pid_t pid;
+	char c;
+
+	s->exit = exit;
+	cr_assert_eq(pipe(s->pipe), 0);
+	pid = child(modem_sends_and_holds, s);
+	cr_assert_eq(read(s->pipe[0], &c, 1), 1, "the modem sent its messages");
+	close(s->pipe[0]);
+	close(s->pipe[1]);
+	return pid;
+}
+
+Test(smemd, stats_count_what_a_host_sent_and_show_who_holds_a_lock)
+{
+	struct smem_rm_queue_stats qs[8];
+	struct smem_rm_lock_stats ls[SMEM_HWLOCK_COUNT];
+	const struct smem_rm_queue_stats *to_apps, *back;
+	struct sender snd;
+	struct smem_rm *obs;
+	size_t nl, nq;
+	pid_t pid;
+
+	pid = start_sender(&snd, false);
+	cr_assert_eq(smem_rm_connect(NULL, -1, &obs), 0);
+	cr_assert_eq(smem_rm_stats(obs, ls, SMEM_HWLOCK_COUNT, &nl, qs, 8, &nq), 0);
+	cr_assert_eq(nl, SMEM_HWLOCK_COUNT, "every lock of the bank");
+	cr_assert_eq(nq, 2, "the pair the modem made, one queue each way");
+	to_apps = find_queue(qs, nq, 1, 0, STATS_LABEL);
+	back = find_queue(qs, nq, 0, 1, STATS_LABEL);
+	cr_assert(to_apps && back, "the queues are listed with their hosts and label");
+	cr_assert_eq(to_apps->sent, STATS_SENT);
+	cr_assert_eq(to_apps->count, STATS_SENT, "nobody received them");
+	cr_assert_eq(to_apps->received, 0);
+	cr_assert_eq(to_apps->depth, 16);
+	cr_assert_eq(to_apps->max_msg_size, 32);
+	cr_assert_eq(to_apps->closed, 0);
+	cr_assert_eq(back->sent, 0);
+	for (unsigned i = 0; i < nl; i++) {
+		cr_assert_eq(ls[i].id, i);
+		if (i == STATS_LOCK)
+			cr_assert(ls[i].holder == 1 && ls[i].value == 2, "the modem holds lock %u", i);
+		else
+			cr_assert(ls[i].holder == -1 && ls[i].value == 0, "lock %u is free", i);
+	}
+
+	/*
+	 * SIGKILLed: smemd hands its lock on and forgets its queues in one turn
+	 * of its loop (their peers keep their mappings, shut down).
+	 */
+	kill(pid, SIGKILL);
+	status_of(pid);
+	do {
+		cr_assert_eq(smem_rm_stats(obs, ls, SMEM_HWLOCK_COUNT, &nl, qs, 8, &nq), 0);
+		if (ls[STATS_LOCK].value)
+			sched_yield();
+	} while (ls[STATS_LOCK].value);
+	cr_assert_eq(ls[STATS_LOCK].holder, -1);
+	cr_assert_eq(nq, 0, "a dead host's queues leave the table with it");
+	smem_rm_close(obs);
+}
+
+/* A host that called VM_EXIT keeps its queues until it dies, shut down: STATS says closed. */
+Test(smemd, stats_show_the_queues_of_an_exited_host_closed)
+{
+	struct smem_rm_queue_stats qs[8];
+	const struct smem_rm_queue_stats *to_apps, *back;
+	struct sender snd;
+	struct smem_rm *obs;
+	size_t nl, nq;
+	pid_t pid;
+
+	pid = start_sender(&snd, true);
+	cr_assert_eq(smem_rm_connect(NULL, -1, &obs), 0);
+	cr_assert_eq(smem_rm_stats(obs, NULL, 0, &nl, qs, 8, &nq), 0);
+	to_apps = find_queue(qs, nq, 1, 0, STATS_LABEL);
+	back = find_queue(qs, nq, 0, 1, STATS_LABEL);
+	cr_assert(to_apps && back);
+	cr_assert(to_apps->closed && back->closed, "both queues of the pair are shut down");
+	cr_assert_eq(to_apps->sent, STATS_SENT, "the counters outlive the sender");
+	cr_assert_eq(to_apps->count, STATS_SENT, "what was queued stays for the receiver");
+	kill(pid, SIGKILL);
+	status_of(pid);
+	smem_rm_close(obs);
+}
+
+/* More queues than a page: every one is listed once, in slot order, whatever the room. */
+Test(smemd, stats_walk_every_page)
+{
+	static struct smem_rm_queue_stats qs[600];
+	struct smem_rm *apps, *adsp, *obs;
+	struct smem_rm_lock_stats l;
+	size_t nl, nq, want = 0;
+	uint64_t tx, rx;
+
+	/* Two hosts make the queues, with two others: each makes a bounded share. */
+	cr_assert_eq(smem_rm_connect(NULL, 0, &apps), 0);
+	cr_assert_eq(smem_rm_connect(NULL, 2, &adsp), 0);
+	for (uint32_t label = 0; label < 70; label++, want += 4) {
+		cr_assert_eq(smem_rm_msgq_create(apps, smem_rm_vmid(1), label, 1, 8, 0, &tx, &rx),
+			     0);
+		cr_assert_eq(smem_rm_msgq_create(adsp, smem_rm_vmid(5), label, 1, 8, 0, &tx, &rx),
+			     0);
+	}
+	cr_assert_gt(want, SMEM_RM_STATS_PAGE, "more than one page");
+	cr_assert_eq(smem_rm_connect(NULL, -1, &obs), 0);
+	cr_assert_eq(smem_rm_stats(obs, &l, 1, &nl, qs, 600, &nq), 0);
+	cr_assert_eq(nq, want);
+	cr_assert_eq(nl, SMEM_HWLOCK_COUNT, "the bank's count, though there was room for one");
+	for (size_t i = 1; i < nq; i++)
+		cr_assert_gt(qs[i].slot, qs[i - 1].slot, "slot order, none twice");
+	cr_assert(find_queue(qs, nq, 0, 1, 0) && find_queue(qs, nq, 5, 2, 69),
+		  "the first and the last");
+	/* Room for five: five are written, and the count is still every queue. */
+	memset(qs, 0xa5, sizeof(qs));
+	cr_assert_eq(smem_rm_stats(obs, NULL, 0, &nl, qs, 5, &nq), 0);
+	cr_assert_eq(nq, want);
+	cr_assert_eq(qs[4].from, 0, "apps made the first queues");
+	cr_assert_eq(qs[5].slot, 0xa5a5a5a5u, "nothing past the room given");
+	smem_rm_close(obs);
+	smem_rm_close(adsp);
+	smem_rm_close(apps);
+}
+
+/* STATS takes one le32: anything else is refused as the other calls refuse it. */
+Test(smemd, stats_check_their_request)
+{
+	uint8_t req[4];
+	int fd = raw_connect();
+
+	raw_request(fd, 1, SMEM_RM_CALL_STATS, "\x01", 1);
+	cr_assert_eq(raw_reply(fd, 1), SMEM_RPC_ERR_MSG_INVALID, "a short request");
+	raw_request(fd, 2, SMEM_RM_CALL_STATS, "\0\0\0\0\0", 5);
+	cr_assert_eq(raw_reply(fd, 2), SMEM_RPC_ERR_MSG_INVALID, "a long request");
+	put_le32(req, 100000);
+	raw_request(fd, 3, SMEM_RM_CALL_STATS, req, sizeof(req));
+	cr_assert_eq(raw_reply(fd, 3), SMEM_RPC_ERR_ARGUMENT_INVALID, "a slot past the table");
+	put_le32(req, 0);
+	raw_request(fd, 4, SMEM_RM_CALL_STATS, req, sizeof(req));
+	cr_assert_eq(raw_reply(fd, 4), SMEM_RPC_ERR_OK, "unregistered, and yet answered");
+	close(fd);
+}
