@@ -48,6 +48,7 @@ void smemd_client_close(struct smemd *d, unsigned i)
 	if (!c)
 		return;
 	smemd_client_gone(d, c);
+	smemd_link_close(d, c);
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	if (c->pidfd >= 0)
@@ -62,7 +63,7 @@ void smemd_client_close(struct smemd *d, unsigned i)
 	d->clients[i] = NULL;
 }
 
-static int client_index(struct smemd *d, const struct smemd_client *c)
+int smemd_client_index(struct smemd *d, const struct smemd_client *c)
 {
 	for (unsigned i = 0; i < SMEMD_MAX_CLIENTS; i++)
 		if (d->clients[i] == c)
@@ -71,18 +72,27 @@ static int client_index(struct smemd *d, const struct smemd_client *c)
 }
 
 /* Send what the socket takes now; the rest waits for EPOLLOUT. Return: -EPIPE if the client is gone. */
-static int client_flush(struct smemd *d, struct smemd_client *c)
+int smemd_client_flush(struct smemd *d, struct smemd_client *c)
 {
 	while (c->out_len) {
 		struct smemd_packet *p = &c->out[c->out_head];
 		union {
-			char buf[CMSG_SPACE(sizeof(int) * 2)];
+			char buf[CMSG_SPACE(sizeof(int) * SMEM_RM_PACKET_FDS)];
 			struct cmsghdr align;
 		} ctl;
 		struct iovec iov = { p->data, p->len };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 		ssize_t n;
 
+		if (p->on_link) {
+			int r = smemd_link_send(d, c, p);
+
+			if (r <= 0)
+				return r; /* no room: the link's doorbell says when */
+			c->out_head = (c->out_head + 1) % SMEMD_OUTQ;
+			c->out_len--;
+			continue;
+		}
 		if (p->nfds) {
 			struct cmsghdr *cm;
 
@@ -100,7 +110,7 @@ static int client_flush(struct smemd *d, struct smemd_client *c)
 			if (!c->want_out) {
 				struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT,
 							  .data.u64 = smemd_ev_key(SMEMD_EV_CLIENT,
-									     (unsigned)client_index(d, c)) };
+									     (unsigned)smemd_client_index(d, c)) };
 
 				epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 				c->want_out = true;
@@ -120,7 +130,7 @@ static int client_flush(struct smemd *d, struct smemd_client *c)
 	}
 	if (c->want_out) {
 		struct epoll_event ev = { .events = EPOLLIN,
-					  .data.u64 = smemd_ev_key(SMEMD_EV_CLIENT, (unsigned)client_index(d, c)) };
+					  .data.u64 = smemd_ev_key(SMEMD_EV_CLIENT, (unsigned)smemd_client_index(d, c)) };
 
 		epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 		c->want_out = false;
@@ -153,34 +163,32 @@ int smemd_send(struct smemd *d, struct smemd_client *c, uint8_t type, uint16_t s
 	}
 	for (int i = 0; i <= n; i++) {
 		struct smemd_packet *p = &c->out[(c->out_head + c->out_len) % SMEMD_OUTQ];
-		int own[2] = { -1, -1 }, r;
+		int own[SMEM_RM_PACKET_FDS], r = 0;
+		unsigned nown = 0;
 
 		/* A packet owns its fds until they are sent: the queue may go meanwhile. */
-		for (unsigned f = 0; i == 0 && f < nfds && f < 2; f++) {
-			own[f] = fcntl(fds[f], F_DUPFD_CLOEXEC, 3);
-			if (own[f] < 0) {
+		for (unsigned f = 0; i == 0 && f < nfds && f < SMEM_RM_PACKET_FDS && r == 0; f++) {
+			own[nown] = fcntl(fds[f], F_DUPFD_CLOEXEC, 3);
+			if (own[nown] < 0)
 				r = -errno;
-				if (f)
-					close(own[0]);
-				return r;
-			}
+			else
+				nown++;
 		}
-		r = smem__rpc_fragment(&m, (unsigned)i, p->data);
+		if (r == 0)
+			r = smem__rpc_fragment(&m, (unsigned)i, p->data);
 		if (r < 0) {
-			for (unsigned f = 0; f < 2; f++)
-				if (own[f] >= 0)
-					close(own[f]);
+			for (unsigned f = 0; f < nown; f++)
+				close(own[f]);
 			return r;
 		}
 		p->len = (uint16_t)r;
-		p->nfds = 0;
-		for (unsigned f = 0; f < 2; f++)
-			if (own[f] >= 0)
-				p->fds[p->nfds++] = own[f];
+		p->nfds = (uint8_t)nown;
+		p->on_link = c->link && (d->via_link || (type == SMEM_RPC_NOTIFICATION && c->link_notify));
+		memcpy(p->fds, own, sizeof(int) * nown);
 		c->fds_out += p->nfds;
 		c->out_len++;
 	}
-	if (client_flush(d, c) < 0) {
+	if (smemd_client_flush(d, c) < 0) {
 		c->doomed = true;
 		return -EPIPE;
 	}
@@ -442,6 +450,14 @@ int smemd_run(struct smemd *d)
 			} else if (kind == SMEMD_EV_PIDFD) {
 				if (i < SMEM_RM_MAX_HOSTS && d->hosts[i].pidfd >= 0)
 					smemd_host_died(d, &d->hosts[i]);
+			} else if ((kind == SMEMD_EV_LINK || kind == SMEMD_EV_LINK_OUT) &&
+				   i < SMEMD_MAX_CLIENTS && d->clients[i]) {
+				struct smemd_client *c = d->clients[i];
+				bool drop = kind == SMEMD_EV_LINK ? smemd_link_read(d, c) < 0
+								  : smemd_client_flush(d, c) < 0;
+
+				if (drop || c->doomed)
+					smemd_client_close(d, i);
 			} else if (kind == SMEMD_EV_CLIENT && i < SMEMD_MAX_CLIENTS && d->clients[i]) {
 				struct smemd_client *c = d->clients[i];
 				bool drop = false;
@@ -449,7 +465,7 @@ int smemd_run(struct smemd *d)
 				if (evs[k].events & EPOLLIN)
 					drop = smemd_client_read(d, c) < 0;
 				if (!drop && (evs[k].events & EPOLLOUT))
-					drop = client_flush(d, c) < 0;
+					drop = smemd_client_flush(d, c) < 0;
 				if (!drop && (evs[k].events & (EPOLLHUP | EPOLLERR)) &&
 				    !(evs[k].events & EPOLLIN))
 					drop = true;

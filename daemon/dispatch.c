@@ -25,7 +25,15 @@ static void reply(struct smemd *d, struct smemd_client *c, const struct smem_rpc
 		  uint32_t err, const void *payload, size_t len, const int *fds, unsigned nfds)
 {
 	static uint8_t buf[SMEM_RPC_MSG_MAX];
-	int n = smem__rpc_reply_build(err, payload, len, buf, sizeof(buf));
+	int n;
+
+	/* A link carries no fds: a reply that needs them cannot go there. */
+	if (d->via_link && nfds) {
+		err = SMEM_RPC_ERR_UNIMPLEMENTED;
+		len = 0;
+		nfds = 0;
+	}
+	n = smem__rpc_reply_build(err, payload, len, buf, sizeof(buf));
 
 	if (n < 0) {
 		n = smem__rpc_reply_build(SMEM_RPC_ERR_NOMEM, NULL, 0, buf, sizeof(buf));
@@ -711,6 +719,7 @@ void smemd_dispatch(struct smemd *d, struct smemd_client *c, const struct smem_r
 	}
 	switch (m->msg_id) {
 	case SMEM_RM_CALL_MAP:
+	case SMEM_RM_CALL_LINK:
 	case SMEM_RPC_VM_GET_VMID:
 	case SMEM_RPC_VM_GET_HYP_RESOURCES:
 	case SMEM_RM_CALL_MSGQ_CREATE:
@@ -746,6 +755,9 @@ void smemd_dispatch(struct smemd *d, struct smemd_client *c, const struct smem_r
 	}
 	case SMEM_RM_CALL_MAP:
 		do_map(d, c, m);
+		return;
+	case SMEM_RM_CALL_LINK:
+		smemd_link_request(d, c, m);
 		return;
 	case SMEM_RPC_VM_GET_HYP_RESOURCES:
 		do_get_resources(d, c, m);

@@ -45,8 +45,19 @@ struct smemd_config {
 struct smemd_packet {
 	uint16_t len;
 	uint8_t nfds;
+	bool on_link;           /* goes on the client's RM link, not its socket */
 	uint8_t data[SMEM_RPC_FRAG_MAX];
-	int fds[2];
+	int fds[SMEM_RM_PACKET_FDS];
+};
+
+/* A host's RM link (link.c): two message queues carrying RM RPC, as a VM's do. */
+struct smemd_link {
+	struct smem_region *r;  /* the memfd of both queues */
+	struct smem_msgq *req;  /* host -> smemd: smemd's receive end */
+	struct smem_msgq *rsp;  /* smemd -> host: smemd's send end */
+	int efd[4];             /* req rx, req tx, rsp rx, rsp tx: the doorbells */
+	struct smem_rpc_rx rx;
+	bool out_armed;         /* waiting for room in rsp */
 };
 
 struct state;
@@ -65,6 +76,8 @@ struct smemd_client {
 	unsigned fds_out;       /* fds in the ring, at most SMEMD_FDS_PER_CLIENT */
 	bool want_out;
 	bool doomed;            /* dropped at the end of this turn of the loop */
+	struct smemd_link *link; /* its RM link, or NULL */
+	bool link_notify;       /* notifications go on the link */
 };
 
 struct smemd_host {
@@ -142,10 +155,18 @@ struct smemd {
 	struct state *state;
 	int state_fd;
 	uint64_t lost_hosts;    /* registered hosts whose pidfd was not kept */
+	bool via_link;          /* the request being served came on a link: so goes its reply */
 };
 
 /* What an epoll event is about: the kind in the high half, an index in the low. */
-enum { SMEMD_EV_LISTEN = 1, SMEMD_EV_SIGNAL, SMEMD_EV_CLIENT, SMEMD_EV_PIDFD };
+enum {
+	SMEMD_EV_LISTEN = 1,
+	SMEMD_EV_SIGNAL,
+	SMEMD_EV_CLIENT,
+	SMEMD_EV_PIDFD,
+	SMEMD_EV_LINK,          /* a client's link has requests */
+	SMEMD_EV_LINK_OUT,      /* a client's link has room again */
+};
 
 static inline uint64_t smemd_ev_key(unsigned kind, unsigned index)
 {
@@ -165,6 +186,9 @@ bool smemd_same_process(int pidfd_a, pid_t pid_a, int pidfd_b, pid_t pid_b);
 /* Whether the process of @pidfd has exited. */
 bool smemd_pidfd_dead(int pidfd);
 int smemd_client_read(struct smemd *d, struct smemd_client *c);
+/* Send what the client's socket and link take now. Return: -EPIPE if the client is gone. */
+int smemd_client_flush(struct smemd *d, struct smemd_client *c);
+int smemd_client_index(struct smemd *d, const struct smemd_client *c);
 void smemd_client_close(struct smemd *d, unsigned i);
 
 /* memory.c */
@@ -180,6 +204,13 @@ int smemd_state_create(struct smemd *d);
 /* Return: 0, also when nothing was kept; -errno (and @err) when what was kept is unusable. */
 int smemd_state_restore(struct smemd *d, char *err, size_t errlen);
 void smemd_state_save(struct smemd *d);
+
+/* link.c */
+void smemd_link_request(struct smemd *d, struct smemd_client *c, const struct smem_rpc_msg *m);
+int smemd_link_read(struct smemd *d, struct smemd_client *c);
+/* Send one packet on @c's link. Return: 1 sent, 0 no room (armed), -EPIPE. */
+int smemd_link_send(struct smemd *d, struct smemd_client *c, const struct smemd_packet *p);
+void smemd_link_close(struct smemd *d, struct smemd_client *c);
 
 /* supervise.c: smemd --supervise. Return: the exit status. */
 int smemd_supervise(int argc, char **argv, bool verbose);

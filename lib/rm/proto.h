@@ -110,6 +110,22 @@ _Static_assert(4u + SMEM_RM_STATS_REPLY_MAX <= SMEM_RPC_MSG_MAX_LINUX,
 #define SMEM_RM_NOTIF_RESOURCES  0x5a100001u
 #define SMEM_RM_NOTIF_RESOURCES_LEN 8u
 
+/*
+ * LINK (empty) -> {le32 queue size, le32 depth}; the reply carries five fds:
+ * a memfd with two queues (EVENTFD doorbells), the request queue (host to
+ * smemd) at 0 and the reply queue (smemd to host) at queue size, and their
+ * eventfds: request rx, request tx, reply rx, reply tx. From then on the
+ * connection's calls may travel on the queues, one RM RPC fragment per
+ * message, and notifications go there; a reply that carries fds cannot, and
+ * a call that needs one is UNIMPLEMENTED there. The link lasts as long as the
+ * connection; a registered host only, one link each.
+ */
+#define SMEM_RM_CALL_LINK        0x5a000004u
+#define SMEM_RM_LINK_REPLY       8u
+#define SMEM_RM_LINK_DEPTH       32u
+/* The most fds one packet carries. */
+#define SMEM_RM_PACKET_FDS       5u
+
 /* A process host's vmid: the dynamic range of Gunyah, one per host-table entry. */
 #define SMEM_RM_VMID_OF(host)    ((uint16_t)(0x80u + (host)))
 #define SMEM_RM_HOST_OF(vmid)    ((unsigned)(vmid) - 0x80u)
