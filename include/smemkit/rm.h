@@ -160,6 +160,26 @@ struct smem_region *smem_rm_region(struct smem_rm *rm);
 struct smem_hwlock *smem_rm_hwlock(struct smem_rm *rm);
 
 /**
+ * smem_rm_link() - carry this connection's calls on its RM link
+ * @rm: a registered connection
+ *
+ * smemd makes the host a pair of message queues, as a Gunyah VM has to its
+ * resource manager, and from then on every call and notification travels on
+ * them, one RM RPC fragment per message (at most 240 bytes), in the same
+ * framing as on the socket. The socket stays: it tells the host when smemd
+ * goes, smemd knows the host's process by it, and a call whose reply carries
+ * fds (smem_rm_msgq_open(), smem_rm_dump()), which no queue can carry, goes
+ * on it. smem_rm_fd() is readable for the link too, and a reconnect makes a
+ * new link.
+ *
+ * Context: process context; waits for smemd's answer.
+ * Return: 0, also if already linked; -EINVAL for a connection that registered
+ * as none; -EEXIST if smemd gave this connection a link already; a connection
+ * error as for every call; -ENOMEM.
+ */
+int smem_rm_link(struct smem_rm *rm);
+
+/**
  * smem_rm_dump() - a copy of the whole image, as one file
  * @rm: a connection of smemd's uid, or of root; registered or not
  * @ret: a private snapshot of the image in the Linux format (smem_check(),

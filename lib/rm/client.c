@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -42,6 +43,13 @@ struct rm_queue {
 	struct smem_region *r;
 };
 
+/* The RM link (smem_rm_link()): two queues, requests out and replies in. */
+struct rm_link {
+	struct smem_region *r;
+	struct smem_msgq *req, *rsp;
+	int efd[4];
+};
+
 struct smem_rm {
 	int fd;                 /* the connection, or -1 while smemd is away */
 	int epfd;               /* smem_rm_fd(): the connection, or the watch below */
@@ -54,8 +62,10 @@ struct smem_rm {
 	uint16_t seq;
 	bool gone;              /* the connection is lost: the next call reconnects */
 	bool stale;             /* smemd came back with other memory: nothing works */
+	struct rm_link *link;   /* the RM link the calls travel on, or NULL: the socket */
+	bool want_link;         /* link again after a reconnect */
 	struct smem_rpc_rx rx;
-	int rx_fds[2];          /* fds of the message being reassembled */
+	int rx_fds[SMEM_RM_PACKET_FDS]; /* fds of the message being reassembled */
 	unsigned rx_nfds;
 	struct smem_rm_notification notes[SMEM_RM_NOTIF_MAX];
 	unsigned note_head, note_len;
@@ -71,6 +81,7 @@ struct smem_rm {
 
 static void disconnect(struct smem_rm *rm);
 static int reconnect(struct smem_rm *rm);
+static int do_link(struct smem_rm *rm);
 
 static void drop_rx_fds(struct smem_rm *rm)
 {
@@ -118,6 +129,92 @@ static void note_push(struct smem_rm *rm, const struct smem_rpc_msg *m)
 	rm->notes[(rm->note_head + rm->note_len++) % SMEM_RM_NOTIF_MAX] = n;
 }
 
+/* Whether the socket says smemd is gone: EOF or an error, never data (all goes on the link). */
+static bool socket_gone(struct smem_rm *rm)
+{
+	char c;
+	ssize_t n = recv(rm->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/*
+ * Wait for @q's notification (a fragment, or room) or for the socket to say
+ * smemd is gone. Return: 0 to try again; -EPIPE.
+ */
+static int link_wait(struct smem_rm *rm, struct smem_msgq *q)
+{
+	struct pollfd p[2] = { { smem_msgq_fd(q), POLLIN, 0 }, { rm->fd, POLLIN, 0 } };
+	int r = smem_msgq_arm(q);
+
+	if (r == 1)
+		return 0;
+	if (r < 0)
+		return -EPIPE;
+	while (poll(p, 2, -1) < 0)
+		if (errno != EINTR)
+			return -EPIPE;
+	if ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) && socket_gone(rm))
+		return -EPIPE;
+	return 0;
+}
+
+/* One fragment from the link. Return: as smem__rm_recv() (0 when smemd is gone). */
+static ssize_t link_recv(struct smem_rm *rm, void *buf, size_t len, bool block)
+{
+	for (;;) {
+		size_t n;
+		int r = smem_msgq_recv(rm->link->rsp, buf, len, &n);
+
+		if (r >= 0)
+			return (ssize_t)n;
+		if (r != -EAGAIN)
+			return 0; /* shut down, or broken: smemd is gone */
+		if (!block) {
+			if (socket_gone(rm))
+				return 0;
+			r = smem_msgq_arm(rm->link->rsp);
+			if (r == 1)
+				continue;
+			return r < 0 ? 0 : -EAGAIN;
+		}
+		if (link_wait(rm, rm->link->rsp) < 0)
+			return 0;
+	}
+}
+
+static ssize_t link_send(struct smem_rm *rm, const void *pkt, size_t len)
+{
+	for (;;) {
+		int r = smem_msgq_send(rm->link->req, pkt, len, 0);
+
+		if (r >= 0)
+			return (ssize_t)len;
+		if (r != -EAGAIN || link_wait(rm, rm->link->req) < 0)
+			return -EPIPE;
+	}
+}
+
+static void free_link(struct smem_rm *rm, struct rm_link *l)
+{
+	if (l->rsp)
+		epoll_ctl(rm->epfd, EPOLL_CTL_DEL, l->efd[2], NULL);
+	smem_msgq_close(l->req);
+	smem_msgq_close(l->rsp);
+	smem_region_close(l->r);
+	for (unsigned i = 0; i < 4; i++)
+		if (l->efd[i] >= 0)
+			close(l->efd[i]);
+	free(l);
+}
+
+static void link_drop(struct smem_rm *rm)
+{
+	if (rm->link)
+		free_link(rm, rm->link);
+	rm->link = NULL;
+}
+
 /*
  * Read one packet and feed it to the reassembler. With @want_msg_id, a complete
  * reply of @want_seq/@want_msg_id is copied to rm->reply and 1 returned, its
@@ -130,12 +227,16 @@ static int read_packet(struct smem_rm *rm, bool block, uint16_t want_seq, uint32
 	uint8_t buf[SMEM_RPC_FRAG_MAX + 16];
 	struct smem_rpc_rx_event ev;
 	unsigned nfds = 0;
-	int fds[2], r;
+	int fds[SMEM_RM_PACKET_FDS], r;
 	ssize_t n;
 
 	if (rm->gone)
 		return -EPIPE;
-	n = smem__rm_recv(rm->fd, buf, sizeof(buf), block ? 0 : MSG_DONTWAIT, fds, 2, &nfds);
+	if (rm->link)
+		n = link_recv(rm, buf, sizeof(buf), block);
+	else
+		n = smem__rm_recv(rm->fd, buf, sizeof(buf), block ? 0 : MSG_DONTWAIT, fds,
+				  SMEM_RM_PACKET_FDS, &nfds);
 	if (n == -EAGAIN || n == -EWOULDBLOCK)
 		return -EAGAIN;
 	if (n <= 0) {
@@ -161,7 +262,7 @@ static int read_packet(struct smem_rm *rm, bool block, uint16_t want_seq, uint32
 	if (buf[1] & 3) {
 		drop_rx_fds(rm);
 		for (unsigned f = 0; f < nfds; f++) {
-			if (rm->rx_nfds < 2)
+			if (rm->rx_nfds < SMEM_RM_PACKET_FDS)
 				rm->rx_fds[rm->rx_nfds++] = fds[f];
 			else
 				close(fds[f]);
@@ -191,8 +292,8 @@ static int read_packet(struct smem_rm *rm, bool block, uint16_t want_seq, uint32
  * One call. On success *@ret_error is the RM error word, and the payload after
  * it is at @rm->reply + 4, @rm->reply_len - 4 bytes; fds in @rm->rx_fds.
  */
-static int call(struct smem_rm *rm, uint32_t msg_id, const void *req, size_t len,
-		uint32_t *ret_error)
+static int call_on(struct smem_rm *rm, uint32_t msg_id, const void *req, size_t len,
+		   uint32_t *ret_error)
 {
 	struct smem_rpc_msg m;
 	uint8_t pkt[SMEM_RPC_FRAG_MAX];
@@ -216,9 +317,12 @@ static int call(struct smem_rm *rm, uint32_t msg_id, const void *req, size_t len
 
 		if (n < 0)
 			return n;
-		do
-			w = send(rm->fd, pkt, (size_t)n, MSG_NOSIGNAL);
-		while (w < 0 && errno == EINTR);
+		if (rm->link)
+			w = link_send(rm, pkt, (size_t)n);
+		else
+			do
+				w = send(rm->fd, pkt, (size_t)n, MSG_NOSIGNAL);
+			while (w < 0 && errno == EINTR);
 		if (w != n) {
 			disconnect(rm);
 			return -ECONNRESET;
@@ -241,6 +345,30 @@ static int call(struct smem_rm *rm, uint32_t msg_id, const void *req, size_t len
 	}
 	*ret_error = get_le32(rm->reply);
 	return 0;
+}
+
+/*
+ * One call, on the link if there is one, except a call whose reply carries
+ * fds, which only the socket can: the link is set aside for it (what arrives
+ * on the link meanwhile waits there).
+ */
+static int call(struct smem_rm *rm, uint32_t msg_id, const void *req, size_t len,
+		uint32_t *ret_error)
+{
+	struct rm_link *l = rm->link;
+	int r;
+
+	if (!l || (msg_id != SMEM_RM_CALL_MAP && msg_id != SMEM_RM_CALL_MSGQ_OPEN &&
+		   msg_id != SMEM_RM_CALL_DUMP && msg_id != SMEM_RM_CALL_LINK))
+		return call_on(rm, msg_id, req, len, ret_error);
+	rm->link = NULL;
+	r = call_on(rm, msg_id, req, len, ret_error);
+	/* Unless the call lost the connection, and the link with it. */
+	if (!rm->gone)
+		rm->link = l;
+	else
+		free_link(rm, l);
+	return r;
 }
 
 /* The RM error of a reply, as an errno; @in_use is what IN_USE means for this call. */
@@ -422,6 +550,7 @@ static void disconnect(struct smem_rm *rm)
 		close(rm->fd);
 		rm->fd = -1;
 	}
+	link_drop(rm);
 	drop_rx_fds(rm);
 	smem__rpc_rx_init(&rm->rx);
 	rm->gone = true;
@@ -499,6 +628,8 @@ static int reconnect(struct smem_rm *rm)
 	r = dial(rm);
 	if (r == 0 && rm->host >= 0)
 		r = do_register(rm, (unsigned)rm->host);
+	if (r == 0 && rm->want_link)
+		r = do_link(rm);
 	if (r < 0) {
 		disconnect(rm);
 		if (!rm->stale)
@@ -507,6 +638,75 @@ static int reconnect(struct smem_rm *rm)
 	}
 	unwatch(rm);
 	return 0;
+}
+
+static int do_link(struct smem_rm *rm)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct smem_msgq_opts o = { 0 };
+	struct rm_link *l;
+	uint32_t err, qsize;
+	int r;
+
+	r = call(rm, SMEM_RM_CALL_LINK, NULL, 0, &err);
+	if (r < 0)
+		return r;
+	if (err) {
+		drop_rx_fds(rm);
+		return rm_errno(err, -EBUSY);
+	}
+	if (rm->reply_len != 4 + SMEM_RM_LINK_REPLY || rm->rx_nfds != 5) {
+		drop_rx_fds(rm);
+		return -EPROTO;
+	}
+	qsize = get_le32(rm->reply + 4);
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		drop_rx_fds(rm);
+		return -ENOMEM;
+	}
+	memcpy(l->efd, rm->rx_fds + 1, sizeof(l->efd));
+	r = smem_region_from_fd(rm->rx_fds[0], 0, &l->r);
+	close(rm->rx_fds[0]);
+	rm->rx_nfds = 0; /* the eventfds are the link's now */
+	if (r == 0 && (qsize == 0 || smem_region_size(l->r) != 2 * (size_t)qsize))
+		r = -EPROTO;
+	o.rx_eventfd = l->efd[0];
+	o.tx_eventfd = l->efd[1];
+	if (r == 0)
+		r = smem_msgq_open(smem_region_base(l->r), qsize, SMEM_MSGQ_TX, &o, &l->req);
+	o.rx_eventfd = l->efd[2];
+	o.tx_eventfd = l->efd[3];
+	if (r == 0)
+		r = smem_msgq_open((uint8_t *)smem_region_base(l->r) + qsize, qsize, SMEM_MSGQ_RX, &o,
+				   &l->rsp);
+	rm->link = l;
+	if (r == 0 && epoll_ctl(rm->epfd, EPOLL_CTL_ADD, l->efd[2], &ev) < 0)
+		r = -errno;
+	if (r == 0 && smem_msgq_arm(l->rsp) < 0)
+		r = -EPROTO;
+	if (r < 0)
+		link_drop(rm);
+	return r;
+}
+
+int smem_rm_link(struct smem_rm *rm)
+{
+	int r;
+
+	if (!rm || rm->host < 0)
+		return -EINVAL;
+	if (rm->link)
+		return 0;
+	if (rm->gone) {
+		r = reconnect(rm);
+		if (r < 0)
+			return r;
+	}
+	r = do_link(rm);
+	if (r == 0)
+		rm->want_link = true;
+	return r;
 }
 
 int smem_rm_connect(const char *socket_name, int host, struct smem_rm **ret)
@@ -544,6 +744,7 @@ void smem_rm_close(struct smem_rm *rm)
 	for (unsigned i = 0; i < MAX_QUEUES; i++)
 		if (rm->queues[i].q)
 			smem_rm_msgq_close(rm, rm->queues[i].q);
+	link_drop(rm);
 	drop_rx_fds(rm);
 	smem_hwlock_close(rm->bank);
 	smem_region_close(rm->bank_region);
