@@ -150,6 +150,9 @@ static int host_main(void *arg)
 	o.rm = rm;
 	if (smem_open(NULL, h->id, &o, &s) != 0)
 		return 2;
+	/* The receiver's calls go on its RM link, which each reconnect makes anew. */
+	if (h->id == RECEIVER && smem_rm_link(rm) != 0)
+		return 10;
 	if (h->id == DOOMED) {
 		/* Holds lock 5 until it is killed. */
 		if (smem_hwlock_trylock(smem_rm_hwlock(rm), 5, DOOMED) != 0)

@@ -27,6 +27,7 @@
 #include "rm/proto.h"
 #include "rpc/rpc.h"
 #include "smemkit/hwlock.h"
+#include "smemkit/region.h"
 #include "smemkit/rm.h"
 #include "smemkit/smem.h"
 
@@ -721,4 +722,146 @@ Test(smemd, stats_check_their_request)
 	raw_request(fd, 4, SMEM_RM_CALL_STATS, req, sizeof(req));
 	cr_assert_eq(raw_reply(fd, 4), SMEM_RPC_ERR_OK, "unregistered, and yet answered");
 	close(fd);
+}
+
+/* One fragment of a request, on the link's request queue. */
+static void link_request(struct smem_msgq *req, uint16_t seq, uint32_t msg_id, const void *data,
+			 size_t len)
+{
+	struct smem_rpc_msg m = { SMEM_RPC_REQUEST, seq, msg_id, data, len };
+	uint8_t pkt[SMEM_RPC_FRAG_MAX];
+	int n = smem__rpc_fragment(&m, 0, pkt);
+
+	cr_assert_gt(n, 0);
+	cr_assert_geq(smem_msgq_send(req, pkt, (size_t)n, 0), 0);
+}
+
+/* The next complete message on the link's reply queue. */
+static struct smem_rpc_msg link_next(struct smem_msgq *rsp, struct smem_rpc_rx *rx)
+{
+	static uint8_t pkt[SMEM_RPC_FRAG_MAX];
+	struct smem_rpc_rx_event ev;
+
+	for (;;) {
+		size_t n;
+		int r;
+
+		cr_assert_geq(smem_msgq_recv_wait(rsp, pkt, sizeof(pkt), &n, 20000), 0, "on the link");
+		r = smem__rpc_rx_push(rx, pkt, n, &ev);
+		if (r > 0 && (r & SMEM_RPC_RX_COMPLETE))
+			return ev.msg;
+	}
+}
+
+/*
+ * The second carrier: a host registered on the socket asks for its RM link,
+ * two message queues, and the RM RPC framing works on them as on the socket:
+ * calls answered there, malformed fragments dropped, a call whose reply needs
+ * fds refused there, notifications delivered there, and nothing on the socket.
+ */
+Test(smemd, the_rm_link_carries_rm_rpc_on_two_queues)
+{
+	static const uint8_t junk[] = { 0x31, 0x01, 1, 0, 0x24, 0, 0, 0x56 };
+	uint8_t req[4] = { 1, 0, 0, 0 }, pkt[SMEM_RPC_FRAG_MAX], cap[8] = { 0 };
+	struct smem_msgq *lreq, *lrsp;
+	struct smem_msgq_opts o = { 0 };
+	struct smem_region *r;
+	struct smem_rpc_rx rx;
+	struct smem_rpc_msg m;
+	struct smem_rm *apps;
+	uint64_t txc, rxc;
+	unsigned nfds = 0;
+	uint32_t qsize;
+	int fd = raw_connect(), fds[5];
+	ssize_t n;
+
+	raw_request(fd, 1, SMEM_RM_CALL_REGISTER, req, 4);
+	cr_assert_eq(raw_reply(fd, 1), SMEM_RPC_ERR_OK);
+	raw_request(fd, 2, SMEM_RM_CALL_LINK, NULL, 0);
+	n = smem__rm_recv(fd, pkt, sizeof(pkt), 0, fds, 5, &nfds);
+	cr_assert_eq(n, 8 + 4 + SMEM_RM_LINK_REPLY);
+	cr_assert_eq(get_le32(pkt + 8), SMEM_RPC_ERR_OK);
+	cr_assert_eq(nfds, 5, "the memfd and four eventfds");
+	qsize = get_le32(pkt + 12);
+	cr_assert_eq(smem_region_from_fd(fds[0], 0, &r), 0);
+	cr_assert_eq(smem_region_size(r), 2 * (size_t)qsize);
+	o.rx_eventfd = fds[1];
+	o.tx_eventfd = fds[2];
+	cr_assert_eq(smem_msgq_open(smem_region_base(r), qsize, SMEM_MSGQ_TX, &o, &lreq), 0);
+	o.rx_eventfd = fds[3];
+	o.tx_eventfd = fds[4];
+	cr_assert_eq(smem_msgq_open((uint8_t *)smem_region_base(r) + qsize, qsize, SMEM_MSGQ_RX, &o,
+				    &lrsp), 0);
+	smem__rpc_rx_init(&rx);
+
+	link_request(lreq, 3, SMEM_RPC_VM_GET_VMID, NULL, 0);
+	m = link_next(lrsp, &rx);
+	cr_assert_eq(m.type, SMEM_RPC_REPLY);
+	cr_assert_eq(m.seq, 3);
+	cr_assert_eq(m.len, 8);
+	cr_assert_eq(get_le32(m.data), SMEM_RPC_ERR_OK);
+	cr_assert_eq(get_le32(m.data + 4), smem_rm_vmid(1), "the link knows whose it is");
+	/* A malformed fragment is dropped; the next call is served. */
+	cr_assert_geq(smem_msgq_send(lreq, junk, sizeof(junk), 0), 0);
+	link_request(lreq, 4, SMEM_RPC_VM_GET_STATE, (uint8_t[4]){ 0 }, 4);
+	m = link_next(lrsp, &rx);
+	cr_assert_eq(m.seq, 4);
+	cr_assert_eq(get_le32(m.data), SMEM_RPC_ERR_OK);
+	cr_assert_eq(m.data[4], SMEM_RM_VM_RUNNING);
+	/* A reply with fds cannot go on a queue. */
+	link_request(lreq, 5, SMEM_RM_CALL_MSGQ_OPEN, cap, 8);
+	m = link_next(lrsp, &rx);
+	cr_assert_eq(m.seq, 5);
+	cr_assert_neq(get_le32(m.data), SMEM_RPC_ERR_OK);
+	/* Notifications come on the link. */
+	cr_assert_eq(smem_rm_connect(NULL, 0, &apps), 0);
+	cr_assert_eq(smem_rm_msgq_create(apps, smem_rm_vmid(1), 12, 4, 32, 0, &txc, &rxc), 0);
+	do
+		m = link_next(lrsp, &rx);
+	while (m.type != SMEM_RPC_NOTIFICATION || m.msg_id != SMEM_RM_NOTIF_RESOURCES);
+	cr_assert_eq(get_le16(m.data), smem_rm_vmid(0));
+	cr_assert_eq(get_le32(m.data + 4), 12);
+	/* And nothing came on the socket since the link's own reply. */
+	cr_assert_eq(recv(fd, pkt, sizeof(pkt), MSG_DONTWAIT), -1);
+	cr_assert_eq(errno, EAGAIN);
+	smem_rm_close(apps);
+	smem_msgq_close(lreq);
+	smem_msgq_close(lrsp);
+	smem_region_close(r);
+	for (int i = 1; i < 5; i++)
+		close(fds[i]);
+	close(fd);
+}
+
+/* The library on the link: typed calls, a queue opened (on the socket), notifications. */
+Test(smemd, a_client_on_its_rm_link_works_as_on_the_socket)
+{
+	struct smem_rm_resource res[4];
+	struct smem_rm_notification n;
+	struct smem_rm *modem, *apps;
+	struct smem_msgq *q;
+	unsigned vmid;
+	uint64_t txc, rxc;
+	size_t nres;
+	bool told = false;
+
+	cr_assert_eq(smem_rm_connect(NULL, 1, &modem), 0);
+	cr_assert_eq(smem_rm_link(modem), 0);
+	cr_assert_eq(smem_rm_link(modem), 0, "linked already");
+	cr_assert_eq(smem_rm_get_vmid(modem, &vmid), 0);
+	cr_assert_eq(vmid, smem_rm_vmid(1));
+	cr_assert_eq(smem_rm_connect(NULL, 0, &apps), 0);
+	cr_assert_eq(smem_rm_msgq_create(apps, smem_rm_vmid(1), 13, 4, 32, 0, &txc, &rxc), 0);
+	while (!told) {
+		struct pollfd p = { smem_rm_fd(modem), POLLIN, 0 };
+
+		cr_assert_eq(poll(&p, 1, 20000), 1, "smem_rm_fd() wakes for the link");
+		while (smem_rm_notification(modem, &n) == 0)
+			told |= n.msg_id == SMEM_RM_NOTIF_RESOURCES;
+	}
+	cr_assert_eq(smem_rm_get_resources(modem, res, 4, &nres), 0);
+	cr_assert_eq(nres, 2);
+	cr_assert_eq(smem_rm_msgq_open(modem, res[0].cap, NULL, &q), 0, "an fd call still works");
+	smem_rm_close(apps);
+	smem_rm_close(modem);
 }
