@@ -64,6 +64,7 @@ struct smem_rm {
 	bool stale;             /* smemd came back with other memory: nothing works */
 	struct rm_link *link;   /* the RM link the calls travel on, or NULL: the socket */
 	bool want_link;         /* link again after a reconnect */
+	bool reconnecting;
 	struct smem_rpc_rx rx;
 	int rx_fds[SMEM_RM_PACKET_FDS]; /* fds of the message being reassembled */
 	unsigned rx_nfds;
@@ -72,6 +73,8 @@ struct smem_rm {
 	struct smem_region *image;
 	void *image_base;       /* the reserved range, with the host's pieces mapped in it */
 	size_t image_size;
+	uint64_t (*mapped)[2];  /* [start, end) of each piece's extents, in order */
+	unsigned n_mapped;
 	struct smem_region *bank_region;
 	struct smem_hwlock *bank;
 	struct rm_queue queues[MAX_QUEUES];
@@ -82,6 +85,7 @@ struct smem_rm {
 static void disconnect(struct smem_rm *rm);
 static int reconnect(struct smem_rm *rm);
 static int do_link(struct smem_rm *rm);
+static int lost(struct smem_rm *rm);
 
 static void drop_rx_fds(struct smem_rm *rm)
 {
@@ -323,20 +327,16 @@ static int call_on(struct smem_rm *rm, uint32_t msg_id, const void *req, size_t 
 			do
 				w = send(rm->fd, pkt, (size_t)n, MSG_NOSIGNAL);
 			while (w < 0 && errno == EINTR);
-		if (w != n) {
-			disconnect(rm);
-			return -ECONNRESET;
-		}
+		if (w != n)
+			return lost(rm);
 	}
 	drop_rx_fds(rm);
 	do
 		r = read_packet(rm, true, rm->seq, msg_id);
 	while (r == 0);
-	if (r == -EPIPE) {
-		/* smemd went away with the call: whether it took effect is not known. */
-		disconnect(rm);
-		return -ECONNRESET;
-	}
+	/* smemd went away with the call: whether it took effect is not known. */
+	if (r == -EPIPE)
+		return lost(rm);
 	if (r < 0)
 		return r;
 	if (rm->reply_len < 4) {
@@ -458,6 +458,28 @@ static int map_piece(struct smem_rm *rm, unsigned index, uint64_t (*done)[2], un
 	return r;
 }
 
+static int cmp_extent(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+uint64_t smem__rm_mapped_end(const struct smem_rm *rm, uint64_t off)
+{
+	uint64_t end = off;
+
+	for (unsigned i = 0; rm && i < rm->n_mapped; i++)
+		if (rm->mapped[i][0] <= end && rm->mapped[i][1] > end)
+			end = rm->mapped[i][1];
+	return end;
+}
+
+bool smem__rm_mapped(const struct smem_rm *rm, uint64_t off, uint64_t len)
+{
+	return len <= UINT64_MAX - off && smem__rm_mapped_end(rm, off) >= off + len;
+}
+
 /*
  * The image as pieces: a range of its size reserved with no access, and the
  * host's pieces mapped into it at their offsets. What the host was not given
@@ -486,7 +508,9 @@ static int map_image(struct smem_rm *rm, uint64_t size, uint32_t pieces)
 	rm->image_size = size;
 	for (uint32_t i = 0; r == 0 && i < pieces; i++)
 		r = map_piece(rm, i, done, &n_done);
-	free(done);
+	qsort(done, n_done, sizeof(*done), cmp_extent);
+	rm->mapped = done;
+	rm->n_mapped = n_done;
 	if (r == 0)
 		r = smem_region_wrap(rm->image_base, size, true, &rm->image);
 	return r;
@@ -624,20 +648,38 @@ static int reconnect(struct smem_rm *rm)
 
 	if (rm->stale)
 		return -ESTALE;
+	if (rm->reconnecting)
+		return -ECONNRESET; /* lost again while registering: the caller tries later */
+	rm->reconnecting = true;
 	disconnect(rm);
+	/* The watch first: a smemd that comes back after the dial fails still wakes us. */
+	watch(rm);
 	r = dial(rm);
 	if (r == 0 && rm->host >= 0)
 		r = do_register(rm, (unsigned)rm->host);
 	if (r == 0 && rm->want_link)
 		r = do_link(rm);
+	rm->reconnecting = false;
 	if (r < 0) {
 		disconnect(rm);
-		if (!rm->stale)
-			watch(rm);
+		if (rm->stale)
+			unwatch(rm);
 		return r;
 	}
 	unwatch(rm);
 	return 0;
+}
+
+/*
+ * The connection was lost under a call: try once to be connected again, so
+ * that the next call is served at once if smemd is back, and smem_rm_fd()
+ * wakes when it comes back if not. The lost call fails all the same.
+ */
+static int lost(struct smem_rm *rm)
+{
+	disconnect(rm);
+	reconnect(rm);
+	return -ECONNRESET;
 }
 
 static int do_link(struct smem_rm *rm)
@@ -751,6 +793,7 @@ void smem_rm_close(struct smem_rm *rm)
 	smem_region_close(rm->image);
 	if (rm->image_base)
 		munmap(rm->image_base, rm->image_size);
+	free(rm->mapped);
 	if (rm->fd >= 0)
 		close(rm->fd);
 	if (rm->watch_fd >= 0)

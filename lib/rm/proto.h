@@ -8,6 +8,7 @@
 #ifndef SMEMKIT_RM_PROTO_H
 #define SMEMKIT_RM_PROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -135,6 +136,14 @@ struct smem_rm;
 
 /* The host @rm registered as, or -1 (client.c; for smem_open()). */
 int smem__rm_host(const struct smem_rm *rm);
+/*
+ * Whether [@off, @off + @len) of the image is mapped in @rm: the pieces smemd
+ * gave it. The partition table is in a piece every host can write, so its
+ * offsets are checked against this before anything there is read.
+ */
+bool smem__rm_mapped(const struct smem_rm *rm, uint64_t off, uint64_t len);
+/* The end of the mapped run that holds @off (@off itself if it is not mapped). */
+uint64_t smem__rm_mapped_end(const struct smem_rm *rm, uint64_t off);
 
 /*
  * Receive one packet of at most @len bytes on @fd (recvmsg @flags), taking up

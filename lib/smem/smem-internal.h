@@ -14,6 +14,7 @@ struct smem {
 	bool writable;
 	bool offline; /* SMEM_OPEN_OFFLINE: the file is ours alone, so no lock is taken */
 	bool partial; /* through smemd: only this host's pieces are mapped */
+	const struct smem_rm *rm; /* then: which they are */
 	unsigned host;
 	unsigned hwlock_id;
 	unsigned lock_flags; /* SMEM_HWLOCK_BUST_DEAD with SMEM_OPEN_BUST_DEAD */

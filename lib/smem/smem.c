@@ -14,6 +14,7 @@
  */
 #include "smem-internal.h"
 
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -28,11 +29,34 @@ void smem_open_opts_init(struct smem_open_opts *o)
 	*o = (struct smem_open_opts){ 0 };
 }
 
+/* Through smemd, whether the image's [@off, @off + @len) is a piece this host was given. */
+static bool given(const struct smem *s, uint64_t off, uint64_t len, struct smem__diag *d)
+{
+	if (!s->rm || smem__rm_mapped(s->rm, off, len))
+		return true;
+	smem__diag(d, "0x%" PRIx64 "..0x%" PRIx64 " is not in the pieces smemd gave host %u", off,
+		   off + len, s->host);
+	return false;
+}
+
+/* smem__check_part(), of a partition this host was given only. */
+static int check_part(struct smem *s, const struct smem__ptable *pt, unsigned i,
+		      struct smem__diag *d, struct smem__part *ret)
+{
+	if (!given(s, pt->e[i].offset, pt->e[i].size, d))
+		return -EBADMSG;
+	return smem__check_part(s->base, pt, i, d, ret);
+}
+
 static int attach(struct smem *s, struct smem__diag *d)
 {
 	struct smem__ptable pt;
 	int r;
 
+	/* The header and the table, before either is read. */
+	if (!given(s, 0, sizeof(struct smem_header), d) ||
+	    (s->size >= SMEM_PTABLE_SIZE && !given(s, s->size - SMEM_PTABLE_SIZE, SMEM_PTABLE_SIZE, d)))
+		return -EBADMSG;
 	r = smem__read_hdr(s->base, s->size, d, &s->hdr);
 	if (r < 0)
 		return r;
@@ -51,6 +75,9 @@ static int attach(struct smem *s, struct smem__diag *d)
 	for (unsigned i = 0; i < pt.n; i++)
 		if (pt.e[i].offset && pt.e[i].size && pt.e[i].offset < s->heap_limit)
 			s->heap_limit = pt.e[i].offset;
+	/* A version-11 heap is in the header's piece: never past what is mapped. */
+	if (s->rm && smem__rm_mapped_end(s->rm, 0) < s->heap_limit)
+		s->heap_limit = smem__rm_mapped_end(s->rm, 0);
 
 	if (s->hdr.version == SMEM_GLOBAL_PART_VERSION) {
 		unsigned i;
@@ -63,7 +90,7 @@ static int attach(struct smem *s, struct smem__diag *d)
 			smem__diag(d, "version 12 image has no global partition (hosts 0xfffe)");
 			return -EBADMSG;
 		}
-		r = smem__check_part(s->base, &pt, i, d, &s->global);
+		r = check_part(s, &pt, i, d, &s->global);
 		if (r < 0)
 			return r;
 		s->has_global = true;
@@ -97,7 +124,7 @@ static int attach(struct smem *s, struct smem__diag *d)
 			smem__diag(d, "partition %u: duplicate partition for host %u", i, remote);
 			return -EBADMSG;
 		}
-		r = smem__check_part(s->base, &pt, i, d, &s->parts[remote]);
+		r = check_part(s, &pt, i, d, &s->parts[remote]);
 		if (r < 0)
 			return r;
 	}
@@ -133,6 +160,8 @@ static int open_region(struct smem_region *r, unsigned host, const struct smem_o
 	s->hwlock_id = hwlock_id;
 	s->lock_flags = (o->flags & SMEM_OPEN_BUST_DEAD) ? SMEM_HWLOCK_BUST_DEAD : 0;
 	s->phys_base = o->phys_base;
+	s->rm = o->rm;
+	s->partial = o->rm != NULL;
 	err = attach(s, &d);
 	/* Others prove this host dead or alive through the lock bank's host table. */
 	if (err == 0 && s->writable && s->hwlock) {
@@ -233,7 +262,6 @@ int smem__open(const char *path, unsigned host, const struct smem_open_opts *o,
 	if (o->rm) {
 		struct smem__diag d = { .buf = o->errbuf, .len = o->errbuf_size };
 		struct smem_open_opts opts = *o;
-		int r;
 
 		if (path || o->region || o->hwlock || (o->flags & SMEM_OPEN_OFFLINE) ||
 		    smem__rm_host(o->rm) != (int)host || !smem_rm_region(o->rm)) {
@@ -243,10 +271,7 @@ int smem__open(const char *path, unsigned host, const struct smem_open_opts *o,
 		}
 		opts.region = smem_rm_region(o->rm);
 		opts.hwlock = smem_rm_hwlock(o->rm);
-		r = open_region(opts.region, host, &opts, hwlock_id, false, ret);
-		if (r == 0)
-			(*ret)->partial = true;
-		return r;
+		return open_region(opts.region, host, &opts, hwlock_id, false, ret);
 	}
 	if (!o->region)
 		return open_path(path, host, o, hwlock_id, ret);

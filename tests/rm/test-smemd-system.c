@@ -129,6 +129,48 @@ Test(system, a_host_touching_a_partition_it_is_not_part_of_faults)
 	smem_rm_close(modem);
 }
 
+/*
+ * The partition table is in the common piece, which every host can write. A
+ * host that points modem's table entry at apps:adsp (which modem was not
+ * given) gets modem's attach refused, not a fault in it.
+ */
+Test(system, a_table_rewritten_by_a_hostile_host_is_refused_not_followed)
+{
+	uint64_t mine = partition_offset(0, 1), adsp = partition_offset(0, 2);
+	struct smem_rm *modem, *apps;
+	struct smem_open_opts o;
+	struct smem_stat st;
+	struct smem *sa, *sm;
+	char err[256] = "";
+	uint8_t *pt;
+	int r;
+
+	cr_assert_eq(smem_rm_connect(NULL, 0, &apps), 0);
+	sa = attach(apps, 0);
+	cr_assert_eq(smem_stat(sa, &st), 0);
+	pt = (uint8_t *)st.base + st.size - SMEM_PTABLE_SIZE;
+	for (unsigned i = 0; i < get_le32(pt + 8); i++) {
+		uint8_t *e = pt + 32 + 48 * i;
+
+		/* Swapped: the entry for 0:1 says 0:2's place, and 0:2's says 0:1's. */
+		if (get_le32(e) == mine)
+			put_le32(e, (uint32_t)adsp);
+		else if (get_le32(e) == adsp)
+			put_le32(e, (uint32_t)mine);
+	}
+	cr_assert_eq(smem_rm_connect(NULL, 1, &modem), 0);
+	smem_open_opts_init(&o);
+	o.rm = modem;
+	o.errbuf = err;
+	o.errbuf_size = sizeof(err);
+	r = smem_open(NULL, 1, &o, &sm);
+	cr_assert_eq(r, -EBADMSG, "refused, with a reason: %d %s", r, err);
+	cr_assert(strstr(err, "not in the pieces"), "%s", err);
+	smem_close(sa);
+	smem_rm_close(apps);
+	smem_rm_close(modem);
+}
+
 struct seen {
 	unsigned n;
 	bool item[SMEM_ITEM_COUNT];
