@@ -16,6 +16,10 @@
  *                   waits for smemd to hand the dead host's lock on;
  *   crash_to_clean  from that SIGKILL until this waiter owns the lock and has
  *                   been told VM_EXITED by smemd: smemd's whole crash path;
+ *   restart         smemd (under smemd --supervise) SIGKILLed: until a
+ *                   registered host's next call is served again by the new
+ *                   smemd, which took the memory up (the host reconnects and
+ *                   registers by itself);
  *   rss             smemd's resident memory with 64 hosts and 1000 queues.
  *
  * Every timing is a distribution (p50, p99, max). The holder stamps the time
@@ -216,6 +220,74 @@ static void bench_register(void)
 	free(v);
 }
 
+/* The serving smemd under @sup: its one child. */
+static pid_t worker_of(pid_t sup)
+{
+	char path[64], buf[64] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)sup, (int)sup);
+	f = fopen(path, "r");
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = 0;
+		fclose(f);
+	}
+	return (pid_t)atoi(buf);
+}
+
+static void bench_restart(unsigned n)
+{
+	double *v = calloc(n, sizeof(*v));
+	struct smem_rm_state st;
+	struct smem_rm *rm;
+	pid_t sup;
+
+	snprintf(dir, sizeof(dir), "/tmp/bench-smemd-XXXXXX");
+	if (!v || !mkdtemp(dir))
+		die("mkdtemp", errno);
+	snprintf(sock, sizeof(sock), "%s/rm.sock", dir);
+	sup = fork();
+	if (sup == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		pin(1);
+		unsetenv("NOTIFY_SOCKET");
+		execl(smemd_path, "smemd", "--supervise", "--socket", sock, (char *)NULL);
+		_exit(127);
+	}
+	while (smem_rm_connect(sock, 2, &rm) < 0)
+		sched_yield();
+	for (unsigned i = 0; i < n; i++) {
+		pid_t w;
+		int64_t t;
+
+		while ((w = worker_of(sup)) <= 0)
+			sched_yield();
+		t = now_ns();
+		kill(w, SIGKILL);
+		for (;;) {
+			int r = smem_rm_get_state(rm, 0, &st);
+			struct pollfd p = { smem_rm_fd(rm), POLLIN, 0 };
+
+			if (r == 0)
+				break;
+			if (r != -ECONNREFUSED && r != -ENOENT && r != -ECONNRESET)
+				die("a call after the restart", -r);
+			/* Woken when smemd renames its socket into place. */
+			poll(&p, 1, 100);
+		}
+		v[i] = (double)(now_ns() - t);
+		/* The old worker is reaped by the supervisor; wait until a new one serves. */
+	}
+	add("restart", v, n);
+	smem_rm_close(rm);
+	kill(sup, SIGTERM);
+	waitpid(sup, NULL, 0);
+	unlink(sock);
+	rmdir(dir);
+	free(v);
+}
+
 /* ---- kills ----------------------------------------------------------------- */
 
 struct shared {
@@ -412,6 +484,7 @@ int main(int argc, char **argv)
 	bench_kills(true, true, sh);
 	bench_kills(true, false, sh);
 	stop_smemd(pid);
+	bench_restart(n_kills < 200 ? n_kills : 200);
 	bench_rss();
 
 	if (json) {

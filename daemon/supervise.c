@@ -28,7 +28,6 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "smemd.h"
@@ -46,6 +45,7 @@ struct sup {
 	int sock;
 	char dir[128], path[160];
 	pid_t worker;
+	bool worker_ready;      /* the current worker said READY=1 */
 	bool told_ready;
 	bool verbose;
 };
@@ -108,7 +108,7 @@ static void message(struct sup *s, char *text, int *fds, unsigned nfds)
 		snprintf(out, sizeof(out), "%s%s", ready && !s->told_ready ? "READY=1\n" : "", status);
 		sd_notify(0, out);
 		if (ready)
-			s->told_ready = true;
+			s->told_ready = s->worker_ready = true;
 	}
 }
 
@@ -210,7 +210,6 @@ int smemd_supervise(int argc, char **argv, bool verbose)
 	const char *run = getenv("XDG_RUNTIME_DIR");
 	char **wargv = calloc((size_t)argc + 1, sizeof(char *));
 	int one = 1, wargc = 0, sigfd, st;
-	struct timespec last = { 0 };
 	unsigned quick = 0;
 	sigset_t mask;
 	bool stopping = false;
@@ -248,16 +247,12 @@ int smemd_supervise(int argc, char **argv, bool verbose)
 		pid_t w;
 
 		if (s.worker <= 0 && !stopping) {
-			struct timespec now;
-
-			/* A worker that keeps dying at once is restarted less often, not in a spin. */
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			quick = now.tv_sec - last.tv_sec < 1 ? quick + 1 : 0;
+			/* A worker that keeps dying before it is ready is restarted a second apart. */
 			if (quick > 5) {
-				say(&s, "smemd keeps dying at start-up%s; waiting %ld s", "", 1L);
+				say(&s, "smemd keeps dying before it is ready%s; waiting %ld s", "", 1L);
 				sleep(1);
 			}
-			clock_gettime(CLOCK_MONOTONIC, &last);
+			s.worker_ready = false;
 			s.worker = spawn(&s, wargv);
 			if (s.worker < 0) {
 				perror("smemd: fork");
@@ -282,6 +277,7 @@ int smemd_supervise(int argc, char **argv, bool verbose)
 				continue;
 			receive(&s); /* what it said before it died still counts */
 			s.worker = 0;
+			quick = s.worker_ready ? 0 : quick + 1;
 			if (stopping || (WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
 				stopping = true;
 				break;
