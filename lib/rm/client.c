@@ -21,6 +21,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <poll.h>
 #include <sys/mman.h>
@@ -65,6 +66,7 @@ struct smem_rm {
 	struct rm_link *link;   /* the RM link the calls travel on, or NULL: the socket */
 	bool want_link;         /* link again after a reconnect */
 	bool reconnecting;
+	int note_efd;           /* readable while notes wait, in epfd */
 	struct smem_rpc_rx rx;
 	int rx_fds[SMEM_RM_PACKET_FDS]; /* fds of the message being reassembled */
 	unsigned rx_nfds;
@@ -92,6 +94,24 @@ static void drop_rx_fds(struct smem_rm *rm)
 	for (unsigned i = 0; i < rm->rx_nfds; i++)
 		close(rm->rx_fds[i]);
 	rm->rx_nfds = 0;
+}
+
+/*
+ * Keep smem_rm_fd() readable while notifications wait in the connection: those
+ * a call read from the socket or the link would otherwise be there unseen.
+ */
+static void notes_signal(struct smem_rm *rm)
+{
+	uint64_t v = 1;
+
+	if (rm->note_efd < 0)
+		return;
+	if (rm->note_len) {
+		if (write(rm->note_efd, &v, sizeof(v)) < 0)
+			return;
+	} else if (read(rm->note_efd, &v, sizeof(v)) < 0) {
+		return;
+	}
 }
 
 static void note_push(struct smem_rm *rm, const struct smem_rpc_msg *m)
@@ -131,6 +151,7 @@ static void note_push(struct smem_rm *rm, const struct smem_rpc_msg *m)
 		rm->note_len--;
 	}
 	rm->notes[(rm->note_head + rm->note_len++) % SMEM_RM_NOTIF_MAX] = n;
+	notes_signal(rm);
 }
 
 /* Whether the socket says smemd is gone: EOF or an error, never data (all goes on the link). */
@@ -654,6 +675,13 @@ static int reconnect(struct smem_rm *rm)
 	disconnect(rm);
 	/* The watch first: a smemd that comes back after the dial fails still wakes us. */
 	watch(rm);
+	if (rm->watch_fd >= 0) {
+		char ev[4096];
+
+		/* What woke the caller's loop is spent now. */
+		while (read(rm->watch_fd, ev, sizeof(ev)) > 0)
+			;
+	}
 	r = dial(rm);
 	if (r == 0 && rm->host >= 0)
 		r = do_register(rm, (unsigned)rm->host);
@@ -761,13 +789,20 @@ int smem_rm_connect(const char *socket_name, int host, struct smem_rm **ret)
 	rm = calloc(1, sizeof(*rm));
 	if (!rm)
 		return -ENOMEM;
-	rm->fd = rm->watch_fd = -1;
+	rm->fd = rm->watch_fd = rm->note_efd = -1;
 	rm->host = host;
 	smem__rpc_rx_init(&rm->rx);
 	r = socket_path(socket_name, rm->path, sizeof(rm->path));
 	if (r == 0) {
+		struct epoll_event ev = { .events = EPOLLIN };
+
 		rm->epfd = epoll_create1(EPOLL_CLOEXEC);
-		r = rm->epfd < 0 ? -errno : dial(rm);
+		rm->note_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (rm->epfd < 0 || rm->note_efd < 0 ||
+		    epoll_ctl(rm->epfd, EPOLL_CTL_ADD, rm->note_efd, &ev) < 0)
+			r = -errno;
+		else
+			r = dial(rm);
 	}
 	if (r == 0 && host >= 0)
 		r = do_register(rm, (unsigned)host);
@@ -798,6 +833,8 @@ void smem_rm_close(struct smem_rm *rm)
 		close(rm->fd);
 	if (rm->watch_fd >= 0)
 		close(rm->watch_fd);
+	if (rm->note_efd >= 0)
+		close(rm->note_efd);
 	if (rm->epfd > 0)
 		close(rm->epfd);
 	free(rm);
@@ -806,6 +843,11 @@ void smem_rm_close(struct smem_rm *rm)
 int smem__rm_host(const struct smem_rm *rm)
 {
 	return rm && rm->image ? rm->host : -1;
+}
+
+struct smem_region *smem__rm_bank_region(const struct smem_rm *rm)
+{
+	return rm ? rm->bank_region : NULL;
 }
 
 struct smem_region *smem_rm_region(struct smem_rm *rm)
@@ -828,16 +870,19 @@ int smem_rm_notification(struct smem_rm *rm, struct smem_rm_notification *ret)
 	if (!rm || !ret)
 		return -EINVAL;
 	/* What has arrived, without waiting; a notification completes in it or not. */
+	bool redialled = false;
+
+	if (!rm || !ret)
+		return -EINVAL;
+	/* What has arrived, without waiting; a notification completes in it or not. */
 	while (rm->note_len == 0) {
 		int r;
 
 		if (rm->gone) {
-			char ev[4096];
-
-			/* What woke the caller's loop, if the watch did, is spent now. */
-			if (rm->watch_fd >= 0)
-				while (read(rm->watch_fd, ev, sizeof(ev)) > 0)
-					;
+			/* One reconnect a call: a smemd that keeps hanging up is not chased. */
+			if (redialled)
+				return -ECONNRESET;
+			redialled = true;
 			r = reconnect(rm);
 			if (r < 0)
 				return r;
@@ -851,6 +896,7 @@ int smem_rm_notification(struct smem_rm *rm, struct smem_rm_notification *ret)
 	*ret = rm->notes[rm->note_head];
 	rm->note_head = (rm->note_head + 1) % SMEM_RM_NOTIF_MAX;
 	rm->note_len--;
+	notes_signal(rm);
 	return 0;
 }
 

@@ -142,6 +142,8 @@ int smem__rm_host(const struct smem_rm *rm);
  * offsets are checked against this before anything there is read.
  */
 bool smem__rm_mapped(const struct smem_rm *rm, uint64_t off, uint64_t len);
+/* The lock bank's region (for tests that play a hostile host). */
+struct smem_region *smem__rm_bank_region(const struct smem_rm *rm);
 /* The end of the mapped run that holds @off (@off itself if it is not mapped). */
 uint64_t smem__rm_mapped_end(const struct smem_rm *rm, uint64_t off);
 

@@ -532,6 +532,36 @@ Test(smemd, notifications_reach_a_callback)
 	smem_rm_close(rm);
 }
 
+/*
+ * A notification that a call read from the socket while it waited for its own
+ * reply is kept, and smem_rm_fd() stays readable for it: an event loop that
+ * polls before it dispatches must not sleep on what is already here.
+ */
+Test(smemd, a_notification_read_by_a_call_still_wakes_the_loop)
+{
+	struct smem_rm *rm, *m;
+	struct smem_rm_state st;
+	struct smem_rm_notification n;
+	struct pollfd p;
+	bool exited = false;
+
+	cr_assert_eq(smem_rm_connect(NULL, 0, &rm), 0);
+	cr_assert_eq(smem_rm_connect(NULL, 1, &m), 0);
+	/* smemd tells the peers before it answers VM_EXIT: apps has it queued now. */
+	cr_assert_eq(smem_rm_exit(m, 0), 0);
+	cr_assert_eq(smem_rm_get_state(rm, 0, &st), 0, "a call reads past the notifications");
+	p = (struct pollfd){ smem_rm_fd(rm), POLLIN, 0 };
+	cr_assert_eq(poll(&p, 1, 0), 1, "the kept notifications keep the fd readable");
+	while (smem_rm_notification(rm, &n) == 0)
+		if (n.msg_id == SMEM_RM_NOTIF_VM_EXITED && n.vmid == smem_rm_vmid(1))
+			exited = true;
+	cr_assert(exited, "the modem's VM_EXITED, kept by the call");
+	p.revents = 0;
+	cr_assert_eq(poll(&p, 1, 0), 0, "and not readable once they are taken");
+	smem_rm_close(m);
+	smem_rm_close(rm);
+}
+
 /* STATS: what smemctl top shows, asked for by an observer that never registers. */
 static const struct smem_rm_queue_stats *find_queue(const struct smem_rm_queue_stats *q, size_t n,
 						    unsigned from, unsigned to, uint32_t label)
