@@ -33,6 +33,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "hwlock/bank.h"
 #include "smemd.h"
 #include "smemkit/region.h"
 
@@ -80,6 +81,8 @@ struct state {
 	uint64_t fingerprint;   /* of the configuration that made the memory */
 	uint32_t n_pieces, pad;
 	struct piece_rec pieces[SMEMD_MAX_PIECES];
+	/* The bank's header as formatted: every host can write the bank's copy. */
+	uint8_t bank_hdr[sizeof(struct smem_bank_hdr)];
 	_Atomic uint32_t current;
 	uint32_t pad2;
 	struct slot slot[2];
@@ -140,6 +143,7 @@ int smemd_state_create(struct smemd *d)
 	st->instance = d->instance;
 	st->fingerprint = fingerprint(&d->cfg);
 	st->n_pieces = d->n_pieces;
+	memcpy(st->bank_hdr, smem_region_base(d->bank_region), sizeof(st->bank_hdr));
 	for (unsigned i = 0; i < d->n_pieces; i++) {
 		st->pieces[i].host0 = d->pieces[i].host0;
 		st->pieces[i].host1 = d->pieces[i].host1;
@@ -215,6 +219,14 @@ static int take(struct kept *k, unsigned n, const char *name)
 	return -1;
 }
 
+/* Give back an fd taken for a record that was not restored: it is dropped with the rest. */
+static void k_unuse(struct kept *k, unsigned n, int fd)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (k[i].fd == fd)
+			k[i].used = false;
+}
+
 static bool piece_fits(int fd, const struct piece_rec *p, size_t image)
 {
 	struct stat sb;
@@ -271,6 +283,9 @@ static int restore_from(struct smemd *d, struct state *st, struct kept *k, unsig
 		r = smem_region_wrap(d->image, d->cfg.size, true, &d->image_region);
 	if (r == 0)
 		r = smem_region_from_fd(fd, 0, &d->bank_region);
+	/* A host may have scribbled on the bank's header: it is smemd's to restore. */
+	if (r == 0 && smem_region_size(d->bank_region) >= sizeof(st->bank_hdr))
+		memcpy(smem_region_base(d->bank_region), st->bank_hdr, sizeof(st->bank_hdr));
 	smem_hwlock_opts_init(&ho);
 	ho.region = d->bank_region;
 	if (r == 0)
@@ -292,17 +307,27 @@ static int restore_from(struct smemd *d, struct state *st, struct kept *k, unsig
 			continue;
 		snprintf(name, sizeof(name), "queue.%u", i);
 		fd = take(k, n, name);
-		if (fd < 0 || q->from >= SMEM_RM_MAX_HOSTS || q->to >= SMEM_RM_MAX_HOSTS ||
-		    !q->tx_cap || !q->rx_cap)
+		if (fd < 0)
 			continue;
-		if (smem_region_from_fd(fd, 0, &dq->r) < 0)
-			continue;
-		if (smem_region_size(dq->r) != q->size ||
-		    smem_msgq_open(smem_region_base(dq->r), q->size, 0, NULL, &dq->q) < 0) {
+		r = q->from < SMEM_RM_MAX_HOSTS && q->to < SMEM_RM_MAX_HOSTS && q->tx_cap && q->rx_cap
+			    ? smem_region_from_fd(fd, 0, &dq->r)
+			    : -EBADMSG;
+		if (r == 0 && smem_region_size(dq->r) != q->size) {
 			smem_region_close(dq->r);
 			dq->r = NULL;
+			r = -EBADMSG;
+		}
+		if (r < 0) {
+			/* Not a queue of this smemd's: dropped from the store below. */
+			k_unuse(k, n, fd);
 			continue;
 		}
+		/*
+		 * A header a host spoiled does not cost the queue its record: its caps
+		 * stay, and smemd opens it again when it must shut it down.
+		 */
+		if (smem_msgq_open(smem_region_base(dq->r), q->size, 0, NULL, &dq->q) < 0)
+			dq->q = NULL;
 		dq->used = true;
 		dq->fd = smem_region_fd(dq->r);
 		dq->size = q->size;
@@ -403,9 +428,22 @@ int smemd_state_restore(struct smemd *d, char *err, size_t errlen)
 	}
 	/* What no record names, and everything if the state was unusable, goes. */
 	for (int i = 0; i < n; i++) {
-		if (k[i].used && r == 0)
+		bool named_again = false;
+
+		if (k[i].used && r == 0) {
+			/* The bank's and the queues' regions hold their own duplicates. */
+			if (!strcmp(k[i].name, "bank") || !strncmp(k[i].name, "queue.", 6))
+				close(k[i].fd);
 			continue;
-		if (k[i].name[0])
+		}
+		/*
+		 * FDSTOREREMOVE drops every fd of a name: not when a restored record
+		 * uses another fd of the same name (systemd keeps both).
+		 */
+		for (int j = 0; j < n && r == 0; j++)
+			if (j != i && k[j].used && !strcmp(k[j].name, k[i].name))
+				named_again = true;
+		if (k[i].name[0] && !named_again)
 			smemd_store_drop(d, k[i].name);
 		close(k[i].fd);
 	}

@@ -45,6 +45,7 @@ struct sup {
 	int sock;
 	char dir[128], path[160];
 	pid_t worker;
+	pid_t self;             /* the supervisor */
 	bool worker_ready;      /* the current worker said READY=1 */
 	bool told_ready;
 	bool verbose;
@@ -171,7 +172,7 @@ static pid_t spawn(struct sup *s, char **argv)
 
 		/* Out of the way first, then in place: 3, 4, ... in the store's order. */
 		for (unsigned i = 0; i < s->n; i++) {
-			s->store[i].fd = fcntl(s->store[i].fd, F_DUPFD, high);
+			s->store[i].fd = fcntl(s->store[i].fd, F_DUPFD_CLOEXEC, high);
 			if (s->store[i].fd < 0)
 				_exit(126);
 		}
@@ -196,8 +197,9 @@ static pid_t spawn(struct sup *s, char **argv)
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		/* One service: smemd goes when its supervisor does, as a unit's processes do. */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() == 1)
+		if (getppid() != s->self)
 			_exit(0);
+		/* The same binary even if its path was replaced; smemd names itself again. */
 		execv("/proc/self/exe", argv);
 		_exit(127);
 	}
@@ -217,6 +219,7 @@ int smemd_supervise(int argc, char **argv, bool verbose)
 	if (!wargv)
 		return 1;
 	s.verbose = verbose;
+	s.self = getpid();
 	for (int i = 0; i < argc; i++)
 		if (strcmp(argv[i], "--supervise"))
 			wargv[wargc++] = argv[i];
