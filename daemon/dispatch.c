@@ -73,13 +73,25 @@ static void status_to_peers(struct smemd *d, const struct smemd_host *h)
 		smemd_notify_all(d, h->id, SMEM_RPC_NOTIF_VM_STATUS, buf, 8);
 }
 
+/*
+ * Shut a queue down for its peers. A queue whose header a host spoiled while
+ * smemd was away has no handle: one is made now, if the header is whole again.
+ */
+static void queue_shutdown(struct smemd_queue *q)
+{
+	if (!q->q && q->r)
+		smem_msgq_open(smem_region_base(q->r), q->size, 0, NULL, &q->q);
+	if (q->q)
+		smem_msgq_shutdown(q->q);
+}
+
 /* Drop a queue: shut it down for whoever still maps it, then forget it. */
 static void queue_destroy(struct smemd *d, struct smemd_queue *q)
 {
 	char name[16];
 
 	snprintf(name, sizeof(name), "queue.%u", (unsigned)(q - d->queues));
-	smem_msgq_shutdown(q->q);
+	queue_shutdown(q);
 	smem_msgq_close(q->q);
 	smem_region_close(q->r);
 	*q = (struct smemd_queue){ 0 };
@@ -99,7 +111,7 @@ void smemd__queues_of_host(struct smemd *d, unsigned host, bool destroy, unsigne
 		if (destroy)
 			queue_destroy(d, q);
 		else
-			smem_msgq_shutdown(q->q);
+			queue_shutdown(q);
 		n++;
 	}
 	if (ret_n)
@@ -161,7 +173,11 @@ static void do_dump(struct smemd *d, struct smemd_client *c, const struct smem_r
 		std_reply(d, c, m, SMEM_RPC_ERR_MSG_INVALID);
 		return;
 	}
-	if (c->uid != geteuid() && c->uid != 0) {
+	/*
+	 * smemd's uid or root, as an observer or as the owner: a registered host
+	 * other than the owner would read the partitions it was not given.
+	 */
+	if ((c->uid != geteuid() && c->uid != 0) || (c->host >= 0 && (unsigned)c->host != d->cfg.owner)) {
 		std_reply(d, c, m, SMEM_RPC_ERR_DENIED);
 		return;
 	}
@@ -274,11 +290,15 @@ static void do_register(struct smemd *d, struct smemd_client *c, const struct sm
 	put_le32(out + 36, 0);
 	reply(d, c, m, SMEM_RPC_ERR_OK, out, sizeof(out), &d->bank_fd, 1);
 	smemd_log(d, "pid %d is host %u %s", (int)c->pid, id, d->cfg.hosts[id].name);
-	/* What it missed while it was away: the hosts that exited meanwhile. */
+	/*
+	 * What it missed while it was away: the hosts that exited meanwhile.
+	 * Cleared once told, and saved so: a restart re-tells at most these.
+	 */
 	for (unsigned j = 0; h->owed && j < SMEM_RM_MAX_HOSTS; j++)
 		if (h->owed & 1ull << j) {
-			h->owed &= ~(1ull << j);
 			smemd__tell_exit(d, c, &d->hosts[j]);
+			h->owed &= ~(1ull << j);
+			d->dirty = true;
 		}
 	/* Peers hear of a change of state, not of a reconnect. */
 	if (!was_running)
@@ -525,8 +545,9 @@ static void do_exit(struct smemd *d, struct smemd_client *c, const struct smem_r
 	}
 	h->exited_by_call = true;
 	h->exit_reason = SMEM_RPC_EXIT_REASON(e.exit_flags, e.exit_code);
-	std_reply(d, c, m, SMEM_RPC_ERR_OK);
+	/* EXITED (and saved, before anything is sent) first: an OK is never undone by a restart. */
 	smemd__host_exited(d, h, SMEM_RPC_EXIT_VM_EXIT);
+	std_reply(d, c, m, SMEM_RPC_ERR_OK);
 }
 
 /* VM_STOP and VM_RESET are the owner's; anyone else, or an unknown vmid, gets VMID_INVALID. */
@@ -561,6 +582,7 @@ static void do_stop(struct smemd *d, struct smemd_client *c, const struct smem_r
 	if (s.flags & SMEM_RPC_STOP_FORCE) {
 		/* Kill the "vCPUs": the pidfd fires, and crash.c does the rest. */
 		h->stopped = true;
+		smemd_state_save(d); /* a restart in between still knows it was a stop */
 		if (syscall(SYS_pidfd_send_signal, h->pidfd, SIGKILL, NULL, 0) < 0) {
 			std_reply(d, c, m, SMEM_RPC_ERR_DENIED);
 			return;
@@ -593,13 +615,20 @@ static void do_reset(struct smemd *d, struct smemd_client *c, const struct smem_
 		std_reply(d, c, m, SMEM_RPC_ERR_VM_STATE);
 		return;
 	}
-	/* The reply first; the end of the reset is announced by VM_STATUS(RESET). */
-	std_reply(d, c, m, SMEM_RPC_ERR_OK);
+	/* RESETTING, saved with the reply; the end is announced by VM_STATUS(RESET). */
 	h->state = SMEM_RPC_VM_STATE_RESETTING;
+	d->dirty = true;
+	std_reply(d, c, m, SMEM_RPC_ERR_OK);
 	status_to_peers(d, h);
+	smemd__finish_reset(d, h);
+}
+
+void smemd__finish_reset(struct smemd *d, struct smemd_host *h)
+{
 	smemd__queues_of_host(d, h->id, true, NULL);
 	h->state = SMEM_RPC_VM_STATE_RESET;
 	h->os_state = SMEM_RPC_OS_STATE_NONE;
+	d->dirty = true;
 	status_to_peers(d, h);
 }
 

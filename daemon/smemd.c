@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -63,6 +64,8 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	int o, r;
 
+	/* Started by its supervisor as /proc/self/exe, it would be "exe" in ps and top. */
+	prctl(PR_SET_NAME, "smemd");
 	while ((o = getopt_long(argc, argv, "s:c:vh", longopts, NULL)) != -1) {
 		switch (o) {
 		case 's':
@@ -119,10 +122,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "smemd: %s\n", err);
 		return 1;
 	}
-	/* Registered hosts that nothing vouches for any more are dead. */
-	for (unsigned i = 0; i < SMEM_RM_MAX_HOSTS; i++)
+	/* Registered hosts that nothing vouches for any more are dead; resets end. */
+	for (unsigned i = 0; i < SMEM_RM_MAX_HOSTS; i++) {
 		if (d.lost_hosts & 1ull << i)
 			smemd_host_died(&d, &d.hosts[i]);
+		if (d.hosts[i].state == SMEM_RPC_VM_STATE_RESETTING)
+			smemd__finish_reset(&d, &d.hosts[i]);
+	}
 	d.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);

@@ -232,6 +232,9 @@ void smemd_dispatch(struct smemd *d, struct smemd_client *c, const struct smem_r
 /* dispatch.c: shut down (or, with @destroy, also forget) every queue of @host. */
 void smemd__queues_of_host(struct smemd *d, unsigned host, bool destroy, unsigned *ret_n);
 
+/* dispatch.c: the rest of a VM_RESET, also for one a restart interrupted. */
+void smemd__finish_reset(struct smemd *d, struct smemd_host *h);
+
 /* crash.c */
 void smemd_host_died(struct smemd *d, struct smemd_host *h);
 void smemd__host_exited(struct smemd *d, struct smemd_host *h, uint16_t exit_type);
