@@ -19,11 +19,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "rm/proto.h"
 #include "smemkit/hwlock.h"
+#include "smemkit/region.h"
 #include "smemkit/rm.h"
 #include "smemkit/smem.h"
 
@@ -119,10 +122,13 @@ static void control(struct host *h, struct smem_rm *rm)
 		}
 		failed++;
 		last = r;
-		/* smemd renames its socket into place when it listens: wait for that. */
+		/* Lost under the call, and reconnected already if smemd is back: again. */
+		if (r == -ECONNRESET)
+			continue;
+		/* Nobody listens: smemd renames its socket into place then, and that wakes us. */
 		struct pollfd p = { smem_rm_fd(rm), POLLIN, 0 };
 
-		poll(&p, 1, 100);
+		poll(&p, 1, -1);
 	}
 	answer(h, st.vm_state == SMEM_RM_VM_RUNNING ? "ok %ld %ld\n" : "bad 0 %ld\n", failed,
 	       last);
@@ -154,8 +160,8 @@ static int host_main(void *arg)
 	if (h->id == RECEIVER && smem_rm_link(rm) != 0)
 		return 10;
 	if (h->id == DOOMED) {
-		/* Holds lock 5 until it is killed. */
-		if (smem_hwlock_trylock(smem_rm_hwlock(rm), 5, DOOMED) != 0)
+		/* Holds lock 5 until it is killed (taken from the last one killed, maybe). */
+		if (smem_hwlock_lock(smem_rm_hwlock(rm), 5, DOOMED, 10000, 0) < 0)
 			return 3;
 		answer(h, "ok %ld %ld\n", 0, 0);
 		for (;;)
@@ -194,6 +200,24 @@ static int host_main(void *arg)
 		case 'c':
 			control(h, rm);
 			break;
+		case 'x': { /* a control call while smemd is away: a clear error, at once */
+			struct smem_rm_state sst;
+			int r = smem_rm_get_state(rm, 0, &sst);
+
+			answer(h, r == -ECONNREFUSED || r == -ENOENT || r == -ECONNRESET
+					  ? "ok %ld %ld\n"
+					  : "bad %ld %ld\n",
+			       r, 0);
+			break;
+		}
+		case 'b': { /* scribble on the lock bank's header, as a hostile host may */
+			uint8_t *bank = smem_region_base(smem__rm_bank_region(rm));
+
+			bank[0] ^= 0xff;
+			bank[12] ^= 0x55;
+			answer(h, "ok %ld %ld\n", 0, 0);
+			break;
+		}
 		case 'a': { /* an item, whether smemd is there or not */
 			int r = smem_item_alloc(s, 0, 100 + items, 32, 0);
 
@@ -237,7 +261,12 @@ static void start_host(struct host *h, unsigned id)
 	cr_assert_eq(pipe(h->cmd), 0);
 	cr_assert_eq(pipe(h->ans), 0);
 	h->pid = child(host_main, h);
+	/* The child's ends are the child's: its death is an end of file here. */
+	close(h->cmd[0]);
+	close(h->ans[1]);
 }
+
+static int restart; /* which restart the test is at */
 
 /* Read @h's next answer: "ok A B" or "bad A B". */
 static bool answered(struct host *h, long *a, long *b)
@@ -248,7 +277,13 @@ static bool answered(struct host *h, long *a, long *b)
 
 	while (n < sizeof(line) - 1 && read(h->ans[0], line + n, 1) == 1 && line[n] != '\n')
 		n++;
-	cr_assert(n > 0, "host %u gave no answer", h->id);
+	if (n == 0) {
+		int st = status_of(h->pid);
+
+		cr_assert_fail("host %u gave no answer in restart %d: %s %d", h->id, restart,
+			       WIFEXITED(st) ? "exit" : "signal",
+			       WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	}
 	cr_assert_eq(sscanf(line, "%7s %ld %ld", word, a, b), 3, "host %u said '%s'", h->id, line);
 	return !strcmp(word, "ok");
 }
@@ -279,7 +314,7 @@ static bool host_exited(unsigned id)
 Test(restart, a_hundred_restarts_under_traffic_lose_nothing)
 {
 	struct host snd, rcv, doomed;
-	long a, b, failed_calls = 0;
+	long a, b, failed_calls = 0, refused = 0;
 	unsigned deaths = 0;
 
 	start_host(&rcv, RECEIVER);
@@ -289,24 +324,37 @@ Test(restart, a_hundred_restarts_under_traffic_lose_nothing)
 	cr_assert(ask(&snd, 'q', &a, &b), "the sender makes the queues");
 	cr_assert(ask(&rcv, 'q', &a, &b), "the receiver opens its end");
 	for (int i = 0; i < RESTARTS; i++) {
+		restart = i;
 		pid_t old = worker_pid;
-		bool kill_one = i % 10 == 5;
+		bool kill_one = i % 10 == 5, scribble = i % 10 == 7;
+		int pidfd = (int)syscall(SYS_pidfd_open, old, 0);
+		struct pollfd dead = { pidfd, POLLIN, 0 };
 
 		if (kill_one) {
 			start_host(&doomed, DOOMED);
 			cr_assert(answered(&doomed, &a, &b), "the doomed host holds lock 5");
 		}
+		/* Held away: the supervisor starts no new smemd until it is let go. */
+		cr_assert_eq(kill(smemd_pid, SIGSTOP), 0);
 		cr_assert_eq(kill(old, SIGKILL), 0);
-		/* smemd is away (or already back): the data path does not care. */
-		cr_assert(ask(&snd, 'a', &a, &b), "an item while smemd is away");
+		cr_assert_eq(poll(&dead, 1, -1), 1, "smemd is gone");
+		close(pidfd);
+		/* smemd is away: the data path does not care; control calls fail clearly. */
+		cr_assert(ask(&snd, 'a', &a, &b), "an item while smemd is away: %ld", b);
+		cr_assert(ask(&rcv, 'x', &a, &b), "a call while smemd is away: %ld", a);
+		refused++;
 		if (kill_one) {
 			kill(doomed.pid, SIGKILL);
 			status_of(doomed.pid);
 			close(doomed.cmd[1]);
 			close(doomed.ans[0]);
 		}
+		if (scribble)
+			cr_assert(ask(&snd, 'b', &a, &b));
+		cr_assert_eq(kill(smemd_pid, SIGCONT), 0);
 		worker_pid = wait_serving();
 		cr_assert_neq(worker_pid, old);
+		/* Served again, by the same memory: -ESTALE would fail these. */
 		cr_assert(ask(&snd, 'c', &a, &b), "the sender is served again: %ld", b);
 		failed_calls += a;
 		cr_assert(ask(&rcv, 'c', &a, &b), "the receiver is served again: %ld", b);
@@ -317,6 +365,15 @@ Test(restart, a_hundred_restarts_under_traffic_lose_nothing)
 			cr_assert(ask(&snd, 'n', &a, &b), "the sender was told VM_EXITED when back");
 			deaths++;
 		}
+		if (scribble) {
+			/* The bank's header is smemd's: restored, so a new host registers. */
+			start_host(&doomed, DOOMED);
+			cr_assert(answered(&doomed, &a, &b), "a host registers after the scribble");
+			kill(doomed.pid, SIGKILL);
+			status_of(doomed.pid);
+			close(doomed.cmd[1]);
+			close(doomed.ans[0]);
+		}
 	}
 	cr_assert(ask(&snd, 'e', &a, &b), "the sender: error %ld", b);
 	{
@@ -326,8 +383,9 @@ Test(restart, a_hundred_restarts_under_traffic_lose_nothing)
 		cr_assert_eq(a, sent, "every message sent arrived, in order");
 		cr_assert_gt(sent, RESTARTS, "traffic flowed throughout");
 		cr_log_info("%d restarts: %ld messages in order, %u hosts dead while away cleaned "
-			    "up, %ld control calls refused while smemd was away",
-			    RESTARTS, sent, deaths, failed_calls);
+			    "up, %ld control calls refused while smemd was away, %ld calls that "
+			    "found the connection lost and reconnected",
+			    RESTARTS, sent, deaths, refused, failed_calls);
 	}
 	close(snd.cmd[1]);
 	close(rcv.cmd[1]);
