@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -505,10 +506,15 @@ int smemd_client_add(struct smemd *d, int fd, int pidfd, pid_t pid, uid_t uid)
 
 	for (i = 0; i < SMEMD_MAX_CLIENTS && d->clients[i]; i++)
 		;
-	if (i == SMEMD_MAX_CLIENTS || !(c = calloc(1, sizeof(*c))))
+	if (i == SMEMD_MAX_CLIENTS || !(c = malloc(sizeof(*c))))
 		return -1;
-	*c = (struct smemd_client){ .fd = fd, .pidfd = pidfd, .serial = ++d->next_serial,
-				    .pid = pid, .uid = uid, .host = -1 };
+	memset(c, 0, offsetof(struct smemd_client, out));
+	c->fd = fd;
+	c->pidfd = pidfd;
+	c->serial = ++d->next_serial;
+	c->pid = pid;
+	c->uid = uid;
+	c->host = -1;
 	smem__rpc_rx_init(&c->rx);
 	d->clients[i] = c;
 	return (int)i;

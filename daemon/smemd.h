@@ -70,14 +70,18 @@ struct smemd_client {
 	uid_t uid;
 	int host;               /* the host it registered as, or -1 */
 	struct smem_rpc_rx rx;
-	/* What smemd has to send it: a ring of whole packets, never a blocking write. */
-	struct smemd_packet out[SMEMD_OUTQ];
 	unsigned out_head, out_len;
 	unsigned fds_out;       /* fds in the ring, at most SMEMD_FDS_PER_CLIENT */
 	bool want_out;
 	bool doomed;            /* dropped at the end of this turn of the loop */
 	struct smemd_link *link; /* its RM link, or NULL */
 	bool link_notify;       /* notifications go on the link */
+	/*
+	 * What smemd has to send it: a ring of whole packets, never a blocking
+	 * write. Last, and never zeroed: only its out_len packets from out_head
+	 * are read, so a client costs the pages its replies touched.
+	 */
+	struct smemd_packet out[SMEMD_OUTQ];
 };
 
 struct smemd_host {
