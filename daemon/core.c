@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "core/util.h"
+#include "core/unixsock.h"
 #include "smemd.h"
 #include "smemkit/region.h"
 
@@ -355,60 +356,16 @@ refuse:
 
 int smemd_default_socket(char *buf, size_t len)
 {
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
-	int n;
-
-	if (geteuid() == 0 || !xdg || !*xdg)
-		n = snprintf(buf, len, "/run/smemkit/rm.sock");
-	else
-		n = snprintf(buf, len, "%s/smemkit/rm.sock", xdg);
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+	return smem__socket_path(NULL, NULL, "rm.sock", buf, len);
 }
 
 /* The socket's directory, made if missing; a live socket there is another smemd's. */
 int smemd_listen(struct smemd *d, const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[sizeof(sa.sun_path)];
-	char *slash;
-	int fd, probe;
+	int fd = smem__listen_renamed(path);
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	strcpy(dir, path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return -errno;
-	}
-	probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-		close(probe);
-		return -EADDRINUSE;
-	}
-	if (probe >= 0)
-		close(probe);
-	/*
-	 * Bound and listening under another name first, then renamed into place:
-	 * whoever sees the socket appear (a client waiting to reconnect watches
-	 * the directory) can connect at once.
-	 */
-	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s.new", path) >= (int)sizeof(sa.sun_path))
-		strcpy(sa.sun_path, path);
-	unlink(sa.sun_path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(sa.sun_path, 0660) < 0 ||
-	    listen(fd, 64) < 0 || (strcmp(sa.sun_path, path) && rename(sa.sun_path, path) < 0)) {
-		int e = -errno;
-
-		unlink(sa.sun_path);
-		close(fd);
-		return e;
-	}
+		return fd;
 	d->listen_fd = fd;
 	return 0;
 }

@@ -30,6 +30,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "core/unixsock.h"
 #include "core/util.h"
 #include "rm/proto.h"
 #include "rpc/rpc.h"
@@ -405,23 +406,7 @@ static int rm_errno(uint32_t err, int in_use)
 
 static int socket_path(const char *path, char *buf, size_t len)
 {
-	const char *env = getenv("SMEMKIT_RM_SOCKET"), *xdg = getenv("XDG_RUNTIME_DIR");
-	size_t n;
-
-	if (!path && env && *env)
-		path = env;
-	if (path) {
-		n = strlen(path);
-		if (n == 0 || n >= len)
-			return -EINVAL;
-		memcpy(buf, path, n + 1);
-		return 0;
-	}
-	if (geteuid() == 0 || !xdg || !*xdg)
-		xdg = NULL;
-	n = (size_t)snprintf(buf, len, "%s%s", xdg ? xdg : "/run",
-			     "/smemkit/rm.sock");
-	return n >= len ? -ENAMETOOLONG : 0;
+	return smem__socket_path(path, "SMEMKIT_RM_SOCKET", "rm.sock", buf, len);
 }
 
 /* Map one of the host's pieces where MAP says, into the reserved range. */
