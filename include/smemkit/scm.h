@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * smemkit/scm.h - secure calls with wait queues, as Qualcomm's SCM makes them
+ *
+ * smemtzd stands in for TrustZone: it executes calls one at a time, and a call
+ * that has to wait for something (a resource another call holds, an event)
+ * does not keep it busy: it returns WAITQ_SLEEP at once, with a wait-queue
+ * context and a call context, and the call is parked there with its progress.
+ * When what it waits for comes, smemtzd raises the client's "waitq interrupt"
+ * (an eventfd); the client's interrupt thread asks GET_WQ_CTX which context
+ * to complete, the sleeper wakes and RESUMEs the same call.
+ *
+ * smem_scm_call() does all of that as Linux's qcom_scm does (the merged
+ * discipline): one call of the client in flight at a time, under a call lock
+ * held while it sleeps; the wake path never takes that lock; completions
+ * count, so a wake that comes before the sleeper sleeps is not lost. A
+ * V2_EBUSY is retried with the original arguments, after a pause, at most
+ * ebusy_retries times, as qcom_scm retries firmware without wait queues (a
+ * client that registers with SMEM_SCM_NO_WAITQ is served as such firmware
+ * serves: EBUSY instead of SLEEP).
+ */
+#ifndef SMEMKIT_SCM_H
+#define SMEMKIT_SCM_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct smem_scm;
+
+/* Return codes in a0 (qcom_scm's numbers). */
+#define SMEM_SCM_SUCCESS      0
+#define SMEM_SCM_INTERRUPTED  1
+#define SMEM_SCM_WAITQ_SLEEP  2
+#define SMEM_SCM_WAITQ_WAKE   3
+#define SMEM_SCM_ERROR        (-1)
+#define SMEM_SCM_EINVAL_ARG   (-2)
+#define SMEM_SCM_EINVAL_ADDR  (-3)
+#define SMEM_SCM_EOPNOTSUPP   (-4)
+#define SMEM_SCM_ENOMEM       (-5)
+#define SMEM_SCM_V2_EBUSY     (-12)
+
+/* Function ids: SMC64, SIP owner 2, (service << 8) | command; 0xc... are fast calls. */
+#define SMEM_SCM_FN(fast, svc, cmd)                                                                \
+	((uint32_t)((fast) ? 0xc2000000u : 0x42000000u) | (uint32_t)(svc) << 8 | (uint32_t)(cmd))
+#define SMEM_SCM_SVC_WAITQ     0x24u
+#define SMEM_SCM_FN_WAITQ_ACK  SMEM_SCM_FN(0, SMEM_SCM_SVC_WAITQ, 0x01)  /* 0x42002401 */
+#define SMEM_SCM_FN_RESUME     SMEM_SCM_FN(0, SMEM_SCM_SVC_WAITQ, 0x02)  /* 0x42002402 */
+#define SMEM_SCM_FN_GET_WQ_CTX SMEM_SCM_FN(1, SMEM_SCM_SVC_WAITQ, 0x03)  /* 0xc2002403 */
+#define SMEM_SCM_FN_GET_INFO   SMEM_SCM_FN(1, SMEM_SCM_SVC_WAITQ, 0x04)  /* 0xc2002404 */
+
+/*
+ * smemkit's own service: a named resource held for a while (HOLD {a2
+ * resource, a3 microseconds}: the call returns when it has held it that
+ * long), an event to wait for (EVENT_WAIT {a2 event}: parks until signalled)
+ * and its signal (EVENT_SIGNAL {a2 event, a3 SMEM_SCM_WAKE_ONE or _ALL}:
+ * r1 how many it woke). Event e and resource r sleep on the wait-queue context
+ * e (or r) modulo wq_cnt.
+ */
+/*
+ * QUERY {a2 0 for a resource, 1 for an event, a3 its number} -> r1 the
+ * holding client + 1 (0 if free), r2 how many calls are parked on it, r3 1 if
+ * it is kept for a woken call: a fast call, for tools and tests.
+ */
+#define SMEM_SCM_SVC_SMEMKIT       0x3fu
+#define SMEM_SCM_FN_QUERY          SMEM_SCM_FN(1, SMEM_SCM_SVC_SMEMKIT, 0x10)
+#define SMEM_SCM_FN_HOLD           SMEM_SCM_FN(0, SMEM_SCM_SVC_SMEMKIT, 0x01)
+#define SMEM_SCM_FN_EVENT_WAIT     SMEM_SCM_FN(0, SMEM_SCM_SVC_SMEMKIT, 0x02)
+#define SMEM_SCM_FN_EVENT_SIGNAL   SMEM_SCM_FN(0, SMEM_SCM_SVC_SMEMKIT, 0x03)
+#define SMEM_SCM_RESOURCES         16u
+#define SMEM_SCM_EVENTS            16u
+#define SMEM_SCM_HOLD_MAX_US       10000000u
+
+/* GET_WQ_CTX flags. */
+#define SMEM_SCM_WAKE_ONE 0x1u
+#define SMEM_SCM_WAKE_ALL 0x2u
+
+/* The most wait-queue contexts smemtzd may have (GET_INFO's wq_cnt). */
+#define SMEM_SCM_MAX_WQ 16u
+
+/* The result frame: a0 the return code, a1..a3 the results. */
+struct smem_scm_res {
+	int64_t a0;
+	uint64_t a1, a2, a3;
+};
+
+/* smem_scm_opts.flags */
+#define SMEM_SCM_NO_WAITQ 0x1u /* a client without wait queues: EBUSY, retried */
+
+struct smem_scm_opts {
+	unsigned flags;
+	unsigned ebusy_wait_us;  /* pause before an EBUSY retry; qcom_scm: 30000 */
+	unsigned ebusy_retries;  /* retries after the first attempt; qcom_scm: 21 */
+};
+
+/* What this client did. */
+struct smem_scm_stats {
+	uint64_t calls;          /* smem_scm_call()s */
+	uint64_t smcs;           /* frames posted, every attempt and resume counted */
+	uint64_t sleeps;         /* WAITQ_SLEEP answers */
+	uint64_t wakes;          /* completions the interrupt thread gave */
+	uint64_t ebusy;          /* V2_EBUSY answers */
+	uint64_t failed_busy;    /* calls that failed for lack of retries */
+};
+
+/**
+ * smem_scm_opts_init() - the defaults: wait queues; qcom_scm's EBUSY policy
+ * @o: the options
+ *
+ * Context: any.
+ */
+void smem_scm_opts_init(struct smem_scm_opts *o);
+
+/**
+ * smem_scm_connect() - become a client of smemtzd
+ * @socket_path: its socket; NULL for $SMEMKIT_TZ_SOCKET, else
+ *               $XDG_RUNTIME_DIR/smemkit/tz.sock (/run/smemkit/tz.sock as root)
+ * @o: options, or NULL for the defaults
+ * @ret: the client
+ *
+ * Registers, maps the client's page of call slots, asks GET_INFO for wq_cnt
+ * and starts the interrupt thread.
+ *
+ * Context: process context; blocks while it registers.
+ * Return: 0; -EINVAL for unknown flag bits or a path too long; -ENOENT or
+ * -ECONNREFUSED when nobody listens; -EPROTO for an answer that is not
+ * smemtzd's; -EUSERS when smemtzd serves as many clients as it can; -ENOMEM;
+ * another negative errno of the socket or the thread.
+ */
+int smem_scm_connect(const char *socket_path, const struct smem_scm_opts *o,
+		     struct smem_scm **ret);
+
+/**
+ * smem_scm_close() - end the connection
+ * @s: the client, or NULL
+ *
+ * smemtzd drops the client's parked calls and what they held. No call may be
+ * in flight.
+ *
+ * Context: process context.
+ */
+void smem_scm_close(struct smem_scm *s);
+
+/**
+ * smem_scm_call() - one secure call, sleeping while it must wait
+ * @s: the client
+ * @fn: the function id
+ * @args: a1..a7 (a1 the arginfo); NULL for none
+ * @nargs: how many of @args, at most 7
+ * @ret: the result frame (a0 0 or a negative SCM error)
+ *
+ * Posts the call; on WAITQ_SLEEP sleeps on the wait-queue context until the
+ * interrupt thread completes it, then RESUMEs the call, as often as it must;
+ * on V2_EBUSY pauses and tries the original call again. Threads of one
+ * client are served one at a time.
+ *
+ * Context: process context; may sleep, without limit while parked.
+ * Return: 0 when smemtzd answered (the SCM result is in @ret); -EBUSY when
+ * every retry found it busy; -EPROTO for a SLEEP naming a wait-queue context
+ * GET_INFO did not count; -ECONNRESET when smemtzd went away under the call
+ * (whether it took effect is not known); -EINVAL.
+ */
+int smem_scm_call(struct smem_scm *s, uint32_t fn, const uint64_t *args, unsigned nargs,
+		  struct smem_scm_res *ret);
+
+/**
+ * smem_scm_wq_cnt() - how many wait-queue contexts smemtzd has (GET_INFO)
+ * @s: the client
+ *
+ * Context: any.
+ * Return: 1 to SMEM_SCM_MAX_WQ.
+ */
+unsigned smem_scm_wq_cnt(const struct smem_scm *s);
+
+/**
+ * smem_scm_get_stats() - what the client did so far
+ * @s: the client
+ * @ret: the counts
+ *
+ * Context: any; the counts are read one by one.
+ * Return: 0; -EINVAL.
+ */
+int smem_scm_get_stats(const struct smem_scm *s, struct smem_scm_stats *ret);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,423 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The client of smemtzd, with the merged discipline of Linux's qcom_scm:
+ *
+ *   lock(call lock); args = the call
+ *   loop: res = smc(args)
+ *         SLEEP(wq, ctx): wait for completion wq (holding the lock); args = RESUME(ctx)
+ *   unlock
+ *   V2_EBUSY: pause, and from the top with the original call, a bounded number of times
+ *
+ * The completions are counting semaphores, one per wait-queue context, so a
+ * wake that comes before the sleeper waits is kept for it. They are posted by
+ * the interrupt thread, which never takes the call lock (the sleeper holds
+ * it): it waits on the interrupt eventfd, and asks GET_WQ_CTX, on slot 0 of
+ * its own, until no wake-up is left (more_pending 0). smemtzd sends one
+ * wake-up per parked call it wakes, WAKE_ALL included, so a post per
+ * wake-up is exactly the count of sleepers to release.
+ *
+ * smemtzd's end of the socket closing is its going away: the interrupt
+ * thread, which watches the socket, marks the slots in flight LOST (smemtzd
+ * can no longer answer them), wakes them, and releases every sleeper, which
+ * then fail with -ECONNRESET. While the thread is in a GET_WQ_CTX of its own
+ * it looks at the socket between sleeps of 100 ms: a fast call answered at
+ * once normally, and a liveness check, not a synchronisation.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "core/fault.h"
+#include "core/futex.h"
+#include "core/unixsock.h"
+#include "core/util.h"
+#include "rm/proto.h"
+#include "scm/proto.h"
+#include "smemkit/scm.h"
+
+#define IRQ_SLOT     0u
+#define CALL_SLOT    1u
+#define SPIN_TRIES   2000u
+#define LIVENESS_NS  100000000
+
+struct smem_scm {
+	int fd;                 /* the connection: its end is smemtzd's */
+	int doorbell;
+	int irq;
+	int stop;               /* eventfd: smem_scm_close() tells the interrupt thread */
+	struct smem_scm_page *page;
+	unsigned client, wq_cnt;
+	struct smem_scm_opts o;
+	pthread_mutex_t call_lock;
+	pthread_t irq_thread;
+	bool thread_started;
+	_Atomic bool lost;
+	sem_t waitq[SMEM_SCM_MAX_WQ];
+	_Atomic uint64_t calls, smcs, sleeps, wakes, ebusy, failed_busy;
+};
+
+void smem_scm_opts_init(struct smem_scm_opts *o)
+{
+	if (!o)
+		return;
+	*o = (struct smem_scm_opts){ .flags = 0, .ebusy_wait_us = 30000, .ebusy_retries = 21 };
+}
+
+static void count(_Atomic uint64_t *c)
+{
+	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+static int socket_path(const char *path, char *buf, size_t len)
+{
+	return smem__socket_path(path, "SMEMKIT_TZ_SOCKET", "tz.sock", buf, len);
+}
+
+/* Is smemtzd's end of the socket gone? (It never sends after the registration.) */
+static bool server_gone(const struct smem_scm *s)
+{
+	struct pollfd p = { s->fd, POLLIN, 0 };
+
+	return poll(&p, 1, 0) != 0;
+}
+
+/*
+ * One frame on slot @i, and its answer. Return: 0 with @res filled;
+ * -ECONNRESET when smemtzd is gone; -EPROTO for a slot in a state the client
+ * never wrote (something scribbled on the page).
+ */
+static int smc(struct smem_scm *s, unsigned i, const uint64_t a[8], struct smem_scm_res *res)
+{
+	struct smem_scm_slot *sl = &s->page->slot[i];
+	uint64_t one = 1;
+
+	if (atomic_load_explicit(&s->lost, memory_order_acquire))
+		return -ECONNRESET;
+	memcpy(sl->a, a, sizeof(sl->a));
+	sl->seq++;
+	count(&s->smcs);
+	/* C1: the frame before the state; pairs with T1 in smemtzd's take. */
+	atomic_store_explicit(&sl->state, SMEM_SCM_SLOT_POSTED, memory_order_release);
+	if (write(s->doorbell, &one, sizeof(one)) != sizeof(one) && errno != EAGAIN)
+		return -ECONNRESET;
+	for (unsigned spin = 0;; spin++) {
+		/* D1 of smemtzd: the result before DONE. */
+		uint32_t v = atomic_load_explicit(&sl->state, memory_order_acquire);
+
+		if (v == SMEM_SCM_SLOT_DONE) {
+			res->a0 = (int64_t)sl->r[0];
+			res->a1 = sl->r[1];
+			res->a2 = sl->r[2];
+			res->a3 = sl->r[3];
+			atomic_store_explicit(&sl->state, SMEM_SCM_SLOT_FREE, memory_order_relaxed);
+			return 0;
+		}
+		if (v == SMEM_SCM_SLOT_LOST) {
+			atomic_store_explicit(&sl->state, SMEM_SCM_SLOT_FREE, memory_order_relaxed);
+			return -ECONNRESET;
+		}
+		if (v != SMEM_SCM_SLOT_POSTED && v != SMEM_SCM_SLOT_TAKEN)
+			return -EPROTO;
+		if (spin < SPIN_TRIES) {
+			smem__cpu_relax();
+			continue;
+		}
+		/*
+		 * The interrupt thread's own calls cannot count on itself to see
+		 * smemtzd go: it looks between sleeps. The callers' slots are
+		 * marked LOST by it, which changes the word and wakes them.
+		 */
+		if (i == IRQ_SLOT) {
+			if (smem__futex_wait(&sl->state, v, LIVENESS_NS) == -ETIMEDOUT &&
+			    server_gone(s))
+				return -ECONNRESET;
+		} else {
+			smem__futex_wait(&sl->state, v, -1);
+		}
+	}
+}
+
+/* smemtzd went away: no answer comes to what is in flight, no wake-up to who sleeps. */
+static void mark_lost(struct smem_scm *s)
+{
+	atomic_store_explicit(&s->lost, true, memory_order_release);
+	for (unsigned i = CALL_SLOT; i < SMEM_SCM_SLOTS; i++) {
+		_Atomic uint32_t *st = &s->page->slot[i].state;
+		uint32_t v = atomic_load_explicit(st, memory_order_acquire);
+
+		while ((v == SMEM_SCM_SLOT_POSTED || v == SMEM_SCM_SLOT_TAKEN) &&
+		       !atomic_compare_exchange_weak_explicit(st, &v, SMEM_SCM_SLOT_LOST,
+							      memory_order_acq_rel,
+							      memory_order_acquire))
+			;
+		smem__futex_wake_all(st);
+	}
+	/* A sleeper that wakes finds lost set (release above). */
+	for (unsigned w = 0; w < s->wq_cnt; w++)
+		sem_post(&s->waitq[w]);
+}
+
+/* The "waitq interrupt": every wake-up smemtzd has for this client, one post each. */
+static void *irq_main(void *arg)
+{
+	struct smem_scm *s = arg;
+	static const uint64_t get[8] = { SMEM_SCM_FN_GET_WQ_CTX };
+
+	for (;;) {
+		struct pollfd p[3] = { { s->fd, POLLIN, 0 }, { s->irq, POLLIN, 0 },
+				       { s->stop, POLLIN, 0 } };
+		struct smem_scm_res res;
+		uint64_t v;
+
+		if (poll(p, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			mark_lost(s);
+			return NULL;
+		}
+		if (p[2].revents)
+			return NULL;
+		if (p[0].revents) {
+			mark_lost(s);
+			return NULL;
+		}
+		if (!p[1].revents)
+			continue;
+		if (read(s->irq, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			continue;
+		do {
+			if (smc(s, IRQ_SLOT, get, &res) < 0) {
+				mark_lost(s);
+				return NULL;
+			}
+			if (res.a0 != SMEM_SCM_SUCCESS || res.a1 >= s->wq_cnt ||
+			    !(res.a2 & (SMEM_SCM_WAKE_ONE | SMEM_SCM_WAKE_ALL)))
+				break;
+			count(&s->wakes);
+			sem_post(&s->waitq[res.a1]);
+		} while (res.a3);
+	}
+}
+
+static int do_register(struct smem_scm *s, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	uint8_t req[SMEM_SCM_REG_LEN], rep[64];
+	int fds[3] = { -1, -1, -1 };
+	unsigned nfds = 0;
+	struct stat st;
+	ssize_t n;
+	int r;
+
+	r = socket_path(path, sa.sun_path, sizeof(sa.sun_path));
+	if (r < 0)
+		return r;
+	s->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s->fd < 0)
+		return -errno;
+	if (connect(s->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -errno;
+	put_le32(req, SMEM_SCM_MAGIC);
+	put_le32(req + 4, s->o.flags & SMEM_SCM_NO_WAITQ);
+	if (send(s->fd, req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req))
+		return -errno;
+	n = smem__rm_recv(s->fd, rep, sizeof(rep), 0, fds, 3, &nfds);
+	r = n < 0 ? (int)n : 0;
+	if (r == 0 && n != SMEM_SCM_REPLY_LEN)
+		r = n == 0 ? -ECONNRESET : -EPROTO;
+	if (r == 0 && get_le32(rep) != 0) {
+		int32_t e = (int32_t)get_le32(rep);
+
+		r = e < 0 && e > -4096 ? e : -EPROTO;
+	}
+	if (r == 0 && nfds != 3)
+		r = -EPROTO;
+	if (r == 0 && (fstat(fds[0], &st) < 0 || st.st_size != SMEM_SCM_PAGE))
+		r = -EPROTO;
+	if (r == 0) {
+		s->page = mmap(NULL, SMEM_SCM_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
+		if (s->page == MAP_FAILED) {
+			s->page = NULL;
+			r = -errno;
+		}
+	}
+	if (r == 0 && (s->page->magic != SMEM_SCM_MAGIC || s->page->version != SMEM_SCM_VERSION ||
+		       s->page->nslots != SMEM_SCM_SLOTS))
+		r = -EPROTO;
+	if (fds[0] >= 0)
+		close(fds[0]);
+	if (r < 0) {
+		if (fds[1] >= 0)
+			close(fds[1]);
+		if (fds[2] >= 0)
+			close(fds[2]);
+		return r;
+	}
+	s->client = get_le32(rep + 4);
+	s->doorbell = fds[1];
+	s->irq = fds[2];
+	return 0;
+}
+
+int smem_scm_connect(const char *socket_path_arg, const struct smem_scm_opts *o,
+		     struct smem_scm **ret)
+{
+	static const uint64_t info[8] = { SMEM_SCM_FN_GET_INFO };
+	struct smem_scm_res res;
+	struct smem_scm *s;
+	int r;
+
+	if (!ret || (o && (o->flags & ~SMEM_SCM_NO_WAITQ)))
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->fd = s->doorbell = s->irq = s->stop = -1;
+	smem_scm_opts_init(&s->o);
+	if (o)
+		s->o = *o;
+	pthread_mutex_init(&s->call_lock, NULL);
+	for (unsigned w = 0; w < SMEM_SCM_MAX_WQ; w++)
+		sem_init(&s->waitq[w], 0, 0);
+	r = do_register(s, socket_path_arg);
+	/* GET_INFO: wq_cnt in bits 7:0 of the first result; without it, one context. */
+	if (r == 0)
+		r = smc(s, CALL_SLOT, info, &res);
+	if (r == 0) {
+		s->wq_cnt = res.a0 == SMEM_SCM_SUCCESS ? (unsigned)(res.a1 & 0xff) : 1;
+		if (s->wq_cnt == 0 || s->wq_cnt > SMEM_SCM_MAX_WQ)
+			r = -EPROTO;
+	}
+	if (r == 0) {
+		s->stop = eventfd(0, EFD_CLOEXEC);
+		r = s->stop < 0 ? -errno : -pthread_create(&s->irq_thread, NULL, irq_main, s);
+		s->thread_started = r == 0;
+	}
+	if (r < 0) {
+		smem_scm_close(s);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
+void smem_scm_close(struct smem_scm *s)
+{
+	uint64_t one = 1;
+
+	if (!s)
+		return;
+	if (s->thread_started) {
+		if (write(s->stop, &one, sizeof(one)) == sizeof(one))
+			pthread_join(s->irq_thread, NULL);
+	}
+	if (s->page)
+		munmap(s->page, SMEM_SCM_PAGE);
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->doorbell >= 0)
+		close(s->doorbell);
+	if (s->irq >= 0)
+		close(s->irq);
+	if (s->stop >= 0)
+		close(s->stop);
+	for (unsigned w = 0; w < SMEM_SCM_MAX_WQ; w++)
+		sem_destroy(&s->waitq[w]);
+	pthread_mutex_destroy(&s->call_lock);
+	free(s);
+}
+
+/* Sleep on completion @wq: what the interrupt thread posts, or the loss of smemtzd. */
+static int wait_completion(struct smem_scm *s, unsigned wq)
+{
+	while (sem_wait(&s->waitq[wq]) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (atomic_load_explicit(&s->lost, memory_order_acquire))
+		return -ECONNRESET;
+	return 0;
+}
+
+int smem_scm_call(struct smem_scm *s, uint32_t fn, const uint64_t *args, unsigned nargs,
+		  struct smem_scm_res *ret)
+{
+	uint64_t orig[8] = { fn }, a[8];
+	struct smem_scm_res res;
+	unsigned retries = 0;
+	int r;
+
+	if (!s || !ret || nargs > 7 || (nargs && !args))
+		return -EINVAL;
+	if (nargs)
+		memcpy(orig + 1, args, nargs * sizeof(*args));
+	count(&s->calls);
+	for (;;) {
+		pthread_mutex_lock(&s->call_lock);
+		memcpy(a, orig, sizeof(a));
+		for (;;) {
+			r = smc(s, CALL_SLOT, a, &res);
+			if (r < 0 || res.a0 != SMEM_SCM_WAITQ_SLEEP)
+				break;
+			count(&s->sleeps);
+			if (res.a1 >= s->wq_cnt) {
+				r = -EPROTO;
+				break;
+			}
+			r = wait_completion(s, (unsigned)res.a1);
+			if (r < 0)
+				break;
+			/* Woken, its resource kept for it, not resumed yet. */
+			FAULT_POINT("scm.call.woken");
+			/* RESUME {a1 arginfo: one value, a2 the call context}; may SLEEP again. */
+			a[0] = SMEM_SCM_FN_RESUME;
+			a[1] = 1;
+			a[2] = res.a2;
+			memset(a + 3, 0, 5 * sizeof(*a));
+		}
+		pthread_mutex_unlock(&s->call_lock);
+		if (r < 0)
+			return r;
+		if (res.a0 != SMEM_SCM_V2_EBUSY)
+			break;
+		count(&s->ebusy);
+		if (retries++ >= s->o.ebusy_retries) {
+			count(&s->failed_busy);
+			return -EBUSY;
+		}
+		if (s->o.ebusy_wait_us)
+			usleep(s->o.ebusy_wait_us);
+	}
+	*ret = res;
+	return 0;
+}
+
+unsigned smem_scm_wq_cnt(const struct smem_scm *s)
+{
+	return s ? s->wq_cnt : 0;
+}
+
+int smem_scm_get_stats(const struct smem_scm *s, struct smem_scm_stats *ret)
+{
+	if (!s || !ret)
+		return -EINVAL;
+	*ret = (struct smem_scm_stats){
+		.calls = atomic_load_explicit(&s->calls, memory_order_relaxed),
+		.smcs = atomic_load_explicit(&s->smcs, memory_order_relaxed),
+		.sleeps = atomic_load_explicit(&s->sleeps, memory_order_relaxed),
+		.wakes = atomic_load_explicit(&s->wakes, memory_order_relaxed),
+		.ebusy = atomic_load_explicit(&s->ebusy, memory_order_relaxed),
+		.failed_busy = atomic_load_explicit(&s->failed_busy, memory_order_relaxed),
+	};
+	return 0;
+}

@@ -1,0 +1,467 @@
+// SPDX-License-Identifier: MIT
+/*
+ * smemtzd and its client, with real processes: a smemtzd of each test's own,
+ * ready once its sd_notify datagram says so, and forked children as callers.
+ * What a caller sees: a call that must wait sleeps (WAITQ_SLEEP, in its
+ * stats) and completes once what it waits for is let go, burning no CPU
+ * meanwhile; WAKE_ALL wakes every sleeper of its context and no other; a
+ * caller without wait queues retries EBUSY and gives up after 22 attempts; a
+ * caller killed while parked leaves nobody parked behind it; and smemtzd
+ * killed under a call is a clear error, not a hang.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../helpers.h"
+#include "smemkit/scm.h"
+
+static char dir[64], sock[128];
+static pid_t tzd_pid;
+
+static void start_tzd(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *exe = getenv("SMEMTZD");
+	char note[128], buf[256];
+	int nfd;
+
+	cr_assert(exe, "SMEMTZD names the smemtzd to test");
+	snprintf(dir, sizeof(dir), "/tmp/smemtzd-test-XXXXXX");
+	cr_assert(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/tz.sock", dir);
+	snprintf(note, sizeof(note), "%s/notify", dir);
+	nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	strcpy(sa.sun_path, note);
+	cr_assert_eq(bind(nfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	tzd_pid = fork();
+	cr_assert_geq(tzd_pid, 0);
+	if (tzd_pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		setenv("NOTIFY_SOCKET", note, 1);
+		execl(exe, "smemtzd", "--socket", sock, "--wq-cnt", "2", (char *)NULL);
+		_exit(127);
+	}
+	for (;;) {
+		ssize_t n = recv(nfd, buf, sizeof(buf) - 1, 0);
+
+		cr_assert_gt(n, 0, "smemtzd's readiness");
+		buf[n] = 0;
+		if (strstr(buf, "READY=1"))
+			break;
+	}
+	close(nfd);
+	unlink(note);
+	setenv("SMEMKIT_TZ_SOCKET", sock, 1);
+}
+
+static void stop_tzd(void)
+{
+	if (tzd_pid > 0) {
+		kill(tzd_pid, SIGTERM);
+		waitpid(tzd_pid, NULL, 0);
+		tzd_pid = 0;
+	}
+	unlink(sock);
+	rmdir(dir);
+}
+
+TestSuite(scm, .init = start_tzd, .fini = stop_tzd, .timeout = 60);
+
+static struct smem_scm *connect_client(unsigned flags, unsigned wait_us, unsigned retries)
+{
+	struct smem_scm_opts o;
+	struct smem_scm *s;
+
+	smem_scm_opts_init(&o);
+	o.flags = flags;
+	if (wait_us)
+		o.ebusy_wait_us = wait_us;
+	if (retries)
+		o.ebusy_retries = retries;
+	cr_assert_eq(smem_scm_connect(NULL, &o, &s), 0);
+	return s;
+}
+
+static struct smem_scm_res call(struct smem_scm *s, uint32_t fn, uint64_t a2, uint64_t a3)
+{
+	uint64_t args[3] = { 2, a2, a3 };
+	struct smem_scm_res res;
+
+	cr_assert_eq(smem_scm_call(s, fn, args, 3, &res), 0, "call 0x%x", fn);
+	return res;
+}
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Until smemtzd says resource (kind 0) or event (kind 1) @n has @parked parked, and a holder if @held. */
+static void wait_for(struct smem_scm *s, unsigned kind, unsigned n, bool held, uint64_t parked)
+{
+	for (;;) {
+		struct smem_scm_res q = call(s, SMEM_SCM_FN_QUERY, kind, n);
+
+		if ((!held || q.a1 != 0) && q.a2 == parked)
+			return;
+		sched_yield();
+	}
+}
+
+Test(scm, the_service_answers_and_refuses_what_it_does_not_know)
+{
+	struct smem_scm *s = connect_client(0, 0, 0);
+	struct smem_scm_res r;
+
+	cr_assert_eq(smem_scm_wq_cnt(s), 2, "GET_INFO's wq_cnt");
+	r = call(s, SMEM_SCM_FN_GET_INFO, 0, 0);
+	cr_assert_eq(r.a0, 0);
+	cr_assert_eq(r.a1 & 0xff, 2);
+	r = call(s, SMEM_SCM_FN_HOLD, 3, 0);
+	cr_assert_eq(r.a0, 0, "a free resource is held at once");
+	r = call(s, SMEM_SCM_FN(0, 0x30, 0x7f), 0, 0);
+	cr_assert_eq(r.a0, SMEM_SCM_EOPNOTSUPP, "an unknown function");
+	r = call(s, SMEM_SCM_FN_HOLD, SMEM_SCM_RESOURCES, 0);
+	cr_assert_eq(r.a0, SMEM_SCM_EINVAL_ARG, "a resource past the table");
+	r = call(s, SMEM_SCM_FN_RESUME, 12345, 0);
+	cr_assert_eq(r.a0, SMEM_SCM_EINVAL_ARG, "a context that is nobody's");
+	smem_scm_close(s);
+}
+
+/* A child that holds resource @r for @us on a client of its own, then reports when it let go. */
+struct holder {
+	unsigned r, us;
+	int pipe[2];
+};
+
+static int hold_main(struct holder *h)
+{
+	struct smem_scm *s;
+	struct smem_scm_res res;
+	uint64_t args[3] = { 2, h->r, h->us };
+	int64_t end;
+
+	if (smem_scm_connect(NULL, NULL, &s) != 0)
+		return 1;
+	if (smem_scm_call(s, SMEM_SCM_FN_HOLD, args, 3, &res) != 0 || res.a0 != 0)
+		return 2;
+	end = now_us();
+	if (write(h->pipe[1], &end, sizeof(end)) != sizeof(end))
+		return 3;
+	smem_scm_close(s);
+	return 0;
+}
+
+static pid_t start_holder(struct holder *h, unsigned r, unsigned us)
+{
+	pid_t pid;
+
+	h->r = r;
+	h->us = us;
+	cr_assert_eq(pipe(h->pipe), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		_exit(hold_main(h));
+	}
+	close(h->pipe[1]);
+	return pid;
+}
+
+static int status_of(pid_t pid)
+{
+	int st;
+
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	return st;
+}
+
+static int64_t cpu_us(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_THREAD, &ru);
+	return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 + ru.ru_utime.tv_usec +
+	       ru.ru_stime.tv_usec;
+}
+
+Test(scm, a_call_that_must_wait_sleeps_and_resumes_when_the_resource_frees)
+{
+	struct smem_scm *s = connect_client(0, 0, 0);
+	struct smem_scm_stats st0, st;
+	struct smem_scm_res r;
+	struct holder h;
+	pid_t pid = start_holder(&h, 3, 300000);
+	int64_t freed, t0, cpu0, waited, cpu;
+	int w;
+
+	wait_for(s, 0, 3, true, 0);
+	cr_assert_eq(smem_scm_get_stats(s, &st0), 0);
+	t0 = now_us();
+	cpu0 = cpu_us();
+	r = call(s, SMEM_SCM_FN_HOLD, 3, 0);
+	waited = now_us() - t0;
+	cpu = cpu_us() - cpu0;
+	cr_assert_eq(r.a0, 0, "held once the other let go");
+	cr_assert_eq(read(h.pipe[0], &freed, sizeof(freed)), sizeof(freed));
+	cr_assert_geq(now_us(), freed, "after the holder let go");
+	cr_assert_eq(smem_scm_get_stats(s, &st), 0);
+	cr_assert_eq(st.sleeps - st0.sleeps, 1, "WAITQ_SLEEP once");
+	cr_assert_eq(st.wakes - st0.wakes, 1, "one completion from the interrupt thread");
+	cr_assert_eq(st.smcs - st0.smcs, 3, "the call, its RESUME and one GET_WQ_CTX: %lu",
+		     (unsigned long)(st.smcs - st0.smcs));
+	/* Asleep, not spinning: a tenth of the wait would be a busy loop's smallest share. */
+	cr_assert_lt(cpu * 10, waited, "the caller's thread used %ld us of CPU in %ld us", (long)cpu,
+		     (long)waited);
+	w = status_of(pid);
+	cr_assert(WIFEXITED(w) && WEXITSTATUS(w) == 0);
+	smem_scm_close(s);
+}
+
+/* A child that waits for event @e on a client of its own, and says so when it is woken. */
+static pid_t start_waiter(unsigned e, int *ret_pipe)
+{
+	int p[2];
+	pid_t pid;
+
+	cr_assert_eq(pipe(p), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct smem_scm *s;
+		struct smem_scm_res res;
+		uint64_t args[2] = { 1, e };
+		char c = 'w';
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(p[0]);
+		if (smem_scm_connect(NULL, NULL, &s) != 0)
+			_exit(1);
+		if (smem_scm_call(s, SMEM_SCM_FN_EVENT_WAIT, args, 2, &res) != 0 || res.a0 != 0)
+			_exit(2);
+		_exit(write(p[1], &c, 1) == 1 ? 0 : 3);
+	}
+	close(p[1]);
+	*ret_pipe = p[0];
+	return pid;
+}
+
+Test(scm, wake_all_wakes_every_sleeper_of_its_context_and_no_other)
+{
+	struct smem_scm *s = connect_client(0, 0, 0);
+	int pipes[4], w;
+	pid_t pids[4];
+	char c;
+
+	/* Events 0 and 2 sleep on context 0, event 1 on context 1. */
+	pids[0] = start_waiter(0, &pipes[0]);
+	pids[1] = start_waiter(0, &pipes[1]);
+	pids[2] = start_waiter(0, &pipes[2]);
+	pids[3] = start_waiter(1, &pipes[3]);
+	wait_for(s, 1, 0, false, 3);
+	wait_for(s, 1, 1, false, 1);
+	cr_assert_eq(call(s, SMEM_SCM_FN_EVENT_SIGNAL, 0, SMEM_SCM_WAKE_ALL).a1, 3, "three woken");
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(read(pipes[i], &c, 1), 1, "sleeper %d of context 0 woke", i);
+		w = status_of(pids[i]);
+		cr_assert(WIFEXITED(w) && WEXITSTATUS(w) == 0);
+	}
+	cr_assert_eq(call(s, SMEM_SCM_FN_QUERY, 1, 1).a2, 1, "the other context's sleeper sleeps");
+	cr_assert_eq(call(s, SMEM_SCM_FN_EVENT_SIGNAL, 0, SMEM_SCM_WAKE_ALL).a1, 0, "nobody left");
+	cr_assert_eq(call(s, SMEM_SCM_FN_EVENT_SIGNAL, 1, SMEM_SCM_WAKE_ONE).a1, 1);
+	cr_assert_eq(read(pipes[3], &c, 1), 1, "and wakes when its own event comes");
+	w = status_of(pids[3]);
+	cr_assert(WIFEXITED(w) && WEXITSTATUS(w) == 0);
+	smem_scm_close(s);
+}
+
+Test(scm, wake_one_wakes_the_first_sleeper_only)
+{
+	struct smem_scm *s = connect_client(0, 0, 0);
+	int p0, p1, w;
+	pid_t a, b;
+	char c;
+
+	a = start_waiter(4, &p0);
+	wait_for(s, 1, 4, false, 1);
+	b = start_waiter(4, &p1);
+	wait_for(s, 1, 4, false, 2);
+	cr_assert_eq(call(s, SMEM_SCM_FN_EVENT_SIGNAL, 4, SMEM_SCM_WAKE_ONE).a1, 1);
+	cr_assert_eq(read(p0, &c, 1), 1, "the first to sleep wakes first");
+	w = status_of(a);
+	cr_assert(WIFEXITED(w) && WEXITSTATUS(w) == 0);
+	cr_assert_eq(call(s, SMEM_SCM_FN_QUERY, 1, 4).a2, 1, "the second still sleeps");
+	cr_assert_eq(call(s, SMEM_SCM_FN_EVENT_SIGNAL, 4, SMEM_SCM_WAKE_ONE).a1, 1);
+	cr_assert_eq(read(p1, &c, 1), 1);
+	w = status_of(b);
+	cr_assert(WIFEXITED(w) && WEXITSTATUS(w) == 0);
+	smem_scm_close(s);
+}
+
+Test(scm, without_wait_queues_ebusy_is_retried_22_times_then_fails)
+{
+	struct smem_scm *s = connect_client(0, 0, 0);
+	/* qcom_scm's count of attempts, at a thousandth of its pause. */
+	struct smem_scm *busy = connect_client(SMEM_SCM_NO_WAITQ, 30, 21);
+	struct smem_scm_stats st;
+	struct smem_scm_res r;
+	uint64_t args[3] = { 2, 5, 0 };
+	struct holder h;
+	pid_t pid = start_holder(&h, 5, 2000000);
+	int64_t freed;
+
+	wait_for(s, 0, 5, true, 0);
+	cr_assert_eq(smem_scm_call(busy, SMEM_SCM_FN_HOLD, args, 3, &r), -EBUSY);
+	cr_assert_eq(smem_scm_get_stats(busy, &st), 0);
+	cr_assert_eq(st.ebusy, 22, "22 attempts: %lu", (unsigned long)st.ebusy);
+	cr_assert_eq(st.failed_busy, 1);
+	cr_assert_eq(st.sleeps, 0, "nothing parked for it");
+	cr_assert_eq(call(s, SMEM_SCM_FN_QUERY, 0, 5).a2, 0, "and nothing left parked");
+	kill(pid, SIGKILL);
+	status_of(pid);
+	(void)freed;
+	/* Its holder gone, the resource is free again for the next attempt. */
+	wait_for(s, 0, 5, false, 0);
+	cr_assert_eq(call(s, SMEM_SCM_FN_QUERY, 0, 5).a1, 0);
+	cr_assert_eq(smem_scm_call(busy, SMEM_SCM_FN_HOLD, args, 3, &r), 0);
+	cr_assert_eq(r.a0, 0);
+	smem_scm_close(busy);
+	smem_scm_close(s);
+}
+
+/* A child that parks behind a holder of @r and is killed there. */
+Test(scm, a_caller_killed_while_parked_leaves_nobody_parked_behind_it)
+{
+	struct smem_scm *s = connect_client(0, 0, 0);
+	struct holder h, doomed;
+	pid_t holder = start_holder(&h, 7, 200000), victim, next;
+	struct holder after;
+	int64_t freed, got;
+	int w;
+
+	wait_for(s, 0, 7, true, 0);
+	victim = start_holder(&doomed, 7, 0);
+	wait_for(s, 0, 7, true, 1);
+	next = start_holder(&after, 7, 0);
+	wait_for(s, 0, 7, true, 2);
+	kill(victim, SIGKILL);
+	status_of(victim);
+	wait_for(s, 0, 7, true, 1);
+	cr_assert_eq(read(h.pipe[0], &freed, sizeof(freed)), sizeof(freed));
+	cr_assert_eq(read(after.pipe[0], &got, sizeof(got)), sizeof(got),
+		     "the caller behind the dead one is served");
+	cr_assert_geq(got, freed);
+	w = status_of(next);
+	cr_assert(WIFEXITED(w) && WEXITSTATUS(w) == 0);
+	w = status_of(holder);
+	cr_assert(WIFEXITED(w) && WEXITSTATUS(w) == 0);
+	cr_assert_eq(call(s, SMEM_SCM_FN_QUERY, 0, 7).a1, 0, "free");
+	smem_scm_close(s);
+}
+
+/*
+ * Killed between its wake-up and its RESUME, while the resource is kept for
+ * it: the resource goes to the next in line, who would otherwise wait forever.
+ */
+Test(scm, a_caller_killed_after_its_wake_up_hands_its_turn_on)
+{
+	struct smem_scm *s;
+	struct holder h, doomed, after;
+	pid_t holder, victim, next;
+	int64_t got;
+	int w;
+
+	NEEDS_FAULT_POINTS();
+	s = connect_client(0, 0, 0);
+	holder = start_holder(&h, 6, 100000);
+	wait_for(s, 0, 6, true, 0);
+	smem__fault_arm("scm.call.woken", 1);
+	victim = start_holder(&doomed, 6, 0);
+	smem__fault_arm(NULL, 0);
+	wait_for(s, 0, 6, true, 1);
+	next = start_holder(&after, 6, 0);
+	wait_for(s, 0, 6, true, 2);
+	w = status_of(victim);
+	cr_assert(WIFSIGNALED(w) && WTERMSIG(w) == SIGKILL, "killed at its wake-up: 0x%x", w);
+	cr_assert_eq(read(after.pipe[0], &got, sizeof(got)), sizeof(got),
+		     "the caller behind it is served");
+	w = status_of(next);
+	cr_assert(WIFEXITED(w) && WEXITSTATUS(w) == 0);
+	w = status_of(holder);
+	cr_assert(WIFEXITED(w) && WEXITSTATUS(w) == 0);
+	smem_scm_close(s);
+}
+
+Test(scm, a_holder_killed_mid_call_hands_the_resource_on)
+{
+	struct smem_scm *s = connect_client(0, 0, 0);
+	struct holder h;
+	pid_t holder = start_holder(&h, 8, 10000000);
+	struct smem_scm_res r;
+
+	wait_for(s, 0, 8, true, 0);
+	kill(holder, SIGKILL);
+	status_of(holder);
+	r = call(s, SMEM_SCM_FN_HOLD, 8, 0);
+	cr_assert_eq(r.a0, 0, "the dead holder's resource is let go");
+	smem_scm_close(s);
+}
+
+/* A child that calls HOLD(@r, @us) on a client of its own: exit 0 if the call returned @expect. */
+static pid_t start_call(unsigned r, unsigned us, int expect)
+{
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		uint64_t args[3] = { 2, r, us };
+		struct smem_scm_res res;
+		struct smem_scm *z;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (smem_scm_connect(NULL, NULL, &z) != 0)
+			_exit(2);
+		_exit(smem_scm_call(z, SMEM_SCM_FN_HOLD, args, 3, &res) == expect ? 0 : 1);
+	}
+	return pid;
+}
+
+Test(scm, smemtzd_killed_under_a_call_is_a_clear_error)
+{
+	struct smem_scm *s = connect_client(0, 0, 0);
+	struct smem_scm_res r;
+	pid_t holder, sleeper;
+	int w;
+
+	/* One holds resource 9, one sleeps behind it, when smemtzd goes. */
+	holder = start_call(9, 10000000, -ECONNRESET);
+	wait_for(s, 0, 9, true, 0);
+	sleeper = start_call(9, 0, -ECONNRESET);
+	wait_for(s, 0, 9, true, 1);
+	kill(tzd_pid, SIGKILL);
+	status_of(tzd_pid);
+	tzd_pid = 0;
+	w = status_of(sleeper);
+	cr_assert(WIFEXITED(w) && WEXITSTATUS(w) == 0, "the sleeper: -ECONNRESET (status 0x%x)", w);
+	w = status_of(holder);
+	cr_assert(WIFEXITED(w) && WEXITSTATUS(w) == 0, "the holder: -ECONNRESET (status 0x%x)", w);
+	cr_assert_eq(smem_scm_call(s, SMEM_SCM_FN_GET_INFO, NULL, 0, &r), -ECONNRESET,
+		     "and every call after");
+	smem_scm_close(s);
+}

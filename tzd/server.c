@@ -1,0 +1,670 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The secure-call service: calls executed one at a time by one thread, as
+ * firmware executes SMCs, none of them ever waiting inside it.
+ *
+ * A call that needs what another call holds (a resource still held, a woken
+ * call's reservation, an event not yet signalled) is parked at once: its
+ * frame is kept in a call context (the progress kept), appended to the
+ * resource's (or event's) FIFO, and the caller is answered WAITQ_SLEEP with
+ * the wait-queue context (key modulo wq_cnt) and the call context's id. A
+ * client registered without wait queues is answered V2_EBUSY instead, and
+ * nothing is kept.
+ *
+ * When a resource is let go (the hold is over, or its holder went away), the
+ * first parked call is woken: marked woken, the resource kept for it, one
+ * wake-up queued for its client, and the client's interrupt eventfd written.
+ * The client's GET_WQ_CTX takes its wake-ups one by one (more_pending says
+ * whether another waits); its RESUME of the woken context executes the kept
+ * frame again, now that the resource is kept for it. A RESUME of a context
+ * not woken yet is answered SLEEP again; of one that is not the caller's, or
+ * gone, EINVAL_ARG. WAKE_ALL (EVENT_SIGNAL) wakes every call parked on the
+ * event, one wake-up each; WAKE_ONE the first.
+ *
+ * A client is its connection. When it closes (the process died, or closed
+ * it), its parked calls are dropped, what it holds is let go, and what was
+ * kept for it passes to the next in line: no other caller is left parked.
+ *
+ * Every frame is read once from the client's page into a local copy and
+ * checked word by word; a slot in any state but POSTED is ignored. A client's
+ * page is its own memfd, so nothing one client writes reaches another.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/futex.h"
+#include "core/util.h"
+#include "rm/proto.h"
+#include "tzd.h"
+
+enum { KIND_RESOURCE = 1, KIND_EVENT = 2 };
+
+void tzd_log(const struct tzd *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!t->verbose)
+		return;
+	va_start(ap, fmt);
+	fputs("smemtzd: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+int tzd_init(struct tzd *t, unsigned wq_cnt)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = TZD_EV_TIMER };
+
+	if (wq_cnt == 0 || wq_cnt > SMEM_SCM_MAX_WQ)
+		return -EINVAL;
+	t->wq_cnt = wq_cnt;
+	for (unsigned i = 0; i < SMEM_SCM_RESOURCES; i++)
+		t->res[i] = (struct tzd_resource){ .holder = -1, .reserved = -1, .head = -1,
+						   .tail = -1 };
+	for (unsigned i = 0; i < SMEM_SCM_EVENTS; i++)
+		t->events[i] = (struct tzd_fifo){ -1, -1 };
+	for (unsigned i = 0; i < TZD_MAX_CLIENTS; i++)
+		t->clients[i] = (struct tzd_client){ .fd = -1, .doorbell = -1, .irq = -1 };
+	t->epfd = epoll_create1(EPOLL_CLOEXEC);
+	t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (t->epfd < 0 || t->timer_fd < 0 || epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->timer_fd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+void tzd_fini(struct tzd *t)
+{
+	for (unsigned i = 0; i < TZD_MAX_CLIENTS; i++)
+		if (t->clients[i].used)
+			tzd_client_drop(t, i);
+	if (t->timer_fd >= 0)
+		close(t->timer_fd);
+	if (t->epfd >= 0)
+		close(t->epfd);
+}
+
+/* --- answers -------------------------------------------------------------- */
+
+/* D1: the result, then DONE; pairs with the client's acquire of the state. */
+static void reply(struct tzd *t, unsigned c, unsigned slot, int64_t a0, uint64_t a1, uint64_t a2,
+		  uint64_t a3)
+{
+	struct smem_scm_slot *sl;
+
+	if (!t->clients[c].used || !t->clients[c].page || slot >= SMEM_SCM_SLOTS)
+		return;
+	sl = &t->clients[c].page->slot[slot];
+	sl->r[0] = (uint64_t)a0;
+	sl->r[1] = a1;
+	sl->r[2] = a2;
+	sl->r[3] = a3;
+	sl->rseq = sl->seq;
+	atomic_store_explicit(&sl->state, SMEM_SCM_SLOT_DONE, memory_order_release);
+	smem__futex_wake_all(&sl->state);
+}
+
+static void raise_irq(struct tzd_client *cl)
+{
+	uint64_t one = 1;
+
+	/* A full counter (a client that never reads) is its own business. */
+	if (write(cl->irq, &one, sizeof(one)) < 0)
+		return;
+}
+
+/* --- call contexts and their FIFOs ---------------------------------------- */
+
+static uint64_t ctx_id(const struct tzd *t, int i)
+{
+	return (uint64_t)t->ctx[i].gen << 16 | (uint64_t)(i + 1);
+}
+
+/* The context @id names, if it is @c's; else -1. */
+static int ctx_lookup(const struct tzd *t, unsigned c, uint64_t id)
+{
+	uint64_t idx = (id & 0xffff) - 1;
+
+	if (id >> 32 || idx >= TZD_MAX_CTX)
+		return -1;
+	if (!t->ctx[idx].used || t->ctx[idx].client != c || t->ctx[idx].gen != (uint16_t)(id >> 16))
+		return -1;
+	return (int)idx;
+}
+
+static void fifo_push(struct tzd *t, int *head, int *tail, int i)
+{
+	t->ctx[i].next = -1;
+	if (*tail >= 0)
+		t->ctx[*tail].next = i;
+	else
+		*head = i;
+	*tail = i;
+}
+
+static int fifo_pop(struct tzd *t, int *head, int *tail)
+{
+	int i = *head;
+
+	if (i < 0)
+		return -1;
+	*head = t->ctx[i].next;
+	if (*head < 0)
+		*tail = -1;
+	return i;
+}
+
+static void fifo_remove(struct tzd *t, int *head, int *tail, int i)
+{
+	int prev = -1;
+
+	for (int k = *head; k >= 0; prev = k, k = t->ctx[k].next) {
+		if (k != i)
+			continue;
+		if (prev >= 0)
+			t->ctx[prev].next = t->ctx[k].next;
+		else
+			*head = t->ctx[k].next;
+		if (*tail == k)
+			*tail = prev;
+		return;
+	}
+}
+
+static void ctx_free(struct tzd *t, int i)
+{
+	struct tzd_ctx *x = &t->ctx[i];
+
+	if (x->client < TZD_MAX_CLIENTS && t->clients[x->client].parked)
+		t->clients[x->client].parked--;
+	x->used = false;
+	x->woken = false;
+	x->gen++;
+}
+
+/* Park @a of client @c on @key; answer SLEEP(wq, ctx) on @slot, or what keeps it from parking. */
+static void park(struct tzd *t, unsigned c, unsigned slot, const uint64_t a[8], uint8_t kind,
+		 unsigned key)
+{
+	struct tzd_client *cl = &t->clients[c];
+	int i;
+
+	if (!cl->waitq) {
+		t->stats.ebusy++;
+		reply(t, c, slot, SMEM_SCM_V2_EBUSY, 0, 0, 0);
+		return;
+	}
+	for (i = 0; i < (int)TZD_MAX_CTX && t->ctx[i].used; i++)
+		;
+	/* No context left, for the client or at all: as firmware out of them, busy. */
+	if (i == (int)TZD_MAX_CTX || cl->parked >= TZD_CTX_PER_CLIENT) {
+		t->stats.ebusy++;
+		reply(t, c, slot, SMEM_SCM_V2_EBUSY, 0, 0, 0);
+		return;
+	}
+	t->ctx[i].used = true;
+	t->ctx[i].woken = false;
+	t->ctx[i].kind = kind;
+	t->ctx[i].client = c;
+	t->ctx[i].key = key;
+	t->ctx[i].wq = key % t->wq_cnt;
+	memcpy(t->ctx[i].a, a, sizeof(t->ctx[i].a));
+	cl->parked++;
+	if (kind == KIND_RESOURCE)
+		fifo_push(t, &t->res[key].head, &t->res[key].tail, i);
+	else
+		fifo_push(t, &t->events[key].head, &t->events[key].tail, i);
+	t->stats.sleeps++;
+	reply(t, c, slot, SMEM_SCM_WAITQ_SLEEP, t->ctx[i].wq, ctx_id(t, i), 0);
+}
+
+/* Tell @i's client to resume it: one wake-up queued, its interrupt raised. */
+static void wake(struct tzd *t, int i, uint8_t flags)
+{
+	struct tzd_client *cl = &t->clients[t->ctx[i].client];
+
+	t->ctx[i].woken = true;
+	t->stats.wakes++;
+	if (cl->wake_len == TZD_WAKES) {
+		/* Never asked for: the oldest goes. Only this client's sleepers can miss it. */
+		cl->wake_head = (cl->wake_head + 1) % TZD_WAKES;
+		cl->wake_len--;
+		t->stats.dropped_wakes++;
+	}
+	cl->wakes[(cl->wake_head + cl->wake_len) % TZD_WAKES] =
+		(struct tzd_wake){ .wq = (uint8_t)t->ctx[i].wq, .flags = flags };
+	cl->wake_len++;
+	raise_irq(cl);
+}
+
+/* --- resources ------------------------------------------------------------ */
+
+static void arm_timer(struct tzd *t)
+{
+	int64_t next = 0;
+	struct itimerspec its = { 0 };
+
+	for (unsigned r = 0; r < SMEM_SCM_RESOURCES; r++)
+		if (t->res[r].holder >= 0 && (!next || t->res[r].until_ns < next))
+			next = t->res[r].until_ns;
+	if (next == t->armed_ns)
+		return;
+	t->armed_ns = next;
+	if (next) {
+		its.it_value.tv_sec = next / 1000000000;
+		its.it_value.tv_nsec = next % 1000000000;
+	}
+	timerfd_settime(t->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+/* Nobody holds @r now: the first parked call is woken, and @r kept for it. */
+static void hand_on(struct tzd *t, unsigned r)
+{
+	struct tzd_resource *res = &t->res[r];
+	int i;
+
+	if (res->holder >= 0 || res->reserved >= 0)
+		return;
+	i = fifo_pop(t, &res->head, &res->tail);
+	if (i < 0)
+		return;
+	res->reserved = i;
+	wake(t, i, SMEM_SCM_WAKE_ONE);
+}
+
+static void release(struct tzd *t, unsigned r, bool answer)
+{
+	struct tzd_resource *res = &t->res[r];
+
+	if (res->holder < 0)
+		return;
+	if (answer)
+		reply(t, (unsigned)res->holder, res->holder_slot, SMEM_SCM_SUCCESS, 0, 0, 0);
+	res->holder = -1;
+	hand_on(t, r);
+}
+
+void tzd_timer(struct tzd *t)
+{
+	uint64_t n;
+	int64_t now = smem__now_ns();
+
+	if (read(t->timer_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return;
+	t->armed_ns = -1; /* re-armed below, whatever it was */
+	for (unsigned r = 0; r < SMEM_SCM_RESOURCES; r++)
+		if (t->res[r].holder >= 0 && t->res[r].until_ns <= now)
+			release(t, r, true);
+	arm_timer(t);
+}
+
+/* --- execution ------------------------------------------------------------ */
+
+static void do_hold(struct tzd *t, unsigned c, unsigned slot, const uint64_t a[8], int resumed)
+{
+	uint64_t r = a[2], us = a[3];
+	struct tzd_resource *res;
+
+	if (r >= SMEM_SCM_RESOURCES || us > SMEM_SCM_HOLD_MAX_US) {
+		reply(t, c, slot, SMEM_SCM_EINVAL_ARG, 0, 0, 0);
+		return;
+	}
+	res = &t->res[r];
+	/*
+	 * Free, and kept for nobody else; a newcomer queues behind the parked
+	 * calls, so that a woken call's turn is not taken from it.
+	 */
+	if (resumed >= 0 ? res->reserved != resumed || res->holder >= 0
+			 : res->holder >= 0 || res->reserved >= 0 || res->head >= 0) {
+		park(t, c, slot, a, KIND_RESOURCE, (unsigned)r);
+		return;
+	}
+	res->reserved = -1;
+	res->holder = (int)c;
+	res->holder_slot = slot;
+	res->until_ns = smem__now_ns() + (int64_t)us * 1000;
+	/* The answer comes when the hold is over; the slot stays TAKEN till then. */
+	arm_timer(t);
+	if (us == 0)
+		tzd_timer(t);
+}
+
+static void do_signal(struct tzd *t, unsigned c, unsigned slot, const uint64_t a[8])
+{
+	uint64_t e = a[2], flags = a[3];
+	struct tzd_fifo *f;
+	uint64_t n = 0;
+	int i;
+
+	if (e >= SMEM_SCM_EVENTS || (flags != SMEM_SCM_WAKE_ONE && flags != SMEM_SCM_WAKE_ALL)) {
+		reply(t, c, slot, SMEM_SCM_EINVAL_ARG, 0, 0, 0);
+		return;
+	}
+	f = &t->events[e];
+	while ((i = fifo_pop(t, &f->head, &f->tail)) >= 0) {
+		wake(t, i, (uint8_t)flags);
+		n++;
+		if (flags == SMEM_SCM_WAKE_ONE)
+			break;
+	}
+	reply(t, c, slot, SMEM_SCM_SUCCESS, n, 0, 0);
+}
+
+static void do_get_wq_ctx(struct tzd *t, unsigned c, unsigned slot)
+{
+	struct tzd_client *cl = &t->clients[c];
+	struct tzd_wake w;
+
+	/* Nothing for it: success with no flags, which ends the client's loop. */
+	if (!cl->wake_len) {
+		reply(t, c, slot, SMEM_SCM_SUCCESS, 0, 0, 0);
+		return;
+	}
+	w = cl->wakes[cl->wake_head];
+	cl->wake_head = (cl->wake_head + 1) % TZD_WAKES;
+	cl->wake_len--;
+	reply(t, c, slot, SMEM_SCM_SUCCESS, w.wq, w.flags, cl->wake_len != 0);
+}
+
+static unsigned fifo_len(const struct tzd *t, int head)
+{
+	unsigned n = 0;
+
+	for (int i = head; i >= 0 && n < TZD_MAX_CTX; i = t->ctx[i].next)
+		n++;
+	return n;
+}
+
+static void do_query(struct tzd *t, unsigned c, unsigned slot, const uint64_t a[8])
+{
+	if (a[2] == 0 && a[3] < SMEM_SCM_RESOURCES) {
+		const struct tzd_resource *res = &t->res[a[3]];
+
+		reply(t, c, slot, SMEM_SCM_SUCCESS, (uint64_t)(res->holder + 1),
+		      fifo_len(t, res->head), res->reserved >= 0);
+	} else if (a[2] == 1 && a[3] < SMEM_SCM_EVENTS) {
+		reply(t, c, slot, SMEM_SCM_SUCCESS, 0, fifo_len(t, t->events[a[3]].head), 0);
+	} else {
+		reply(t, c, slot, SMEM_SCM_EINVAL_ARG, 0, 0, 0);
+	}
+}
+
+static void execute(struct tzd *t, unsigned c, unsigned slot, const uint64_t a[8], int resumed)
+{
+	uint32_t fn = (uint32_t)a[0];
+
+	if (a[0] >> 32) {
+		t->stats.bad_frames++;
+		reply(t, c, slot, SMEM_SCM_EOPNOTSUPP, 0, 0, 0);
+		return;
+	}
+	switch (fn) {
+	case SMEM_SCM_FN_GET_INFO:
+		/* wq_cnt in bits 7:0 of the first result, the interrupt in 15:0 of the second. */
+		reply(t, c, slot, SMEM_SCM_SUCCESS, t->wq_cnt, TZD_IRQ, 0);
+		return;
+	case SMEM_SCM_FN_GET_WQ_CTX:
+		do_get_wq_ctx(t, c, slot);
+		return;
+	case SMEM_SCM_FN_RESUME: {
+		int i = ctx_lookup(t, c, a[2]);
+		uint64_t orig[8];
+
+		t->stats.resumes++;
+		if (i < 0 || resumed >= 0) {
+			t->stats.bad_frames++;
+			reply(t, c, slot, SMEM_SCM_EINVAL_ARG, 0, 0, 0);
+			return;
+		}
+		if (!t->ctx[i].woken) {
+			/* Not its turn yet: asleep again, in the same context. */
+			t->stats.sleeps++;
+			reply(t, c, slot, SMEM_SCM_WAITQ_SLEEP, t->ctx[i].wq, a[2], 0);
+			return;
+		}
+		memcpy(orig, t->ctx[i].a, sizeof(orig));
+		ctx_free(t, i);
+		execute(t, c, slot, orig, i);
+		return;
+	}
+	case SMEM_SCM_FN_HOLD:
+		do_hold(t, c, slot, a, resumed);
+		return;
+	case SMEM_SCM_FN_EVENT_WAIT:
+		if (a[2] >= SMEM_SCM_EVENTS) {
+			reply(t, c, slot, SMEM_SCM_EINVAL_ARG, 0, 0, 0);
+			return;
+		}
+		/* Resumed: the event it waited for came. */
+		if (resumed >= 0)
+			reply(t, c, slot, SMEM_SCM_SUCCESS, 0, 0, 0);
+		else
+			park(t, c, slot, a, KIND_EVENT, (unsigned)a[2]);
+		return;
+	case SMEM_SCM_FN_EVENT_SIGNAL:
+		do_signal(t, c, slot, a);
+		return;
+	case SMEM_SCM_FN_QUERY:
+		do_query(t, c, slot, a);
+		return;
+	default:
+		reply(t, c, slot, SMEM_SCM_EOPNOTSUPP, 0, 0, 0);
+		return;
+	}
+}
+
+void tzd_execute(struct tzd *t, unsigned c, unsigned slot, const uint64_t a[8])
+{
+	if (c >= TZD_MAX_CLIENTS || !t->clients[c].used || slot >= SMEM_SCM_SLOTS)
+		return;
+	t->stats.calls++;
+	execute(t, c, slot, a, -1);
+}
+
+void tzd_doorbell(struct tzd *t, unsigned c)
+{
+	struct tzd_client *cl = &t->clients[c];
+	uint64_t n;
+
+	if (c >= TZD_MAX_CLIENTS || !cl->used || !cl->page)
+		return;
+	if (read(cl->doorbell, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return;
+	for (unsigned s = 0; s < SMEM_SCM_SLOTS; s++) {
+		struct smem_scm_slot *sl = &cl->page->slot[s];
+		uint32_t v = SMEM_SCM_SLOT_POSTED;
+		uint64_t a[8];
+
+		/* T1: taken once; pairs with the client's C1, and the frame is read after. */
+		if (!atomic_compare_exchange_strong_explicit(&sl->state, &v, SMEM_SCM_SLOT_TAKEN,
+							     memory_order_acquire,
+							     memory_order_relaxed))
+			continue;
+		memcpy(a, sl->a, sizeof(a));
+		tzd_execute(t, c, s, a);
+	}
+}
+
+/* --- clients -------------------------------------------------------------- */
+
+int tzd_client_add(struct tzd *t, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	unsigned c;
+
+	for (c = 0; c < TZD_MAX_CLIENTS && t->clients[c].used; c++)
+		;
+	if (c == TZD_MAX_CLIENTS)
+		return -EUSERS;
+	ev.data.u32 = TZD_EV_CONN | c;
+	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	t->clients[c] = (struct tzd_client){ .used = true, .fd = fd, .doorbell = -1, .irq = -1 };
+	return 0;
+}
+
+/* The registration's answer, with the page and the two eventfds. */
+static int send_reply(int fd, int32_t err, unsigned c, unsigned wq_cnt, const int *fds,
+		      unsigned nfds)
+{
+	uint8_t out[SMEM_SCM_REPLY_LEN];
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 3)];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { out, sizeof(out) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	put_le32(out, (uint32_t)err);
+	put_le32(out + 4, c);
+	put_le32(out + 8, wq_cnt);
+	put_le32(out + 12, TZD_IRQ);
+	if (nfds) {
+		struct cmsghdr *cm;
+
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+	}
+	return sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof(out) ? 0 : -errno;
+}
+
+static int do_register(struct tzd *t, unsigned c)
+{
+	struct tzd_client *cl = &t->clients[c];
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = TZD_EV_DOORBELL | c };
+	uint8_t req[64];
+	unsigned nfds;
+	int fds[3] = { -1, -1, -1 }, memfd, r;
+	ssize_t n = smem__rm_recv(cl->fd, req, sizeof(req), MSG_DONTWAIT, fds, 0, &nfds);
+	uint32_t flags;
+
+	if (n == -EAGAIN)
+		return 0;
+	if (n != SMEM_SCM_REG_LEN || get_le32(req) != SMEM_SCM_MAGIC)
+		return -EPROTO;
+	flags = get_le32(req + 4);
+	if (flags & ~SMEM_SCM_NO_WAITQ) {
+		send_reply(cl->fd, -EINVAL, c, t->wq_cnt, NULL, 0);
+		return -EINVAL;
+	}
+	cl->waitq = !(flags & SMEM_SCM_NO_WAITQ);
+	memfd = memfd_create("smemkit-scm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (memfd < 0)
+		return -errno;
+	r = ftruncate(memfd, SMEM_SCM_PAGE) < 0 ? -errno : 0;
+	if (r == 0) {
+		cl->page = mmap(NULL, SMEM_SCM_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+		if (cl->page == MAP_FAILED) {
+			cl->page = NULL;
+			r = -errno;
+		}
+	}
+	if (r == 0) {
+		cl->page->magic = SMEM_SCM_MAGIC;
+		cl->page->version = SMEM_SCM_VERSION;
+		cl->page->nslots = SMEM_SCM_SLOTS;
+		cl->page->client = c;
+		/* Its size is fixed: a client cannot shrink the page under smemtzd. */
+		if (fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+			r = -errno;
+	}
+	if (r == 0) {
+		cl->doorbell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		cl->irq = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (cl->doorbell < 0 || cl->irq < 0 ||
+		    epoll_ctl(t->epfd, EPOLL_CTL_ADD, cl->doorbell, &ev) < 0)
+			r = -errno;
+	}
+	if (r == 0) {
+		fds[0] = memfd;
+		fds[1] = cl->doorbell;
+		fds[2] = cl->irq;
+		r = send_reply(cl->fd, 0, c, t->wq_cnt, fds, 3);
+	}
+	close(memfd);
+	if (r < 0)
+		return r;
+	cl->registered = true;
+	tzd_log(t, "client %u registered%s", c, cl->waitq ? "" : " without wait queues");
+	return 0;
+}
+
+void tzd_client_event(struct tzd *t, unsigned c, uint32_t events)
+{
+	struct tzd_client *cl = &t->clients[c];
+
+	if (c >= TZD_MAX_CLIENTS || !cl->used)
+		return;
+	/* After the registration a client sends nothing: anything else is its end. */
+	if (!cl->registered && !(events & (EPOLLHUP | EPOLLERR)) && do_register(t, c) == 0)
+		return;
+	tzd_client_drop(t, c);
+}
+
+void tzd_client_drop(struct tzd *t, unsigned c)
+{
+	struct tzd_client *cl = &t->clients[c];
+	bool hand[SMEM_SCM_RESOURCES] = { false };
+
+	if (c >= TZD_MAX_CLIENTS || !cl->used)
+		return;
+	/* Its parked calls go, and what was kept for them passes on. */
+	for (int i = 0; i < (int)TZD_MAX_CTX; i++) {
+		struct tzd_ctx *x = &t->ctx[i];
+
+		if (!x->used || x->client != c)
+			continue;
+		if (x->kind == KIND_RESOURCE) {
+			struct tzd_resource *res = &t->res[x->key];
+
+			if (res->reserved == i) {
+				res->reserved = -1;
+				hand[x->key] = true;
+			} else {
+				fifo_remove(t, &res->head, &res->tail, i);
+			}
+		} else if (!x->woken) {
+			fifo_remove(t, &t->events[x->key].head, &t->events[x->key].tail, i);
+		}
+		ctx_free(t, i);
+	}
+	/* What it holds is let go. */
+	for (unsigned r = 0; r < SMEM_SCM_RESOURCES; r++) {
+		if (t->res[r].holder == (int)c)
+			release(t, r, false);
+		else if (hand[r])
+			hand_on(t, r);
+	}
+	arm_timer(t);
+	if (cl->fd >= 0) {
+		epoll_ctl(t->epfd, EPOLL_CTL_DEL, cl->fd, NULL);
+		close(cl->fd);
+	}
+	if (cl->doorbell >= 0) {
+		epoll_ctl(t->epfd, EPOLL_CTL_DEL, cl->doorbell, NULL);
+		close(cl->doorbell);
+	}
+	if (cl->irq >= 0)
+		close(cl->irq);
+	if (cl->page)
+		munmap(cl->page, SMEM_SCM_PAGE);
+	tzd_log(t, "client %u gone", c);
+	*cl = (struct tzd_client){ .fd = -1, .doorbell = -1, .irq = -1 };
+}
