@@ -1,7 +1,8 @@
 #!/bin/sh
 # Run every benchmark built in a build directory (make bench passes the release one).
 # usage: scripts/bench.sh BUILD_DIR [--json]
-# The message-queue benchmark also redraws docs/bench-msgq-*.png with gnuplot.
+# The message-queue benchmark also redraws docs/bench-msgq-*.png with gnuplot, and
+# the secure-call one docs/bench-scm-latency.png.
 # With --json, stdout holds only its JSON array; the other tables go to stderr.
 set -eu
 
@@ -18,6 +19,7 @@ for exe in "$build"/bench/bench-* "$build"/bench/*/bench-*; do
 	echo "== $name" >&2
 	case "$name" in
 	bench-msgq) "$exe" --plots "$src/docs" $json ;;
+	bench-scm) "$exe" --plot "$src/docs" $json ;;
 	*) if [ -n "$json" ]; then "$exe" >&2; else "$exe"; fi ;;
 	esac
 	ran=$((ran + 1))
