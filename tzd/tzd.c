@@ -23,10 +23,13 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "core/futex.h"
 #include "core/unixsock.h"
 #include "tzd.h"
 
 #define EV_SIGNAL 0xffff0002u
+/* How long the loop stays awake with nothing to do. */
+#define SPIN_NS   50000
 
 static void usage(FILE *f)
 {
@@ -136,7 +139,19 @@ int main(int argc, char **argv)
 	tzd_log(&t, "listening on %s, %u wait-queue contexts", path, wq_cnt);
 	while (!quit) {
 		struct epoll_event evs[64];
-		int n = epoll_wait(t.epfd, evs, 64, -1);
+		int n = epoll_wait(t.epfd, evs, 64, 0);
+
+		/*
+		 * Briefly awake before sleeping: the answer to a wake-up (the
+		 * client's GET_WQ_CTX, then its RESUME) comes within microseconds,
+		 * and a halted CPU would take tens of them to wake for each.
+		 */
+		for (int64_t until = smem__now_ns() + SPIN_NS; n == 0 && smem__now_ns() < until;) {
+			smem__cpu_relax();
+			n = epoll_wait(t.epfd, evs, 64, 0);
+		}
+		if (n == 0)
+			n = epoll_wait(t.epfd, evs, 64, -1);
 
 		if (n < 0 && errno != EINTR) {
 			perror("smemtzd: epoll_wait");

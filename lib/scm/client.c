@@ -48,7 +48,7 @@
 
 #define IRQ_SLOT     0u
 #define CALL_SLOT    1u
-#define SPIN_TRIES   2000u
+#define SPIN_TRIES   100u
 #define LIVENESS_NS  100000000
 
 struct smem_scm {
