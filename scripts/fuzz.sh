@@ -8,7 +8,7 @@ set -euo pipefail
 build=$1 secs=$2
 shift 2
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(attach ls get fsck decode scribble msgq rpc smemd)
+[ ${#targets[@]} -gt 0 ] || targets=(attach ls get fsck decode scribble msgq rpc smemd slots)
 jobs=${FUZZ_JOBS:-2}
 niceness=${FUZZ_NICE:-10}
 max_len=${FUZZ_MAX_LEN:-65536}
@@ -24,6 +24,8 @@ run_one() {
 		exe="$build/fuzz/$t/fuzz-$t" corpus="fuzz/$t/corpus"
 	elif [ "$t" = smemd ]; then
 		exe="$build/fuzz/rpc/fuzz-smemd" corpus="fuzz/rpc/corpus-smemd"
+	elif [ "$t" = slots ]; then
+		exe="$build/fuzz/scm/fuzz-slots" corpus="fuzz/scm/corpus"
 	fi
 	mkdir -p "$work/$t"
 	nice -n "$niceness" "$exe" -max_total_time="$secs" -max_len="$max_len" -timeout=10 \
