@@ -70,6 +70,8 @@ int tzd_init(struct tzd *t, unsigned wq_cnt)
 	if (wq_cnt == 0 || wq_cnt > SMEM_SCM_MAX_WQ)
 		return -EINVAL;
 	t->wq_cnt = wq_cnt;
+	if (!t->resume_timeout_ns)
+		t->resume_timeout_ns = TZD_RESUME_TIMEOUT_NS;
 	for (unsigned i = 0; i < SMEM_SCM_RESOURCES; i++)
 		t->res[i] = (struct tzd_resource){ .holder = -1, .reserved = -1, .head = -1,
 						   .tail = -1 };
@@ -255,9 +257,16 @@ static void arm_timer(struct tzd *t)
 	int64_t next = 0;
 	struct itimerspec its = { 0 };
 
-	for (unsigned r = 0; r < SMEM_SCM_RESOURCES; r++)
-		if (t->res[r].holder >= 0 && (!next || t->res[r].until_ns < next))
-			next = t->res[r].until_ns;
+	for (unsigned r = 0; r < SMEM_SCM_RESOURCES; r++) {
+		int64_t at = 0;
+
+		if (t->res[r].holder >= 0)
+			at = t->res[r].until_ns;
+		else if (t->res[r].reserved >= 0)
+			at = t->ctx[t->res[r].reserved].woken_ns + t->resume_timeout_ns;
+		if (at && (!next || at < next))
+			next = at;
+	}
 	if (next == t->armed_ns)
 		return;
 	t->armed_ns = next;
@@ -280,7 +289,29 @@ static void hand_on(struct tzd *t, unsigned r)
 	if (i < 0)
 		return;
 	res->reserved = i;
+	t->ctx[i].woken_ns = smem__now_ns();
 	wake(t, i, SMEM_SCM_WAKE_ONE);
+	arm_timer(t);
+}
+
+/*
+ * A woken call that did not resume in time (its client stopped, or never
+ * asks) loses its turn, not its place: back to the tail, not woken, and the
+ * next is woken. Its late RESUME is answered SLEEP, and it is woken again
+ * when its turn comes round.
+ */
+static void resume_timeout(struct tzd *t, unsigned r, int64_t now)
+{
+	struct tzd_resource *res = &t->res[r];
+	int i = res->reserved;
+
+	if (i < 0 || res->holder >= 0 || now < t->ctx[i].woken_ns + t->resume_timeout_ns)
+		return;
+	t->stats.late_resumes++;
+	res->reserved = -1;
+	t->ctx[i].woken = false;
+	fifo_push(t, &res->head, &res->tail, i);
+	hand_on(t, r);
 }
 
 static void release(struct tzd *t, unsigned r, bool answer)
@@ -303,9 +334,11 @@ void tzd_timer(struct tzd *t)
 	if (read(t->timer_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		return;
 	t->armed_ns = -1; /* re-armed below, whatever it was */
-	for (unsigned r = 0; r < SMEM_SCM_RESOURCES; r++)
+	for (unsigned r = 0; r < SMEM_SCM_RESOURCES; r++) {
 		if (t->res[r].holder >= 0 && t->res[r].until_ns <= now)
 			release(t, r, true);
+		resume_timeout(t, r, now);
+	}
 	arm_timer(t);
 }
 

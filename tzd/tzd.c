@@ -33,10 +33,13 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: smemtzd [--socket PATH] [--wq-cnt N] [--verbose]\n"
+	fputs("usage: smemtzd [--socket PATH] [--wq-cnt N] [--resume-timeout-ms MS] [--verbose]\n"
 	      "  --socket PATH  listen there (default $XDG_RUNTIME_DIR/smemkit/tz.sock,\n"
 	      "                 /run/smemkit/tz.sock as root)\n"
 	      "  --wq-cnt N     wait-queue contexts, 1 to 16 (default 2)\n"
+	      "  --resume-timeout-ms MS\n"
+	      "                 how long a resource waits for a woken call's RESUME\n"
+	      "                 before the next is woken (default 1000)\n"
 	      "  --verbose      log clients and their ends to stderr\n",
 	      f);
 }
@@ -60,6 +63,7 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "wq-cnt", required_argument, NULL, 'w' },
+		{ "resume-timeout-ms", required_argument, NULL, 'r' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -72,7 +76,7 @@ int main(int argc, char **argv)
 	int o, r, lfd, sfd;
 	bool quit = false;
 
-	while ((o = getopt_long(argc, argv, "s:w:vh", longopts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "s:w:r:vh", longopts, NULL)) != -1) {
 		switch (o) {
 		case 's':
 			if (strlen(optarg) >= sizeof(path)) {
@@ -91,6 +95,18 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			wq_cnt = (unsigned)v;
+			break;
+		}
+		case 'r': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*optarg == '\0' || *end || v == 0 || v > 3600000) {
+				fprintf(stderr, "smemtzd: --resume-timeout-ms takes 1 to 3600000, "
+						"not '%s'\n", optarg);
+				return 2;
+			}
+			t.resume_timeout_ns = (int64_t)v * 1000000;
 			break;
 		}
 		case 'v':

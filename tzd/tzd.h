@@ -20,6 +20,7 @@
 #define TZD_WAKES        (2u * SMEM_SCM_SLOTS)
 /* The interrupt number GET_INFO reports: an SPI, as firmware names one. */
 #define TZD_IRQ          0xf3u
+#define TZD_RESUME_TIMEOUT_NS 1000000000
 
 /* A parked call: its original frame (the progress kept), where it waits, whose it is. */
 struct tzd_ctx {
@@ -27,6 +28,7 @@ struct tzd_ctx {
 	bool woken;             /* told to resume; its resource is kept for it */
 	uint16_t gen;           /* with the index, the call context's id */
 	uint8_t kind;           /* 1 a resource, 2 an event */
+	int64_t woken_ns;       /* when, for a resource kept for it */
 	unsigned client, key, wq;
 	int next;               /* the FIFO it is parked in */
 	uint64_t a[8];
@@ -61,7 +63,7 @@ struct tzd_client {
 };
 
 struct tzd_stats {
-	uint64_t calls, sleeps, resumes, wakes, ebusy, bad_frames, dropped_wakes;
+	uint64_t calls, sleeps, resumes, wakes, ebusy, bad_frames, dropped_wakes, late_resumes;
 };
 
 struct tzd {
@@ -75,6 +77,8 @@ struct tzd {
 	struct tzd_fifo events[SMEM_SCM_EVENTS];
 	struct tzd_stats stats;
 	int64_t armed_ns;       /* the timer's deadline, or 0 */
+	/* How long a resource is kept for a woken call that does not resume. */
+	int64_t resume_timeout_ns;
 };
 
 /* epoll data: what woke the loop. */

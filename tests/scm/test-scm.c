@@ -11,6 +11,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -50,7 +51,8 @@ static void start_tzd(void)
 	if (tzd_pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		setenv("NOTIFY_SOCKET", note, 1);
-		execl(exe, "smemtzd", "--socket", sock, "--wq-cnt", "2", (char *)NULL);
+		execl(exe, "smemtzd", "--socket", sock, "--wq-cnt", "2", "--resume-timeout-ms", "200",
+		      (char *)NULL);
 		_exit(127);
 	}
 	for (;;) {
@@ -401,6 +403,43 @@ Test(scm, a_caller_killed_after_its_wake_up_hands_its_turn_on)
 	cr_assert(WIFSIGNALED(w) && WTERMSIG(w) == SIGKILL, "killed at its wake-up: 0x%x", w);
 	cr_assert_eq(read(after.pipe[0], &got, sizeof(got)), sizeof(got),
 		     "the caller behind it is served");
+	w = status_of(next);
+	cr_assert(WIFEXITED(w) && WEXITSTATUS(w) == 0);
+	w = status_of(holder);
+	cr_assert(WIFEXITED(w) && WEXITSTATUS(w) == 0);
+	smem_scm_close(s);
+}
+
+/*
+ * A caller stopped between its wake-up and its resume (a client that never
+ * asks, or is not scheduled) keeps the resource only for smemtzd's resume
+ * timeout (200 ms here): then the next is served, and the stopped one, let
+ * go, is served in its turn.
+ */
+Test(scm, a_woken_caller_that_does_not_resume_loses_its_turn_not_its_call)
+{
+	struct smem_scm *s = connect_client(0, 0, 0);
+	struct holder h, stopped, after;
+	pid_t holder = start_holder(&h, 10, 50000), slow, next;
+	struct pollfd p;
+	int64_t got;
+	int w;
+
+	wait_for(s, 0, 10, true, 0);
+	slow = start_holder(&stopped, 10, 0);
+	wait_for(s, 0, 10, true, 1);
+	cr_assert_eq(kill(slow, SIGSTOP), 0);
+	next = start_holder(&after, 10, 0);
+	wait_for(s, 0, 10, true, 2);
+	cr_assert_eq(read(after.pipe[0], &got, sizeof(got)), sizeof(got),
+		     "the caller behind the stopped one is served");
+	p = (struct pollfd){ stopped.pipe[0], POLLIN, 0 };
+	cr_assert_eq(poll(&p, 1, 0), 0, "while the stopped one is not");
+	cr_assert_eq(kill(slow, SIGCONT), 0);
+	cr_assert_eq(read(stopped.pipe[0], &got, sizeof(got)), sizeof(got),
+		     "and then it is, in its turn");
+	w = status_of(slow);
+	cr_assert(WIFEXITED(w) && WEXITSTATUS(w) == 0);
 	w = status_of(next);
 	cr_assert(WIFEXITED(w) && WEXITSTATUS(w) == 0);
 	w = status_of(holder);
