@@ -70,6 +70,9 @@ int tzd_init(struct tzd *t, unsigned wq_cnt)
 	if (wq_cnt == 0 || wq_cnt > SMEM_SCM_MAX_WQ)
 		return -EINVAL;
 	t->wq_cnt = wq_cnt;
+	t->mem = t->mem_a;
+	t->mem_spare = t->mem_b;
+	t->n_mem = 0;
 	if (!t->resume_timeout_ns)
 		t->resume_timeout_ns = TZD_RESUME_TIMEOUT_NS;
 	for (unsigned i = 0; i < SMEM_SCM_RESOURCES; i++)
@@ -491,6 +494,20 @@ static void execute(struct tzd *t, unsigned c, unsigned slot, const uint64_t a[8
 	case SMEM_SCM_FN_QUERY:
 		do_query(t, c, slot, a);
 		return;
+	case SMEM_SCM_FN_ASSIGN_MEM: {
+		uint64_t owners = 0;
+		int64_t r = tzd_assign(t, a, &owners);
+
+		reply(t, c, slot, r, r == SMEM_SCM_SUCCESS ? owners : 0, 0, 0);
+		return;
+	}
+	case SMEM_SCM_FN_MEM_QUERY: {
+		uint64_t q[3];
+
+		tzd_mem_query(t, a[2], a[3] < 64 ? (unsigned)a[3] : 64, q);
+		reply(t, c, slot, SMEM_SCM_SUCCESS, q[0], q[1], q[2]);
+		return;
+	}
 	default:
 		reply(t, c, slot, SMEM_SCM_EOPNOTSUPP, 0, 0, 0);
 		return;

@@ -62,6 +62,14 @@ struct tzd_client {
 	unsigned wake_head, wake_len;
 };
 
+/* An assigned range of memory: its owners and each one's rights (SMEM_SCM_PERM_*). */
+struct tzd_mem {
+	uint64_t start, end;
+	uint64_t owners;
+	uint8_t perm[64];
+};
+#define TZD_MAX_MEM 256u
+
 struct tzd_stats {
 	uint64_t calls, sleeps, resumes, wakes, ebusy, bad_frames, dropped_wakes, late_resumes;
 };
@@ -75,6 +83,10 @@ struct tzd {
 	struct tzd_ctx ctx[TZD_MAX_CTX];
 	struct tzd_resource res[SMEM_SCM_RESOURCES];
 	struct tzd_fifo events[SMEM_SCM_EVENTS];
+	/* assign_mem's table, and the spare a change is built in. */
+	struct tzd_mem mem_a[TZD_MAX_MEM + 2], mem_b[TZD_MAX_MEM + 2];
+	struct tzd_mem *mem, *mem_spare;
+	unsigned n_mem;
 	struct tzd_stats stats;
 	int64_t armed_ns;       /* the timer's deadline, or 0 */
 	/* How long a resource is kept for a woken call that does not resume. */
@@ -101,6 +113,10 @@ void tzd_timer(struct tzd *t);
 void tzd_client_drop(struct tzd *t, unsigned c);
 /* Execute one frame as if posted on @slot of @c (the slot decoder's entry). */
 void tzd_execute(struct tzd *t, unsigned c, unsigned slot, const uint64_t a[8]);
+/* assign.c: ASSIGN_MEM's frame; the SCM result, the new owners in *@ret_owners. */
+int64_t tzd_assign(struct tzd *t, const uint64_t a[8], uint64_t *ret_owners);
+/* assign.c: the owners of @addr, @vmid's rights there, the end of that assignment. */
+void tzd_mem_query(const struct tzd *t, uint64_t addr, unsigned vmid, uint64_t r[3]);
 void tzd_log(const struct tzd *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -73,6 +73,36 @@ struct smem_scm;
 #define SMEM_SCM_EVENTS            16u
 #define SMEM_SCM_HOLD_MAX_US       10000000u
 
+/*
+ * assign_mem (qcom_scm's svc MP 0x0c, cmd 0x16): which VMIDs may access a
+ * range of memory, with which rights. In the frame: a2 the address, a3 the
+ * size (whole pages of SMEM_SCM_ASSIGN_ALIGN, below SMEM_SCM_ASSIGN_LIMIT),
+ * a4 the owners it expects now (a bitmap of VMIDs), a5 and a6 the new owners,
+ * seven to a word, 9 bits each ({vmid in 5:0, rights in 8:6}), a7 how many
+ * (1 to SMEM_SCM_ASSIGN_MAX_DEST); r1 the new owners' bitmap. Memory nobody
+ * assigned is HLOS's with RWX. MEM_QUERY {a2 address, a3 vmid} -> r1 the
+ * owners there, r2 the vmid's rights there, r3 where that assignment ends.
+ */
+#define SMEM_SCM_SVC_MP            0x0cu
+#define SMEM_SCM_FN_ASSIGN_MEM     SMEM_SCM_FN(0, SMEM_SCM_SVC_MP, 0x16)  /* 0x42000c16 */
+#define SMEM_SCM_FN_MEM_QUERY      SMEM_SCM_FN(1, SMEM_SCM_SVC_SMEMKIT, 0x11)
+#define SMEM_SCM_VMID_HLOS         0x3u
+#define SMEM_SCM_VMID_RM_MANAGED   0x3au
+#define SMEM_SCM_PERM_EXEC         0x1u
+#define SMEM_SCM_PERM_WRITE        0x2u
+#define SMEM_SCM_PERM_READ         0x4u
+#define SMEM_SCM_PERM_RW           0x6u
+#define SMEM_SCM_PERM_RWX          0x7u
+#define SMEM_SCM_ASSIGN_ALIGN      4096u
+#define SMEM_SCM_ASSIGN_LIMIT      (1ull << 48)
+#define SMEM_SCM_ASSIGN_MAX_DEST   14u
+
+/* One new owner of an assignment, as qcom_scm_vmperm. */
+struct smem_scm_vmperm {
+	unsigned vmid;  /* below 64 */
+	unsigned perm;  /* SMEM_SCM_PERM_* bits, not 0 */
+};
+
 /* GET_WQ_CTX flags. */
 #define SMEM_SCM_WAKE_ONE 0x1u
 #define SMEM_SCM_WAKE_ALL 0x2u
@@ -164,6 +194,28 @@ void smem_scm_close(struct smem_scm *s);
  */
 int smem_scm_call(struct smem_scm *s, uint32_t fn, const uint64_t *args, unsigned nargs,
 		  struct smem_scm_res *ret);
+
+/**
+ * smem_scm_assign_mem() - reassign a range of memory, as qcom_scm_assign_mem()
+ * @s: the client
+ * @addr: the range's start, a multiple of SMEM_SCM_ASSIGN_ALIGN
+ * @size: its size, a multiple of SMEM_SCM_ASSIGN_ALIGN, not 0
+ * @srcvm: in: the owners the range has now (a bitmap of VMIDs); out, on
+ *         success: the new owners
+ * @newvm: the new owners and their rights
+ * @dest_cnt: how many, 1 to SMEM_SCM_ASSIGN_MAX_DEST
+ *
+ * smemtzd changes the whole range, or nothing: every page of it must be owned
+ * by exactly *@srcvm now.
+ *
+ * Context: process context; may sleep (smem_scm_call()).
+ * Return: 0; -EINVAL for bad arguments (also a VMID twice, rights of 0);
+ * -EPERM when some page of the range is not owned by exactly *@srcvm;
+ * -ENOMEM when smemtzd's table has no room for the ranges the change makes;
+ * an error of smem_scm_call().
+ */
+int smem_scm_assign_mem(struct smem_scm *s, uint64_t addr, uint64_t size, uint64_t *srcvm,
+			const struct smem_scm_vmperm *newvm, unsigned dest_cnt);
 
 /**
  * smem_scm_wq_cnt() - how many wait-queue contexts smemtzd has (GET_INFO)

@@ -402,6 +402,40 @@ int smem_scm_call(struct smem_scm *s, uint32_t fn, const uint64_t *args, unsigne
 	return 0;
 }
 
+int smem_scm_assign_mem(struct smem_scm *s, uint64_t addr, uint64_t size, uint64_t *srcvm,
+			const struct smem_scm_vmperm *newvm, unsigned dest_cnt)
+{
+	uint64_t args[7] = { 6, addr, size, 0, 0, 0, dest_cnt };
+	struct smem_scm_res res;
+	int r;
+
+	if (!s || !srcvm || !newvm || dest_cnt == 0 || dest_cnt > SMEM_SCM_ASSIGN_MAX_DEST)
+		return -EINVAL;
+	args[3] = *srcvm;
+	for (unsigned i = 0; i < dest_cnt; i++) {
+		if (newvm[i].vmid >= 64 || newvm[i].perm == 0 || newvm[i].perm > SMEM_SCM_PERM_RWX)
+			return -EINVAL;
+		args[4 + i / 7] |= (uint64_t)(newvm[i].vmid | newvm[i].perm << 6) << (9 * (i % 7));
+	}
+	r = smem_scm_call(s, SMEM_SCM_FN_ASSIGN_MEM, args, 7, &res);
+	if (r < 0)
+		return r;
+	switch (res.a0) {
+	case SMEM_SCM_SUCCESS:
+		*srcvm = res.a1;
+		return 0;
+	case SMEM_SCM_EINVAL_ARG:
+	case SMEM_SCM_EINVAL_ADDR:
+		return -EINVAL;
+	case SMEM_SCM_ERROR:
+		return -EPERM;
+	case SMEM_SCM_ENOMEM:
+		return -ENOMEM;
+	default:
+		return -EIO;
+	}
+}
+
 unsigned smem_scm_wq_cnt(const struct smem_scm *s)
 {
 	return s ? s->wq_cnt : 0;

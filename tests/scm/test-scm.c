@@ -504,3 +504,122 @@ Test(scm, smemtzd_killed_under_a_call_is_a_clear_error)
 		     "and every call after");
 	smem_scm_close(s);
 }
+
+/* What smemtzd says @addr is: its owners, @vmid's rights there. */
+static uint64_t owners_at(struct smem_scm *s, uint64_t addr, unsigned vmid, uint64_t *ret_perm)
+{
+	struct smem_scm_res r = call(s, SMEM_SCM_FN_MEM_QUERY, addr, vmid);
+
+	if (ret_perm)
+		*ret_perm = r.a2;
+	return r.a1;
+}
+
+#define HLOS (1ull << SMEM_SCM_VMID_HLOS)
+#define MSS  0xfu
+
+Test(scm, assign_mem_moves_memory_and_gives_it_back)
+{
+	struct smem_scm *s = connect_client(0, 0, 0);
+	struct smem_scm_vmperm to_mss[2] = { { MSS, SMEM_SCM_PERM_RW },
+					     { SMEM_SCM_VMID_HLOS, SMEM_SCM_PERM_READ } };
+	struct smem_scm_vmperm to_hlos = { SMEM_SCM_VMID_HLOS, SMEM_SCM_PERM_RWX };
+	uint64_t src = HLOS, perm, other = HLOS;
+
+	cr_assert_eq(owners_at(s, 0x80000000, SMEM_SCM_VMID_HLOS, &perm), HLOS, "HLOS's at first");
+	cr_assert_eq(perm, SMEM_SCM_PERM_RWX);
+	cr_assert_eq(smem_scm_assign_mem(s, 0x80000000, 0x10000, &src, to_mss, 2), 0);
+	cr_assert_eq(src, HLOS | 1ull << MSS, "the new owners come back");
+	cr_assert_eq(owners_at(s, 0x80008000, MSS, &perm), src);
+	cr_assert_eq(perm, SMEM_SCM_PERM_RW, "the modem may read and write");
+	owners_at(s, 0x80008000, SMEM_SCM_VMID_HLOS, &perm);
+	cr_assert_eq(perm, SMEM_SCM_PERM_READ, "HLOS may only read now");
+	cr_assert_eq(owners_at(s, 0x80010000, MSS, NULL), HLOS, "the next page is untouched");
+	cr_assert_eq(smem_scm_assign_mem(s, 0x80000000, 0x1000, &other, &to_hlos, 1), -EPERM,
+		     "HLOS alone does not own it any more");
+	cr_assert_eq(smem_scm_assign_mem(s, 0x80000000, 0x10000, &src, &to_hlos, 1), 0);
+	cr_assert_eq(src, HLOS);
+	cr_assert_eq(call(s, SMEM_SCM_FN_MEM_QUERY, 0x80000000, 3).a3, UINT64_MAX,
+		     "given back whole: nothing is left assigned");
+	smem_scm_close(s);
+}
+
+Test(scm, a_failed_assign_mem_changes_nothing)
+{
+	struct smem_scm *s = connect_client(0, 0, 0);
+	struct smem_scm_vmperm to_mss = { MSS, SMEM_SCM_PERM_RWX };
+	struct smem_scm_vmperm twice[2] = { { MSS, SMEM_SCM_PERM_RW }, { MSS, SMEM_SCM_PERM_READ } };
+	struct smem_scm_vmperm none = { MSS, 0 };
+	uint64_t src = HLOS;
+
+	cr_assert_eq(smem_scm_assign_mem(s, 0x10000, 0x4000, &src, &to_mss, 1), 0);
+	src = HLOS;
+	/* Half of it is the modem's: refused whole. */
+	cr_assert_eq(smem_scm_assign_mem(s, 0xe000, 0x4000, &src, &to_mss, 1), -EPERM);
+	cr_assert_eq(src, HLOS, "srcvm untouched");
+	cr_assert_eq(owners_at(s, 0xe000, MSS, NULL), HLOS, "the free half stays HLOS's");
+	cr_assert_eq(owners_at(s, 0x10000, MSS, NULL), 1ull << MSS, "the modem keeps its part");
+	cr_assert_eq(smem_scm_assign_mem(s, 0x20001, 0x1000, &src, &to_mss, 1), -EINVAL, "unaligned");
+	cr_assert_eq(smem_scm_assign_mem(s, 0x20000, 0, &src, &to_mss, 1), -EINVAL, "empty");
+	cr_assert_eq(smem_scm_assign_mem(s, 0x20000, 0x1000, &src, twice, 2), -EINVAL, "twice");
+	cr_assert_eq(smem_scm_assign_mem(s, 0x20000, 0x1000, &src, &none, 1), -EINVAL, "no rights");
+	cr_assert_eq(smem_scm_assign_mem(s, SMEM_SCM_ASSIGN_LIMIT - 0x1000, 0x2000, &src, &to_mss, 1),
+		     -EINVAL, "past the space");
+	cr_assert_eq(owners_at(s, 0x20000, MSS, NULL), HLOS);
+	smem_scm_close(s);
+}
+
+/* The middle of an assigned range reassigned: three ranges, each ending where the next starts. */
+Test(scm, assign_mem_of_the_middle_of_a_range_splits_it)
+{
+	struct smem_scm *s = connect_client(0, 0, 0);
+	struct smem_scm_vmperm to_mss = { MSS, SMEM_SCM_PERM_RW };
+	struct smem_scm_vmperm to_rm = { SMEM_SCM_VMID_RM_MANAGED, SMEM_SCM_PERM_RWX };
+	struct smem_scm_vmperm to_hlos = { SMEM_SCM_VMID_HLOS, SMEM_SCM_PERM_RWX };
+	uint64_t src = HLOS;
+
+	cr_assert_eq(smem_scm_assign_mem(s, 0x400000, 0x8000, &src, &to_mss, 1), 0);
+	src = 1ull << MSS;
+	cr_assert_eq(smem_scm_assign_mem(s, 0x402000, 0x2000, &src, &to_rm, 1), 0);
+	cr_assert_eq(owners_at(s, 0x400000, MSS, NULL), 1ull << MSS);
+	cr_assert_eq(call(s, SMEM_SCM_FN_MEM_QUERY, 0x400000, MSS).a3, 0x402000, "the head ends");
+	cr_assert_eq(owners_at(s, 0x402000, MSS, NULL), 1ull << SMEM_SCM_VMID_RM_MANAGED);
+	cr_assert_eq(call(s, SMEM_SCM_FN_MEM_QUERY, 0x402000, MSS).a3, 0x404000, "the middle ends");
+	cr_assert_eq(owners_at(s, 0x404000, MSS, NULL), 1ull << MSS);
+	cr_assert_eq(call(s, SMEM_SCM_FN_MEM_QUERY, 0x404000, MSS).a3, 0x408000, "the tail ends");
+	/* The middle back to the modem: one range again, given back whole. */
+	src = 1ull << SMEM_SCM_VMID_RM_MANAGED;
+	cr_assert_eq(smem_scm_assign_mem(s, 0x402000, 0x2000, &src, &to_mss, 1), 0);
+	cr_assert_eq(call(s, SMEM_SCM_FN_MEM_QUERY, 0x400000, MSS).a3, 0x408000, "merged again");
+	src = 1ull << MSS;
+	cr_assert_eq(smem_scm_assign_mem(s, 0x400000, 0x8000, &src, &to_hlos, 1), 0);
+	smem_scm_close(s);
+}
+
+/* A table full: the change that needs one more range is refused, and changes nothing. */
+Test(scm, assign_mem_out_of_room_changes_nothing)
+{
+	struct smem_scm *s = connect_client(0, 0, 0);
+	struct smem_scm_vmperm to_mss = { MSS, SMEM_SCM_PERM_RW };
+	uint64_t src;
+	unsigned n = 0;
+	int r;
+
+	/* Every other page, so that none merge. */
+	for (;; n++) {
+		src = HLOS;
+		r = smem_scm_assign_mem(s, 0x1000000 + (uint64_t)n * 0x2000, 0x1000, &src, &to_mss, 1);
+		if (r != 0)
+			break;
+	}
+	cr_assert_eq(r, -ENOMEM, "the table fills: %d after %u", r, n);
+	cr_assert_geq(n, 64, "room for %u ranges", n);
+	cr_assert_eq(owners_at(s, 0x1000000 + (uint64_t)n * 0x2000, MSS, NULL), HLOS,
+		     "the refused page is HLOS's still");
+	cr_assert_eq(owners_at(s, 0x1000000 + (uint64_t)(n - 1) * 0x2000, MSS, NULL), 1ull << MSS);
+	/* Filling a gap merges three ranges into one: that needs no room. */
+	src = HLOS;
+	cr_assert_eq(smem_scm_assign_mem(s, 0x1001000, 0x1000, &src, &to_mss, 1), 0);
+	cr_assert_eq(call(s, SMEM_SCM_FN_MEM_QUERY, 0x1000000, MSS).a3, 0x1003000, "merged");
+	smem_scm_close(s);
+}
