@@ -236,6 +236,72 @@ Test(scm, a_call_that_must_wait_sleeps_and_resumes_when_the_resource_frees)
 	smem_scm_close(s);
 }
 
+/* The CPU time of process @pid so far, in microseconds, from /proc (ticks of 1/100 s here). */
+static int64_t proc_cpu_us(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	cr_assert(f);
+	cr_assert(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	p = strrchr(buf, ')');
+	cr_assert(p);
+	/* After the name: state, then fields 4..13, then utime and stime (14, 15). */
+	cr_assert_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st),
+		     2);
+	return (int64_t)(ut + st) * 1000000 / sysconf(_SC_CLK_TCK);
+}
+
+/*
+ * The spec's section 6.1, with processes: a guest's call holds what HLOS's
+ * call needs. HLOS's caller is answered at once and sleeps: its whole process
+ * (caller and interrupt thread) uses a small share of the wait, smemtzd too,
+ * and smemtzd goes on answering other calls meanwhile; HLOS's call completes
+ * once the guest's is over.
+ */
+Test(scm, section_6_1_hlos_sleeps_while_a_guest_holds_and_nothing_spins)
+{
+	struct smem_scm *s = connect_client(0, 0, 0);
+	struct holder guest, hlos;
+	pid_t g = start_holder(&guest, 11, 400000), h;
+	int64_t t0, tzd0, waited, freed, done;
+	struct rusage ru;
+	int w;
+
+	wait_for(s, 0, 11, true, 0);
+	tzd0 = proc_cpu_us(tzd_pid);
+	t0 = now_us();
+	h = start_holder(&hlos, 11, 0);
+	wait_for(s, 0, 11, true, 1);
+	/* smemtzd is not stuck on HLOS's behalf: it answers others at once. */
+	for (int i = 0; i < 10; i++)
+		cr_assert_eq(call(s, SMEM_SCM_FN_GET_INFO, 0, 0).a0, 0);
+	cr_assert_eq(read(guest.pipe[0], &freed, sizeof(freed)), sizeof(freed));
+	cr_assert_eq(read(hlos.pipe[0], &done, sizeof(done)), sizeof(done), "HLOS's call completes");
+	cr_assert_geq(done, freed, "after the guest's");
+	waited = now_us() - t0;
+	cr_assert_eq(wait4(h, &w, 0, &ru), h);
+	cr_assert(WIFEXITED(w) && WEXITSTATUS(w) == 0);
+	{
+		int64_t cpu = (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+			      ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+		int64_t tz = proc_cpu_us(tzd_pid) - tzd0;
+
+		/* Connecting and the exit are in it too; a spinning thread would be all of it. */
+		cr_assert_lt(cpu * 5, waited, "HLOS used %ld us of CPU in %ld us", (long)cpu,
+			     (long)waited);
+		cr_assert_lt(tz * 5, waited, "smemtzd used %ld us of CPU in %ld us", (long)tz,
+			     (long)waited);
+	}
+	w = status_of(g);
+	cr_assert(WIFEXITED(w) && WEXITSTATUS(w) == 0);
+	smem_scm_close(s);
+}
+
 /* A child that waits for event @e on a client of its own, and says so when it is woken. */
 static pid_t start_waiter(unsigned e, int *ret_pipe)
 {
