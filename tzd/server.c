@@ -248,7 +248,7 @@ static void wake(struct tzd *t, int i, uint8_t flags)
 		t->stats.dropped_wakes++;
 	}
 	cl->wakes[(cl->wake_head + cl->wake_len) % TZD_WAKES] =
-		(struct tzd_wake){ .wq = (uint8_t)t->ctx[i].wq, .flags = flags };
+		(struct tzd_wake){ .wq = (uint8_t)t->ctx[i].wq, .flags = flags, .ctx = ctx_id(t, i) };
 	cl->wake_len++;
 	raise_irq(cl);
 }
@@ -494,6 +494,9 @@ static void execute(struct tzd *t, unsigned c, unsigned slot, const uint64_t a[8
 	case SMEM_SCM_FN_QUERY:
 		do_query(t, c, slot, a);
 		return;
+	case SMEM_SCM_FN_NOP:
+		reply(t, c, slot, SMEM_SCM_SUCCESS, 0, 0, 0);
+		return;
 	case SMEM_SCM_FN_ASSIGN_MEM: {
 		uint64_t owners = 0;
 		int64_t r = tzd_assign(t, a, &owners);
@@ -514,12 +517,84 @@ static void execute(struct tzd *t, unsigned c, unsigned slot, const uint64_t a[8
 	}
 }
 
+/* Calls of @c in progress: the resources it holds and its parked calls. */
+static unsigned in_flight(const struct tzd *t, unsigned c)
+{
+	unsigned n = t->clients[c].parked;
+
+	for (unsigned r = 0; r < SMEM_SCM_RESOURCES; r++)
+		n += t->res[r].holder == (int)c;
+	return n;
+}
+
+static bool is_fast(uint32_t fn)
+{
+	return fn == SMEM_SCM_FN_GET_INFO || fn == SMEM_SCM_FN_GET_WQ_CTX ||
+	       fn == SMEM_SCM_FN_QUERY || fn == SMEM_SCM_FN_MEM_QUERY;
+}
+
+/*
+ * A frame of a multi-call client, while a wake-up waits for it: answered
+ * WAITQ_WAKE {a1 wq_ctx, a2 the woken call's context, a3 flags} instead, the
+ * frame kept until the slot's WAITQ_ACK of that context, then executed.
+ */
+static bool piggyback(struct tzd *t, unsigned c, unsigned slot, const uint64_t a[8])
+{
+	struct tzd_client *cl = &t->clients[c];
+	struct tzd_wake w;
+
+	if (!cl->multi || !cl->wake_len)
+		return false;
+	w = cl->wakes[cl->wake_head];
+	cl->wake_head = (cl->wake_head + 1) % TZD_WAKES;
+	cl->wake_len--;
+	cl->held[slot].held = true;
+	cl->held[slot].ctx = w.ctx;
+	memcpy(cl->held[slot].a, a, sizeof(cl->held[slot].a));
+	reply(t, c, slot, SMEM_SCM_WAITQ_WAKE, w.wq, w.ctx, w.flags);
+	return true;
+}
+
+static void run(struct tzd *t, unsigned c, unsigned slot, const uint64_t a[8])
+{
+	struct tzd_client *cl = &t->clients[c];
+	uint32_t fn = (uint32_t)a[0];
+
+	if (!is_fast(fn) && piggyback(t, c, slot, a))
+		return;
+	/* A client of the merged discipline has one call in progress at a time. */
+	if (!cl->multi && !is_fast(fn) && fn != SMEM_SCM_FN_RESUME && in_flight(t, c)) {
+		t->stats.ebusy++;
+		reply(t, c, slot, SMEM_SCM_V2_EBUSY, 0, 0, 0);
+		return;
+	}
+	execute(t, c, slot, a, -1);
+}
+
 void tzd_execute(struct tzd *t, unsigned c, unsigned slot, const uint64_t a[8])
 {
+	struct tzd_client *cl;
+	uint64_t held[8];
+
 	if (c >= TZD_MAX_CLIENTS || !t->clients[c].used || slot >= SMEM_SCM_SLOTS)
 		return;
+	cl = &t->clients[c];
 	t->stats.calls++;
-	execute(t, c, slot, a, -1);
+	if (a[0] != SMEM_SCM_FN_WAITQ_ACK) {
+		/* A new frame on a slot whose kept one was never acknowledged: that one is gone. */
+		cl->held[slot].held = false;
+		run(t, c, slot, a);
+		return;
+	}
+	/* WAITQ_ACK {a2 the context the WAKE named}: the kept frame goes on. */
+	if (!cl->held[slot].held || cl->held[slot].ctx != a[2]) {
+		t->stats.bad_frames++;
+		reply(t, c, slot, SMEM_SCM_EINVAL_ARG, 0, 0, 0);
+		return;
+	}
+	cl->held[slot].held = false;
+	memcpy(held, cl->held[slot].a, sizeof(held));
+	run(t, c, slot, held);
 }
 
 void tzd_doorbell(struct tzd *t, unsigned c)
@@ -610,11 +685,13 @@ static int do_register(struct tzd *t, unsigned c)
 	if (n != SMEM_SCM_REG_LEN || get_le32(req) != SMEM_SCM_MAGIC)
 		return -EPROTO;
 	flags = get_le32(req + 4);
-	if (flags & ~SMEM_SCM_NO_WAITQ) {
+	if (flags & ~(SMEM_SCM_NO_WAITQ | SMEM_SCM_MULTI_CALL) ||
+	    (flags & SMEM_SCM_NO_WAITQ && flags & SMEM_SCM_MULTI_CALL)) {
 		send_reply(cl->fd, -EINVAL, c, t->wq_cnt, NULL, 0);
 		return -EINVAL;
 	}
 	cl->waitq = !(flags & SMEM_SCM_NO_WAITQ);
+	cl->multi = flags & SMEM_SCM_MULTI_CALL;
 	memfd = memfd_create("smemkit-scm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (memfd < 0)
 		return -errno;

@@ -48,18 +48,28 @@ struct tzd_fifo {
 
 struct tzd_wake {
 	uint8_t wq, flags;
+	uint64_t ctx;           /* the call woken, which WAITQ_WAKE names */
+};
+
+/* A frame answered WAITQ_WAKE instead, executed when its slot sends WAITQ_ACK. */
+struct tzd_held {
+	bool held;
+	uint64_t ctx;           /* the context the WAKE named, which the ACK must name */
+	uint64_t a[8];
 };
 
 struct tzd_client {
 	bool used;
 	bool registered;
 	bool waitq;             /* it sleeps; else it is answered V2_EBUSY */
+	bool multi;             /* several calls in flight; wake-ups ride on its calls */
 	int fd;                 /* its connection */
 	int doorbell, irq;      /* eventfds: it rings, smemtzd raises */
 	struct smem_scm_page *page;
 	unsigned parked;
 	struct tzd_wake wakes[TZD_WAKES];
 	unsigned wake_head, wake_len;
+	struct tzd_held held[SMEM_SCM_SLOTS];
 };
 
 /* An assigned range of memory: its owners and each one's rights (SMEM_SCM_PERM_*). */

@@ -18,6 +18,11 @@
  * ebusy_retries times, as qcom_scm retries firmware without wait queues (a
  * client that registers with SMEM_SCM_NO_WAITQ is served as such firmware
  * serves: EBUSY instead of SLEEP).
+ *
+ * With SMEM_SCM_MULTI_CALL (allow-multi-call, the 2022 design) several calls
+ * of one client are in flight at once, each on a slot of its own, and a
+ * wake-up rides on whichever call smemtzd answers next (WAITQ_WAKE, answered
+ * WAITQ_ACK); a client that did not ask for it is served one call at a time.
  */
 #ifndef SMEMKIT_SCM_H
 #define SMEMKIT_SCM_H
@@ -66,6 +71,8 @@ struct smem_scm;
  */
 #define SMEM_SCM_SVC_SMEMKIT       0x3fu
 #define SMEM_SCM_FN_QUERY          SMEM_SCM_FN(1, SMEM_SCM_SVC_SMEMKIT, 0x10)
+/* NOP: a standard call that does nothing, on which wake-ups ride to a multi-call client. */
+#define SMEM_SCM_FN_NOP            SMEM_SCM_FN(0, SMEM_SCM_SVC_SMEMKIT, 0x04)
 #define SMEM_SCM_FN_HOLD           SMEM_SCM_FN(0, SMEM_SCM_SVC_SMEMKIT, 0x01)
 #define SMEM_SCM_FN_EVENT_WAIT     SMEM_SCM_FN(0, SMEM_SCM_SVC_SMEMKIT, 0x02)
 #define SMEM_SCM_FN_EVENT_SIGNAL   SMEM_SCM_FN(0, SMEM_SCM_SVC_SMEMKIT, 0x03)
@@ -117,7 +124,8 @@ struct smem_scm_res {
 };
 
 /* smem_scm_opts.flags */
-#define SMEM_SCM_NO_WAITQ 0x1u /* a client without wait queues: EBUSY, retried */
+#define SMEM_SCM_NO_WAITQ   0x1u /* a client without wait queues: EBUSY, retried */
+#define SMEM_SCM_MULTI_CALL 0x2u /* allow-multi-call: several calls in flight, WAITQ_WAKE + ACK */
 
 struct smem_scm_opts {
 	unsigned flags;

@@ -64,6 +64,22 @@ struct smem_scm {
 	bool thread_started;
 	_Atomic bool lost;
 	sem_t waitq[SMEM_SCM_MAX_WQ];
+	/*
+	 * allow-multi-call: each call in flight on a slot of its own, and a
+	 * completion per slot for the context it sleeps in; a wake-up for a
+	 * context nobody sleeps in yet is kept (early) until its sleeper comes.
+	 */
+	bool multi;
+	pthread_mutex_t multi_lock;
+	pthread_cond_t slot_free;
+	uint32_t busy_slots;
+	struct waiter {
+		bool sleeping;
+		uint64_t ctx;
+		sem_t sem;
+	} waiters[SMEM_SCM_SLOTS];
+	uint64_t early[2 * SMEM_SCM_SLOTS];
+	unsigned n_early;
 	_Atomic uint64_t calls, smcs, sleeps, wakes, ebusy, failed_busy;
 };
 
@@ -166,6 +182,47 @@ static void mark_lost(struct smem_scm *s)
 	/* A sleeper that wakes finds lost set (release above). */
 	for (unsigned w = 0; w < s->wq_cnt; w++)
 		sem_post(&s->waitq[w]);
+	for (unsigned i = 0; i < SMEM_SCM_SLOTS; i++)
+		sem_post(&s->waiters[i].sem);
+}
+
+/* A multi-call wake-up for the call sleeping in @ctx: its slot's completion, or kept. */
+static void deliver(struct smem_scm *s, uint64_t ctx)
+{
+	unsigned i;
+
+	count(&s->wakes);
+	pthread_mutex_lock(&s->multi_lock);
+	for (i = 0; i < SMEM_SCM_SLOTS; i++)
+		if (s->waiters[i].sleeping && s->waiters[i].ctx == ctx)
+			break;
+	if (i < SMEM_SCM_SLOTS) {
+		s->waiters[i].sleeping = false;
+		sem_post(&s->waiters[i].sem);
+	} else if (s->n_early < ARRAY_SIZE(s->early)) {
+		s->early[s->n_early++] = ctx;
+	}
+	pthread_mutex_unlock(&s->multi_lock);
+}
+
+/*
+ * One frame on @slot, with the wake-ups that ride on its answers: each
+ * WAITQ_WAKE {wq_ctx, the woken call's context, flags} is delivered and
+ * acknowledged (WAITQ_ACK), and the frame goes on, until its own answer.
+ */
+static int smc_multi(struct smem_scm *s, unsigned slot, const uint64_t a[8], struct smem_scm_res *res)
+{
+	uint64_t ack[8] = { SMEM_SCM_FN_WAITQ_ACK, 1 };
+	int r = smc(s, slot, a, res);
+
+	while (r == 0 && res->a0 == SMEM_SCM_WAITQ_WAKE) {
+		uint64_t ctx = res->a2;
+
+		ack[2] = ctx;
+		r = smc(s, slot, ack, res);
+		deliver(s, ctx);
+	}
+	return r;
 }
 
 /* The "waitq interrupt": every wake-up smemtzd has for this client, one post each. */
@@ -196,6 +253,16 @@ static void *irq_main(void *arg)
 			continue;
 		if (read(s->irq, &v, sizeof(v)) < 0 && errno != EAGAIN)
 			continue;
+		/* Multi-call: the wake-ups ride on a NOP, one WAITQ_WAKE each. */
+		if (s->multi) {
+			static const uint64_t nop[8] = { SMEM_SCM_FN_NOP };
+
+			if (smc_multi(s, IRQ_SLOT, nop, &res) < 0) {
+				mark_lost(s);
+				return NULL;
+			}
+			continue;
+		}
 		do {
 			if (smc(s, IRQ_SLOT, get, &res) < 0) {
 				mark_lost(s);
@@ -229,7 +296,7 @@ static int do_register(struct smem_scm *s, const char *path)
 	if (connect(s->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return -errno;
 	put_le32(req, SMEM_SCM_MAGIC);
-	put_le32(req + 4, s->o.flags & SMEM_SCM_NO_WAITQ);
+	put_le32(req + 4, s->o.flags & (SMEM_SCM_NO_WAITQ | SMEM_SCM_MULTI_CALL));
 	if (send(s->fd, req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req))
 		return -errno;
 	n = smem__rm_recv(s->fd, rep, sizeof(rep), 0, fds, 3, &nfds);
@@ -278,7 +345,8 @@ int smem_scm_connect(const char *socket_path_arg, const struct smem_scm_opts *o,
 	struct smem_scm *s;
 	int r;
 
-	if (!ret || (o && (o->flags & ~SMEM_SCM_NO_WAITQ)))
+	if (!ret || (o && (o->flags & ~(SMEM_SCM_NO_WAITQ | SMEM_SCM_MULTI_CALL) ||
+			   (o->flags & SMEM_SCM_NO_WAITQ && o->flags & SMEM_SCM_MULTI_CALL))))
 		return -EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -288,8 +356,13 @@ int smem_scm_connect(const char *socket_path_arg, const struct smem_scm_opts *o,
 	if (o)
 		s->o = *o;
 	pthread_mutex_init(&s->call_lock, NULL);
+	pthread_mutex_init(&s->multi_lock, NULL);
+	pthread_cond_init(&s->slot_free, NULL);
+	s->multi = s->o.flags & SMEM_SCM_MULTI_CALL;
 	for (unsigned w = 0; w < SMEM_SCM_MAX_WQ; w++)
 		sem_init(&s->waitq[w], 0, 0);
+	for (unsigned i = 0; i < SMEM_SCM_SLOTS; i++)
+		sem_init(&s->waiters[i].sem, 0, 0);
 	r = do_register(s, socket_path_arg);
 	/* GET_INFO: wq_cnt in bits 7:0 of the first result; without it, one context. */
 	if (r == 0)
@@ -334,6 +407,10 @@ void smem_scm_close(struct smem_scm *s)
 		close(s->stop);
 	for (unsigned w = 0; w < SMEM_SCM_MAX_WQ; w++)
 		sem_destroy(&s->waitq[w]);
+	for (unsigned i = 0; i < SMEM_SCM_SLOTS; i++)
+		sem_destroy(&s->waiters[i].sem);
+	pthread_cond_destroy(&s->slot_free);
+	pthread_mutex_destroy(&s->multi_lock);
 	pthread_mutex_destroy(&s->call_lock);
 	free(s);
 }
@@ -347,6 +424,71 @@ static int wait_completion(struct smem_scm *s, unsigned wq)
 	if (atomic_load_explicit(&s->lost, memory_order_acquire))
 		return -ECONNRESET;
 	return 0;
+}
+
+/* Sleep in @ctx on @slot's completion, unless its wake-up came first. */
+static int sleep_multi(struct smem_scm *s, unsigned slot, uint64_t ctx)
+{
+	struct waiter *w = &s->waiters[slot];
+
+	pthread_mutex_lock(&s->multi_lock);
+	for (unsigned i = 0; i < s->n_early; i++) {
+		if (s->early[i] != ctx)
+			continue;
+		s->early[i] = s->early[--s->n_early];
+		pthread_mutex_unlock(&s->multi_lock);
+		return 0;
+	}
+	w->ctx = ctx;
+	w->sleeping = true;
+	pthread_mutex_unlock(&s->multi_lock);
+	while (sem_wait(&w->sem) < 0)
+		if (errno != EINTR)
+			return -errno;
+	pthread_mutex_lock(&s->multi_lock);
+	w->sleeping = false;
+	pthread_mutex_unlock(&s->multi_lock);
+	return atomic_load_explicit(&s->lost, memory_order_acquire) ? -ECONNRESET : 0;
+}
+
+/*
+ * One call of the multi-call discipline: on a slot of its own, no call lock;
+ * a sleep is on the slot's completion, woken by the WAITQ_WAKE that names its
+ * context, whichever call of the client it rode on.
+ */
+static int call_multi(struct smem_scm *s, const uint64_t orig[8], struct smem_scm_res *res)
+{
+	uint64_t a[8];
+	unsigned slot;
+	int r;
+
+	pthread_mutex_lock(&s->multi_lock);
+	while ((s->busy_slots | 1u << IRQ_SLOT) == (1u << SMEM_SCM_SLOTS) - 1)
+		pthread_cond_wait(&s->slot_free, &s->multi_lock);
+	for (slot = CALL_SLOT; s->busy_slots & 1u << slot; slot++)
+		;
+	s->busy_slots |= 1u << slot;
+	pthread_mutex_unlock(&s->multi_lock);
+	memcpy(a, orig, sizeof(a));
+	for (;;) {
+		r = smc_multi(s, slot, a, res);
+		if (r < 0 || res->a0 != SMEM_SCM_WAITQ_SLEEP)
+			break;
+		count(&s->sleeps);
+		r = sleep_multi(s, slot, res->a2);
+		if (r < 0)
+			break;
+		FAULT_POINT("scm.call.woken");
+		a[0] = SMEM_SCM_FN_RESUME;
+		a[1] = 1;
+		a[2] = res->a2;
+		memset(a + 3, 0, 5 * sizeof(*a));
+	}
+	pthread_mutex_lock(&s->multi_lock);
+	s->busy_slots &= ~(1u << slot);
+	pthread_cond_signal(&s->slot_free);
+	pthread_mutex_unlock(&s->multi_lock);
+	return r;
 }
 
 int smem_scm_call(struct smem_scm *s, uint32_t fn, const uint64_t *args, unsigned nargs,
@@ -363,6 +505,12 @@ int smem_scm_call(struct smem_scm *s, uint32_t fn, const uint64_t *args, unsigne
 		memcpy(orig + 1, args, nargs * sizeof(*args));
 	count(&s->calls);
 	for (;;) {
+		if (s->multi) {
+			r = call_multi(s, orig, &res);
+			if (r < 0)
+				return r;
+			goto answered;
+		}
 		pthread_mutex_lock(&s->call_lock);
 		memcpy(a, orig, sizeof(a));
 		for (;;) {
@@ -388,6 +536,7 @@ int smem_scm_call(struct smem_scm *s, uint32_t fn, const uint64_t *args, unsigne
 		pthread_mutex_unlock(&s->call_lock);
 		if (r < 0)
 			return r;
+answered:
 		if (res.a0 != SMEM_SCM_V2_EBUSY)
 			break;
 		count(&s->ebusy);

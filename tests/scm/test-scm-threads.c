@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * Threads contending for one resource through smemtzd: four clients, and two
- * threads sharing each (one call of a client at a time, the others waiting on
- * its call lock while its caller sleeps). Every call must succeed, and the
+ * threads sharing each: in two of them one call at a time (the other thread
+ * waits on the call lock while the caller sleeps), in the other two, of the
+ * multi-call discipline, both in flight, woken by WAITQ_WAKE on any call. Every call must succeed, and the
  * interrupt thread of each client races its callers the whole time; a plain
  * program, so that it runs under ThreadSanitizer too (make test-tsan).
  */
@@ -104,9 +105,15 @@ int main(void)
 	tzd = start_tzd(exe);
 	if (tzd < 0)
 		return 1;
-	for (unsigned c = 0; c < CLIENTS; c++)
-		if (smem_scm_connect(sock, NULL, &clients[c]) != 0)
+	/* Half of the clients with allow-multi-call: their threads are in flight together. */
+	for (unsigned c = 0; c < CLIENTS; c++) {
+		struct smem_scm_opts o;
+
+		smem_scm_opts_init(&o);
+		o.flags = c % 2 ? SMEM_SCM_MULTI_CALL : 0;
+		if (smem_scm_connect(sock, &o, &clients[c]) != 0)
 			return 1;
+	}
 	for (unsigned i = 0; i < CLIENTS * THREADS; i++) {
 		ws[i] = (struct worker){ .s = clients[i % CLIENTS], .id = i };
 		pthread_create(&ts[i], NULL, work, &ws[i]);

@@ -689,3 +689,197 @@ Test(scm, assign_mem_out_of_room_changes_nothing)
 	cr_assert_eq(call(s, SMEM_SCM_FN_MEM_QUERY, 0x1000000, MSS).a3, 0x1003000, "merged");
 	smem_scm_close(s);
 }
+
+/* --- the protocol by hand: a raw client of smemtzd ----------------------- */
+
+#include <sys/mman.h>
+
+#include "core/futex.h"
+#include "rm/proto.h"
+#include "scm/proto.h"
+
+struct raw {
+	int fd, doorbell, irq;
+	struct smem_scm_page *page;
+};
+
+/* Register with @flags and map the page; no interrupt thread: wake-ups wait for us. */
+static void raw_connect(struct raw *c, uint32_t flags)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	uint8_t req[8], rep[64];
+	int fds[3];
+	unsigned nfds;
+
+	strcpy(sa.sun_path, sock);
+	c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	cr_assert_eq(connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	memcpy(req, &(uint32_t){ SMEM_SCM_MAGIC }, 4);
+	memcpy(req + 4, &flags, 4);
+	cr_assert_eq(send(c->fd, req, 8, 0), 8);
+	cr_assert_eq(smem__rm_recv(c->fd, rep, sizeof(rep), 0, fds, 3, &nfds), SMEM_SCM_REPLY_LEN);
+	cr_assert_eq(nfds, 3);
+	c->page = mmap(NULL, SMEM_SCM_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
+	cr_assert_neq(c->page, MAP_FAILED);
+	close(fds[0]);
+	c->doorbell = fds[1];
+	c->irq = fds[2];
+}
+
+static void raw_close(struct raw *c)
+{
+	munmap(c->page, SMEM_SCM_PAGE);
+	close(c->fd);
+	close(c->doorbell);
+	close(c->irq);
+}
+
+/* Post @fn {a2, a3} on @slot and return its answer, or, if @wait is false, only post it. */
+static struct smem_scm_res raw_call(struct raw *c, unsigned slot, uint64_t fn, uint64_t a2,
+				    uint64_t a3, bool wait)
+{
+	struct smem_scm_slot *sl = &c->page->slot[slot];
+	struct smem_scm_res r = { 0 };
+	uint64_t one = 1;
+	uint32_t v;
+
+	memset(sl->a, 0, sizeof(sl->a));
+	sl->a[0] = fn;
+	sl->a[1] = 2;
+	sl->a[2] = a2;
+	sl->a[3] = a3;
+	atomic_store_explicit(&sl->state, SMEM_SCM_SLOT_POSTED, memory_order_release);
+	cr_assert_eq(write(c->doorbell, &one, sizeof(one)), sizeof(one));
+	if (!wait)
+		return r;
+	while ((v = atomic_load_explicit(&sl->state, memory_order_acquire)) != SMEM_SCM_SLOT_DONE)
+		smem__futex_wait(&sl->state, v, -1);
+	r.a0 = (int64_t)sl->r[0];
+	r.a1 = sl->r[1];
+	r.a2 = sl->r[2];
+	r.a3 = sl->r[3];
+	return r;
+}
+
+/*
+ * allow-multi-call: two calls of one client in flight, one parked; its
+ * wake-up rides on the other, unrelated call as WAITQ_WAKE naming the parked
+ * call's context, and that call goes on once it is acknowledged.
+ */
+Test(scm, a_multi_call_client_gets_its_wake_up_on_an_unrelated_call)
+{
+	struct smem_scm *s = connect_client(0, 0, 0);
+	struct smem_scm_res r, sleep;
+	struct raw m;
+
+	raw_connect(&m, SMEM_SCM_MULTI_CALL);
+	sleep = raw_call(&m, 1, SMEM_SCM_FN_EVENT_WAIT, 5, 0, true);
+	cr_assert_eq(sleep.a0, SMEM_SCM_WAITQ_SLEEP);
+	cr_assert_eq(sleep.a1, 5 % 2, "event 5 sleeps on context 1");
+	cr_assert_eq(call(s, SMEM_SCM_FN_EVENT_SIGNAL, 5, SMEM_SCM_WAKE_ONE).a1, 1);
+	r = raw_call(&m, 2, SMEM_SCM_FN_NOP, 0, 0, true);
+	cr_assert_eq(r.a0, SMEM_SCM_WAITQ_WAKE, "the wake-up rides on the NOP");
+	cr_assert_eq(r.a1, 1, "its wait-queue context");
+	cr_assert_eq(r.a2, sleep.a2, "the parked call's context");
+	cr_assert_eq(r.a3, SMEM_SCM_WAKE_ONE);
+	r = raw_call(&m, 2, SMEM_SCM_FN_WAITQ_ACK, sleep.a2 + 1, 0, true);
+	cr_assert_eq(r.a0, SMEM_SCM_EINVAL_ARG, "an ACK must name the context the WAKE named");
+	r = raw_call(&m, 2, SMEM_SCM_FN_NOP, 0, 0, true);
+	cr_assert_eq(r.a0, SMEM_SCM_SUCCESS, "nothing rides on it any more");
+	cr_assert_eq(raw_call(&m, 1, SMEM_SCM_FN_RESUME, sleep.a2, 0, true).a0, SMEM_SCM_SUCCESS,
+		     "the parked call resumes: its event came");
+	/* Once more, acknowledged properly this time: the unrelated call goes on after the ACK. */
+	sleep = raw_call(&m, 1, SMEM_SCM_FN_EVENT_WAIT, 4, 0, true);
+	cr_assert_eq(sleep.a0, SMEM_SCM_WAITQ_SLEEP);
+	call(s, SMEM_SCM_FN_EVENT_SIGNAL, 4, SMEM_SCM_WAKE_ONE);
+	r = raw_call(&m, 3, SMEM_SCM_FN_QUERY, 1, 4, true);
+	cr_assert_eq(r.a0, SMEM_SCM_SUCCESS, "a fast call carries no wake-up");
+	r = raw_call(&m, 3, SMEM_SCM_FN_HOLD, 14, 0, true);
+	cr_assert_eq(r.a0, SMEM_SCM_WAITQ_WAKE, "a HOLD does");
+	r = raw_call(&m, 3, SMEM_SCM_FN_WAITQ_ACK, sleep.a2, 0, true);
+	cr_assert_eq(r.a0, SMEM_SCM_SUCCESS, "and after the ACK the HOLD is done");
+	cr_assert_eq(call(s, SMEM_SCM_FN_QUERY, 0, 14).a1, 0, "held for 0 us, and let go");
+	cr_assert_eq(raw_call(&m, 1, SMEM_SCM_FN_RESUME, sleep.a2, 0, true).a0, SMEM_SCM_SUCCESS);
+	raw_close(&m);
+	smem_scm_close(s);
+}
+
+/*
+ * A client that did not ask for multi-call is served one call at a time, and
+ * its wake-ups come through GET_WQ_CTX, never on its calls.
+ */
+Test(scm, a_single_call_client_is_served_one_call_at_a_time)
+{
+	struct smem_scm *s = connect_client(0, 0, 0);
+	struct smem_scm_res r, sleep;
+	struct raw m;
+	uint64_t n;
+
+	raw_connect(&m, 0);
+	sleep = raw_call(&m, 1, SMEM_SCM_FN_EVENT_WAIT, 6, 0, true);
+	cr_assert_eq(sleep.a0, SMEM_SCM_WAITQ_SLEEP);
+	r = raw_call(&m, 2, SMEM_SCM_FN_EVENT_WAIT, 7, 0, true);
+	cr_assert_eq(r.a0, SMEM_SCM_V2_EBUSY, "a second call while one is parked");
+	cr_assert_eq(call(s, SMEM_SCM_FN_EVENT_SIGNAL, 6, SMEM_SCM_WAKE_ONE).a1, 1);
+	cr_assert_eq(read(m.irq, &n, sizeof(n)), sizeof(n), "its interrupt is raised");
+	r = raw_call(&m, 2, SMEM_SCM_FN_NOP, 0, 0, true);
+	cr_assert_eq(r.a0, SMEM_SCM_V2_EBUSY, "another call is still busy, and carries no WAITQ_WAKE");
+	r = raw_call(&m, 0, SMEM_SCM_FN_GET_WQ_CTX, 0, 0, true);
+	cr_assert_eq(r.a0, SMEM_SCM_SUCCESS);
+	cr_assert_eq(r.a1, 0, "context 0");
+	cr_assert_eq(r.a2, SMEM_SCM_WAKE_ONE);
+	cr_assert_eq(r.a3, 0, "nothing more pending");
+	cr_assert_eq(raw_call(&m, 1, SMEM_SCM_FN_RESUME, sleep.a2, 0, true).a0, SMEM_SCM_SUCCESS);
+	raw_close(&m);
+	smem_scm_close(s);
+}
+
+/* Threads of one multi-call client, several calls in flight at once: all complete. */
+struct mthread {
+	struct smem_scm *s;
+	int bad;
+};
+
+static void *mwork(void *arg)
+{
+	struct mthread *m = arg;
+
+	for (int i = 0; i < 50; i++) {
+		uint64_t args[3] = { 2, 15, 200 };
+		struct smem_scm_res r;
+
+		if (smem_scm_call(m->s, SMEM_SCM_FN_HOLD, args, 3, &r) != 0 || r.a0 != 0)
+			m->bad++;
+	}
+	return NULL;
+}
+
+Test(scm, threads_of_a_multi_call_client_are_in_flight_together)
+{
+	struct smem_scm *s = connect_client(SMEM_SCM_MULTI_CALL, 0, 0);
+	struct smem_scm *q = connect_client(0, 0, 0);
+	struct smem_scm_stats st;
+	struct mthread m[6];
+	struct holder h;
+	pthread_t t[6];
+	pid_t holder = start_holder(&h, 15, 10000000);
+
+	/* All six park behind a holder: six calls of one client in flight at once. */
+	wait_for(q, 0, 15, true, 0);
+	for (int i = 0; i < 6; i++) {
+		m[i] = (struct mthread){ .s = s };
+		pthread_create(&t[i], NULL, mwork, &m[i]);
+	}
+	wait_for(q, 0, 15, true, 6);
+	kill(holder, SIGKILL);
+	status_of(holder);
+	for (int i = 0; i < 6; i++) {
+		pthread_join(t[i], NULL);
+		cr_assert_eq(m[i].bad, 0, "thread %d: every call succeeded", i);
+	}
+	cr_assert_eq(smem_scm_get_stats(s, &st), 0);
+	cr_assert_eq(st.ebusy, 0, "never refused for being in flight together");
+	cr_assert_geq(st.sleeps, 6);
+	smem_scm_close(q);
+	smem_scm_close(s);
+}
