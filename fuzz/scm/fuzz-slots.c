@@ -10,7 +10,8 @@
  *                 eight le64 words: written to the slot (the frame, then the
  *                 state, as the client library does), and the doorbell rung
  *     0xfd        the hold timer fires (holds of 0 us are over at once)
- *     0xfe        client 1 goes away (its connection closes) and comes back
+ *     0xfe        client 1 goes away (its connection closes) and comes back, in
+ *                 turn without wait queues, of the merged discipline, multi-call
  *     other       ignored
  *
  * A frame written with state POSTED is what a client posts; any other state
@@ -38,7 +39,9 @@ static void add_client(struct tzd *t, unsigned c)
 
 	if (page == MAP_FAILED)
 		abort();
-	*cl = (struct tzd_client){ .used = true, .registered = true, .waitq = true, .fd = -1 };
+	/* Client 0 of the merged discipline, client 1 multi-call at first. */
+	*cl = (struct tzd_client){ .used = true, .registered = true, .waitq = true,
+				   .multi = c == 1, .fd = -1 };
 	cl->page = page;
 	cl->page->magic = SMEM_SCM_MAGIC;
 	cl->page->version = SMEM_SCM_VERSION;
@@ -89,9 +92,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			tzd_timer(&t);
 		} else if (op == 0xfe) {
 			tzd_client_drop(&t, 1);
-			/* Back without wait queues every other time: EBUSY instead of SLEEP. */
 			add_client(&t, 1);
-			t.clients[1].waitq = (++gen & 1) == 0;
+			gen++;
+			t.clients[1].waitq = gen % 3 != 1;
+			t.clients[1].multi = gen % 3 == 0;
 		}
 	}
 	tzd_fini(&t);
