@@ -599,11 +599,12 @@ void tzd_execute(struct tzd *t, unsigned c, unsigned slot, const uint64_t a[8])
 
 void tzd_doorbell(struct tzd *t, unsigned c)
 {
-	struct tzd_client *cl = &t->clients[c];
+	struct tzd_client *cl;
 	uint64_t n;
 
-	if (c >= TZD_MAX_CLIENTS || !cl->used || !cl->page)
+	if (c >= TZD_MAX_CLIENTS || !t->clients[c].used || !t->clients[c].page)
 		return;
+	cl = &t->clients[c];
 	if (read(cl->doorbell, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		return;
 	for (unsigned s = 0; s < SMEM_SCM_SLOTS; s++) {
@@ -626,16 +627,25 @@ void tzd_doorbell(struct tzd *t, unsigned c)
 int tzd_client_add(struct tzd *t, int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
-	unsigned c;
+	unsigned c, oldest = TZD_MAX_CLIENTS;
 
 	for (c = 0; c < TZD_MAX_CLIENTS && t->clients[c].used; c++)
-		;
+		if (!t->clients[c].registered &&
+		    (oldest == TZD_MAX_CLIENTS || t->clients[c].serial < t->clients[oldest].serial))
+			oldest = c;
+	/* Full: a connection that never registered makes room, the oldest first. */
+	if (c == TZD_MAX_CLIENTS && oldest < TZD_MAX_CLIENTS) {
+		tzd_log(t, "client %u never registered: dropped for a new one", oldest);
+		tzd_client_drop(t, oldest);
+		c = oldest;
+	}
 	if (c == TZD_MAX_CLIENTS)
 		return -EUSERS;
 	ev.data.u32 = TZD_EV_CONN | c;
 	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 		return -errno;
-	t->clients[c] = (struct tzd_client){ .used = true, .fd = fd, .doorbell = -1, .irq = -1 };
+	t->clients[c] = (struct tzd_client){ .used = true, .fd = fd, .doorbell = -1, .irq = -1,
+					     .serial = ++t->next_serial };
 	return 0;
 }
 
@@ -735,10 +745,11 @@ static int do_register(struct tzd *t, unsigned c)
 
 void tzd_client_event(struct tzd *t, unsigned c, uint32_t events)
 {
-	struct tzd_client *cl = &t->clients[c];
+	struct tzd_client *cl;
 
-	if (c >= TZD_MAX_CLIENTS || !cl->used)
+	if (c >= TZD_MAX_CLIENTS || !t->clients[c].used)
 		return;
+	cl = &t->clients[c];
 	/* After the registration a client sends nothing: anything else is its end. */
 	if (!cl->registered && !(events & (EPOLLHUP | EPOLLERR)) && do_register(t, c) == 0)
 		return;
@@ -747,11 +758,12 @@ void tzd_client_event(struct tzd *t, unsigned c, uint32_t events)
 
 void tzd_client_drop(struct tzd *t, unsigned c)
 {
-	struct tzd_client *cl = &t->clients[c];
 	bool hand[SMEM_SCM_RESOURCES] = { false };
+	struct tzd_client *cl;
 
-	if (c >= TZD_MAX_CLIENTS || !cl->used)
+	if (c >= TZD_MAX_CLIENTS || !t->clients[c].used)
 		return;
+	cl = &t->clients[c];
 	/* Its parked calls go, and what was kept for them passes on. */
 	for (int i = 0; i < (int)TZD_MAX_CTX; i++) {
 		struct tzd_ctx *x = &t->ctx[i];

@@ -25,6 +25,7 @@
 
 #include "core/futex.h"
 #include "core/unixsock.h"
+#include "core/util.h"
 #include "tzd.h"
 
 #define EV_SIGNAL 0xffff0002u
@@ -52,7 +53,13 @@ static void accept_all(struct tzd *t, int lfd)
 		if (fd < 0)
 			return;
 		if (tzd_client_add(t, fd) < 0) {
+			uint8_t out[SMEM_SCM_REPLY_LEN] = { 0 };
+
+			/* Told why, not just hung up on: -EUSERS in the registration's answer. */
 			tzd_log(t, "no room for another client");
+			put_le32(out, (uint32_t)-EUSERS);
+			if (send(fd, out, sizeof(out), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+				tzd_log(t, "could not tell it");
 			close(fd);
 		}
 	}

@@ -14,8 +14,8 @@
 
 #define TZD_MAX_CLIENTS  64u
 #define TZD_MAX_CTX      1024u
-/* Parked calls one client may have: one per slot it can call on. */
-#define TZD_CTX_PER_CLIENT (SMEM_SCM_SLOTS - 1u)
+/* Parked calls one client may have: its share, so that no client takes all of them. */
+#define TZD_CTX_PER_CLIENT (TZD_MAX_CTX / TZD_MAX_CLIENTS)
 /* Wake-ups one client has not asked for yet (each parked call is woken once). */
 #define TZD_WAKES        (2u * SMEM_SCM_SLOTS)
 /* The interrupt number GET_INFO reports: an SPI, as firmware names one. */
@@ -61,6 +61,7 @@ struct tzd_held {
 struct tzd_client {
 	bool used;
 	bool registered;
+	uint64_t serial;        /* order of connection: the oldest unregistered goes first */
 	bool waitq;             /* it sleeps; else it is answered V2_EBUSY */
 	bool multi;             /* several calls in flight; wake-ups ride on its calls */
 	int fd;                 /* its connection */
@@ -99,6 +100,7 @@ struct tzd {
 	unsigned n_mem;
 	struct tzd_stats stats;
 	int64_t armed_ns;       /* the timer's deadline, or 0 */
+	uint64_t next_serial;
 	/* How long a resource is kept for a woken call that does not resume. */
 	int64_t resume_timeout_ns;
 };

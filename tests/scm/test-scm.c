@@ -883,3 +883,29 @@ Test(scm, threads_of_a_multi_call_client_are_in_flight_together)
 	smem_scm_close(q);
 	smem_scm_close(s);
 }
+
+/*
+ * Connections that never register cannot lock the clients out: each new one
+ * takes the place of the oldest of them. When every place is a registered
+ * client's, the next is told -EUSERS.
+ */
+Test(scm, idle_connections_cannot_lock_clients_out_and_a_full_service_says_so)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct smem_scm *cl[64];
+	struct smem_scm *extra;
+	int idle[64];
+
+	strcpy(sa.sun_path, sock);
+	for (int i = 0; i < 64; i++) {
+		idle[i] = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		cr_assert_eq(connect(idle[i], (struct sockaddr *)&sa, sizeof(sa)), 0);
+	}
+	for (int i = 0; i < 64; i++)
+		cr_assert_eq(smem_scm_connect(NULL, NULL, &cl[i]), 0, "client %d registers", i);
+	cr_assert_eq(smem_scm_connect(NULL, NULL, &extra), -EUSERS, "the 65th is told why");
+	for (int i = 0; i < 64; i++) {
+		smem_scm_close(cl[i]);
+		close(idle[i]);
+	}
+}
