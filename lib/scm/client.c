@@ -216,11 +216,14 @@ static int smc_multi(struct smem_scm *s, unsigned slot, const uint64_t a[8], str
 	int r = smc(s, slot, a, res);
 
 	while (r == 0 && res->a0 == SMEM_SCM_WAITQ_WAKE) {
-		uint64_t ctx = res->a2;
-
-		ack[2] = ctx;
+		/*
+		 * Delivered at once, not when this call is over: the call it rode
+		 * on may hold something for long, and the woken one would lose its
+		 * turn waiting for it.
+		 */
+		ack[2] = res->a2;
+		deliver(s, res->a2);
 		r = smc(s, slot, ack, res);
-		deliver(s, ctx);
 	}
 	return r;
 }
@@ -297,7 +300,9 @@ static int do_register(struct smem_scm *s, const char *path)
 		return -errno;
 	put_le32(req, SMEM_SCM_MAGIC);
 	put_le32(req + 4, s->o.flags & (SMEM_SCM_NO_WAITQ | SMEM_SCM_MULTI_CALL));
-	if (send(s->fd, req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req))
+	/* A full smemtzd may have answered (-EUSERS) and hung up already: read it all the same. */
+	if (send(s->fd, req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req) && errno != EPIPE &&
+	    errno != ECONNRESET)
 		return -errno;
 	n = smem__rm_recv(s->fd, rep, sizeof(rep), 0, fds, 3, &nfds);
 	r = n < 0 ? (int)n : 0;
@@ -458,7 +463,8 @@ static int sleep_multi(struct smem_scm *s, unsigned slot, uint64_t ctx)
  */
 static int call_multi(struct smem_scm *s, const uint64_t orig[8], struct smem_scm_res *res)
 {
-	uint64_t a[8];
+	uint64_t a[8], last_ctx = 0;
+	bool slept = false;
 	unsigned slot;
 	int r;
 
@@ -475,6 +481,8 @@ static int call_multi(struct smem_scm *s, const uint64_t orig[8], struct smem_sc
 		if (r < 0 || res->a0 != SMEM_SCM_WAITQ_SLEEP)
 			break;
 		count(&s->sleeps);
+		slept = true;
+		last_ctx = res->a2;
 		r = sleep_multi(s, slot, res->a2);
 		if (r < 0)
 			break;
@@ -485,6 +493,12 @@ static int call_multi(struct smem_scm *s, const uint64_t orig[8], struct smem_sc
 		memset(a + 3, 0, 5 * sizeof(*a));
 	}
 	pthread_mutex_lock(&s->multi_lock);
+	/* A wake-up of this call's context that came too late to matter is not kept. */
+	for (unsigned i = 0; slept && i < s->n_early;)
+		if (s->early[i] == last_ctx)
+			s->early[i] = s->early[--s->n_early];
+		else
+			i++;
 	s->busy_slots &= ~(1u << slot);
 	pthread_cond_signal(&s->slot_free);
 	pthread_mutex_unlock(&s->multi_lock);
