@@ -29,6 +29,7 @@
 #include "tzd.h"
 
 #define EV_SIGNAL 0xffff0002u
+#define EV_REJECT 0x30000u /* | index */
 /* How long the loop stays awake with nothing to do. */
 #define SPIN_NS   50000
 
@@ -45,23 +46,48 @@ static void usage(FILE *f)
 	      f);
 }
 
+/*
+ * Connections there is no room for, waiting for their registration to be
+ * answered -EUSERS: read first, so that closing leaves nothing unread (which
+ * would make the client's read of the answer fail with ECONNRESET).
+ */
+#define REJECTS 16
+static int rejects[REJECTS] = { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1 };
+
+static void reject(struct tzd *t, unsigned i)
+{
+	uint8_t in[64], out[SMEM_SCM_REPLY_LEN] = { 0 };
+
+	if (recv(rejects[i], in, sizeof(in), MSG_DONTWAIT) < 0 && errno == EAGAIN)
+		return;
+	put_le32(out, (uint32_t)-EUSERS);
+	if (send(rejects[i], out, sizeof(out), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		tzd_log(t, "could not tell a client there is no room");
+	epoll_ctl(t->epfd, EPOLL_CTL_DEL, rejects[i], NULL);
+	close(rejects[i]);
+	rejects[i] = -1;
+}
+
 static void accept_all(struct tzd *t, int lfd)
 {
 	for (;;) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct epoll_event ev = { .events = EPOLLIN };
+		unsigned i;
 
 		if (fd < 0)
 			return;
-		if (tzd_client_add(t, fd) < 0) {
-			uint8_t out[SMEM_SCM_REPLY_LEN] = { 0 };
-
-			/* Told why, not just hung up on: -EUSERS in the registration's answer. */
-			tzd_log(t, "no room for another client");
-			put_le32(out, (uint32_t)-EUSERS);
-			if (send(fd, out, sizeof(out), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-				tzd_log(t, "could not tell it");
+		if (tzd_client_add(t, fd) == 0)
+			continue;
+		tzd_log(t, "no room for another client");
+		for (i = 0; i < REJECTS && rejects[i] >= 0; i++)
+			;
+		ev.data.u32 = EV_REJECT | i;
+		if (i == REJECTS || epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			close(fd);
+			continue;
 		}
+		rejects[i] = fd;
 	}
 }
 
@@ -200,6 +226,9 @@ int main(int argc, char **argv)
 				tzd_doorbell(&t, k & 0xffffu);
 			else if ((k & 0xffff0000u) == TZD_EV_CONN)
 				tzd_client_event(&t, k & 0xffffu, evs[i].events);
+			else if ((k & 0xffff0000u) == EV_REJECT && (k & 0xffffu) < REJECTS &&
+				 rejects[k & 0xffffu] >= 0)
+				reject(&t, k & 0xffffu);
 		}
 		if (accepting)
 			accept_all(&t, lfd);

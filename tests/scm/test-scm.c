@@ -145,7 +145,11 @@ Test(scm, the_service_answers_and_refuses_what_it_does_not_know)
 	smem_scm_close(s);
 }
 
-/* A child that holds resource @r for @us on a client of its own, then reports when it let go. */
+/*
+ * A child that holds resource @r for @us on a client of its own, then reports
+ * two times: the earliest its hold can have ended (a call served after it
+ * returns later), and when its own call returned.
+ */
 struct holder {
 	unsigned r, us;
 	int pipe[2];
@@ -156,14 +160,16 @@ static int hold_main(struct holder *h)
 	struct smem_scm *s;
 	struct smem_scm_res res;
 	uint64_t args[3] = { 2, h->r, h->us };
-	int64_t end;
+	int64_t t[2];
 
 	if (smem_scm_connect(NULL, NULL, &s) != 0)
 		return 1;
+	/* The earliest its hold can end (it starts after this), and when its call returned. */
+	t[0] = now_us() + h->us;
 	if (smem_scm_call(s, SMEM_SCM_FN_HOLD, args, 3, &res) != 0 || res.a0 != 0)
 		return 2;
-	end = now_us();
-	if (write(h->pipe[1], &end, sizeof(end)) != sizeof(end))
+	t[1] = now_us();
+	if (write(h->pipe[1], t, sizeof(t)) != sizeof(t))
 		return 3;
 	smem_scm_close(s);
 	return 0;
@@ -210,7 +216,7 @@ Test(scm, a_call_that_must_wait_sleeps_and_resumes_when_the_resource_frees)
 	struct smem_scm_res r;
 	struct holder h;
 	pid_t pid = start_holder(&h, 3, 300000);
-	int64_t freed, t0, cpu0, waited, cpu;
+	int64_t times[2], t0, cpu0, waited, cpu;
 	int w;
 
 	wait_for(s, 0, 3, true, 0);
@@ -221,8 +227,8 @@ Test(scm, a_call_that_must_wait_sleeps_and_resumes_when_the_resource_frees)
 	waited = now_us() - t0;
 	cpu = cpu_us() - cpu0;
 	cr_assert_eq(r.a0, 0, "held once the other let go");
-	cr_assert_eq(read(h.pipe[0], &freed, sizeof(freed)), sizeof(freed));
-	cr_assert_geq(now_us(), freed, "after the holder let go");
+	cr_assert_eq(read(h.pipe[0], times, sizeof(times)), sizeof(times));
+	cr_assert_geq(t0 + waited, times[0], "after the holder's hold was over");
 	cr_assert_eq(smem_scm_get_stats(s, &st), 0);
 	cr_assert_eq(st.sleeps - st0.sleeps, 1, "WAITQ_SLEEP once");
 	cr_assert_eq(st.wakes - st0.wakes, 1, "one completion from the interrupt thread");
@@ -268,7 +274,7 @@ Test(scm, section_6_1_hlos_sleeps_while_a_guest_holds_and_nothing_spins)
 	struct smem_scm *s = connect_client(0, 0, 0);
 	struct holder guest, hlos;
 	pid_t g = start_holder(&guest, 11, 400000), h;
-	int64_t t0, tzd0, waited, freed, done;
+	int64_t t0, tzd0, waited, freed[2], done[2];
 	struct rusage ru;
 	int w;
 
@@ -280,9 +286,9 @@ Test(scm, section_6_1_hlos_sleeps_while_a_guest_holds_and_nothing_spins)
 	/* smemtzd is not stuck on HLOS's behalf: it answers others at once. */
 	for (int i = 0; i < 10; i++)
 		cr_assert_eq(call(s, SMEM_SCM_FN_GET_INFO, 0, 0).a0, 0);
-	cr_assert_eq(read(guest.pipe[0], &freed, sizeof(freed)), sizeof(freed));
-	cr_assert_eq(read(hlos.pipe[0], &done, sizeof(done)), sizeof(done), "HLOS's call completes");
-	cr_assert_geq(done, freed, "after the guest's");
+	cr_assert_eq(read(guest.pipe[0], freed, sizeof(freed)), sizeof(freed));
+	cr_assert_eq(read(hlos.pipe[0], done, sizeof(done)), sizeof(done), "HLOS's call completes");
+	cr_assert_geq(done[1], freed[0], "after the guest's");
 	waited = now_us() - t0;
 	cr_assert_eq(wait4(h, &w, 0, &ru), h);
 	cr_assert(WIFEXITED(w) && WEXITSTATUS(w) == 0);
@@ -392,7 +398,6 @@ Test(scm, without_wait_queues_ebusy_is_retried_22_times_then_fails)
 	uint64_t args[3] = { 2, 5, 0 };
 	struct holder h;
 	pid_t pid = start_holder(&h, 5, 2000000);
-	int64_t freed;
 
 	wait_for(s, 0, 5, true, 0);
 	cr_assert_eq(smem_scm_call(busy, SMEM_SCM_FN_HOLD, args, 3, &r), -EBUSY);
@@ -403,7 +408,6 @@ Test(scm, without_wait_queues_ebusy_is_retried_22_times_then_fails)
 	cr_assert_eq(call(s, SMEM_SCM_FN_QUERY, 0, 5).a2, 0, "and nothing left parked");
 	kill(pid, SIGKILL);
 	status_of(pid);
-	(void)freed;
 	/* Its holder gone, the resource is free again for the next attempt. */
 	wait_for(s, 0, 5, false, 0);
 	cr_assert_eq(call(s, SMEM_SCM_FN_QUERY, 0, 5).a1, 0);
@@ -420,7 +424,7 @@ Test(scm, a_caller_killed_while_parked_leaves_nobody_parked_behind_it)
 	struct holder h, doomed;
 	pid_t holder = start_holder(&h, 7, 200000), victim, next;
 	struct holder after;
-	int64_t freed, got;
+	int64_t freed[2], got[2];
 	int w;
 
 	wait_for(s, 0, 7, true, 0);
@@ -431,10 +435,10 @@ Test(scm, a_caller_killed_while_parked_leaves_nobody_parked_behind_it)
 	kill(victim, SIGKILL);
 	status_of(victim);
 	wait_for(s, 0, 7, true, 1);
-	cr_assert_eq(read(h.pipe[0], &freed, sizeof(freed)), sizeof(freed));
-	cr_assert_eq(read(after.pipe[0], &got, sizeof(got)), sizeof(got),
+	cr_assert_eq(read(h.pipe[0], freed, sizeof(freed)), sizeof(freed));
+	cr_assert_eq(read(after.pipe[0], got, sizeof(got)), sizeof(got),
 		     "the caller behind the dead one is served");
-	cr_assert_geq(got, freed);
+	cr_assert_geq(got[1], freed[0], "after the hold it waited for");
 	w = status_of(next);
 	cr_assert(WIFEXITED(w) && WEXITSTATUS(w) == 0);
 	w = status_of(holder);
@@ -452,7 +456,7 @@ Test(scm, a_caller_killed_after_its_wake_up_hands_its_turn_on)
 	struct smem_scm *s;
 	struct holder h, doomed, after;
 	pid_t holder, victim, next;
-	int64_t got;
+	int64_t got[2];
 	int w;
 
 	NEEDS_FAULT_POINTS();
@@ -467,7 +471,7 @@ Test(scm, a_caller_killed_after_its_wake_up_hands_its_turn_on)
 	wait_for(s, 0, 6, true, 2);
 	w = status_of(victim);
 	cr_assert(WIFSIGNALED(w) && WTERMSIG(w) == SIGKILL, "killed at its wake-up: 0x%x", w);
-	cr_assert_eq(read(after.pipe[0], &got, sizeof(got)), sizeof(got),
+	cr_assert_eq(read(after.pipe[0], got, sizeof(got)), sizeof(got),
 		     "the caller behind it is served");
 	w = status_of(next);
 	cr_assert(WIFEXITED(w) && WEXITSTATUS(w) == 0);
@@ -488,7 +492,7 @@ Test(scm, a_woken_caller_that_does_not_resume_loses_its_turn_not_its_call)
 	struct holder h, stopped, after;
 	pid_t holder = start_holder(&h, 10, 50000), slow, next;
 	struct pollfd p;
-	int64_t got;
+	int64_t got[2];
 	int w;
 
 	wait_for(s, 0, 10, true, 0);
@@ -497,12 +501,12 @@ Test(scm, a_woken_caller_that_does_not_resume_loses_its_turn_not_its_call)
 	cr_assert_eq(kill(slow, SIGSTOP), 0);
 	next = start_holder(&after, 10, 0);
 	wait_for(s, 0, 10, true, 2);
-	cr_assert_eq(read(after.pipe[0], &got, sizeof(got)), sizeof(got),
+	cr_assert_eq(read(after.pipe[0], got, sizeof(got)), sizeof(got),
 		     "the caller behind the stopped one is served");
 	p = (struct pollfd){ stopped.pipe[0], POLLIN, 0 };
 	cr_assert_eq(poll(&p, 1, 0), 0, "while the stopped one is not");
 	cr_assert_eq(kill(slow, SIGCONT), 0);
-	cr_assert_eq(read(stopped.pipe[0], &got, sizeof(got)), sizeof(got),
+	cr_assert_eq(read(stopped.pipe[0], got, sizeof(got)), sizeof(got),
 		     "and then it is, in its turn");
 	w = status_of(slow);
 	cr_assert(WIFEXITED(w) && WEXITSTATUS(w) == 0);
@@ -903,7 +907,11 @@ Test(scm, idle_connections_cannot_lock_clients_out_and_a_full_service_says_so)
 	}
 	for (int i = 0; i < 64; i++)
 		cr_assert_eq(smem_scm_connect(NULL, NULL, &cl[i]), 0, "client %d registers", i);
-	cr_assert_eq(smem_scm_connect(NULL, NULL, &extra), -EUSERS, "the 65th is told why");
+	{
+		int r = smem_scm_connect(NULL, NULL, &extra);
+
+		cr_assert_eq(r, -EUSERS, "the 65th is told why: %d", r);
+	}
 	for (int i = 0; i < 64; i++) {
 		smem_scm_close(cl[i]);
 		close(idle[i]);
