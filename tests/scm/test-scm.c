@@ -31,7 +31,8 @@
 static char dir[64], sock[128];
 static pid_t tzd_pid;
 
-static void start_tzd(void)
+/* smemtzd on the test's socket, once it says it is ready. */
+static void spawn_tzd(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *exe = getenv("SMEMTZD");
@@ -39,9 +40,6 @@ static void start_tzd(void)
 	int nfd;
 
 	cr_assert(exe, "SMEMTZD names the smemtzd to test");
-	snprintf(dir, sizeof(dir), "/tmp/smemtzd-test-XXXXXX");
-	cr_assert(mkdtemp(dir));
-	snprintf(sock, sizeof(sock), "%s/tz.sock", dir);
 	snprintf(note, sizeof(note), "%s/notify", dir);
 	nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	strcpy(sa.sun_path, note);
@@ -65,7 +63,15 @@ static void start_tzd(void)
 	}
 	close(nfd);
 	unlink(note);
+}
+
+static void start_tzd(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/smemtzd-test-XXXXXX");
+	cr_assert(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/tz.sock", dir);
 	setenv("SMEMKIT_TZ_SOCKET", sock, 1);
+	spawn_tzd();
 }
 
 static void stop_tzd(void)
@@ -572,6 +578,18 @@ Test(scm, smemtzd_killed_under_a_call_is_a_clear_error)
 	cr_assert(WIFEXITED(w) && WEXITSTATUS(w) == 0, "the holder: -ECONNRESET (status 0x%x)", w);
 	cr_assert_eq(smem_scm_call(s, SMEM_SCM_FN_GET_INFO, NULL, 0, &r), -ECONNRESET,
 		     "and every call after");
+	smem_scm_close(s);
+	/* A new smemtzd on the same socket serves them again, once they connect again. */
+	spawn_tzd();
+	s = connect_client(0, 0, 0);
+	cr_assert_eq(call(s, SMEM_SCM_FN_QUERY, 0, 9).a1, 0, "resource 9 is free in the new one");
+	holder = start_call(9, 100000, 0);
+	wait_for(s, 0, 9, true, 0);
+	sleeper = start_call(9, 0, 0);
+	w = status_of(sleeper);
+	cr_assert(WIFEXITED(w) && WEXITSTATUS(w) == 0, "a caller behind a holder is served again");
+	w = status_of(holder);
+	cr_assert(WIFEXITED(w) && WEXITSTATUS(w) == 0);
 	smem_scm_close(s);
 }
 
