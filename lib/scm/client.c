@@ -125,6 +125,8 @@ static int smc(struct smem_scm *s, unsigned i, const uint64_t a[8], struct smem_
 	count(&s->smcs);
 	/* C1: the frame before the state; pairs with T1 in smemtzd's take. */
 	atomic_store_explicit(&sl->state, SMEM_SCM_SLOT_POSTED, memory_order_release);
+	/* Posted, not rung: smemtzd finds it at the next ring, or at the client's end. */
+	FAULT_POINT("scm.call.posted");
 	if (write(s->doorbell, &one, sizeof(one)) != sizeof(one) && errno != EAGAIN)
 		return -ECONNRESET;
 	for (unsigned spin = 0;; spin++) {
@@ -223,6 +225,8 @@ static int smc_multi(struct smem_scm *s, unsigned slot, const uint64_t a[8], str
 		 */
 		ack[2] = res->a2;
 		deliver(s, res->a2);
+		/* Delivered, not acknowledged: smemtzd keeps the frame it rode on. */
+		FAULT_POINT("scm.multi.wake");
 		r = smc(s, slot, ack, res);
 	}
 	return r;
@@ -275,6 +279,8 @@ static void *irq_main(void *arg)
 			    !(res.a2 & (SMEM_SCM_WAKE_ONE | SMEM_SCM_WAKE_ALL)))
 				break;
 			count(&s->wakes);
+			/* Told by GET_WQ_CTX, the sleeper not posted yet. */
+			FAULT_POINT("scm.irq.wake");
 			sem_post(&s->waitq[res.a1]);
 		} while (res.a3);
 	}

@@ -523,6 +523,86 @@ Test(scm, a_woken_caller_that_does_not_resume_loses_its_turn_not_its_call)
 	smem_scm_close(s);
 }
 
+/* A caller of @flags that calls HOLD(@r, 0) and dies at fault point @point. */
+static pid_t start_doomed(unsigned r, unsigned flags, const char *point)
+{
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		uint64_t args[3] = { 2, r, 0 };
+		struct smem_scm_opts o;
+		struct smem_scm_res res;
+		struct smem_scm *z;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		smem_scm_opts_init(&o);
+		o.flags = flags;
+		if (smem_scm_connect(NULL, &o, &z) != 0)
+			_exit(2);
+		smem__fault_arm(point, 1);
+		smem_scm_call(z, SMEM_SCM_FN_HOLD, args, 3, &res);
+		_exit(3); /* the point was never reached */
+	}
+	return pid;
+}
+
+/*
+ * A caller killed at each fault point of the client, behind a holder: it
+ * dies, and the next caller is served, with nothing left parked or kept.
+ */
+Test(scm, a_caller_killed_at_each_fault_point_leaves_nobody_waiting)
+{
+	static const struct {
+		const char *point;
+		unsigned flags;
+		bool parks;     /* it dies once woken: the next caller parks behind it first */
+	} points[] = {
+		{ "scm.call.posted", 0, false },
+		{ "scm.call.woken", 0, true },
+		{ "scm.irq.wake", 0, true },
+		{ "scm.call.woken", SMEM_SCM_MULTI_CALL, true },
+		{ "scm.multi.wake", SMEM_SCM_MULTI_CALL, true },
+	};
+	struct smem_scm *s;
+
+	NEEDS_FAULT_POINTS();
+	s = connect_client(0, 0, 0);
+	for (size_t i = 0; i < sizeof(points) / sizeof(points[0]); i++) {
+		struct holder h, after;
+		pid_t holder = start_holder(&h, 12, 10000000), victim, next = 0;
+		int64_t got[2];
+		int w;
+
+		wait_for(s, 0, 12, true, 0);
+		victim = start_doomed(12, points[i].flags, points[i].point);
+		if (points[i].parks) {
+			wait_for(s, 0, 12, true, 1);
+			next = start_holder(&after, 12, 0);
+			wait_for(s, 0, 12, true, 2);
+		}
+		/* The holder goes: the resource is handed on, to the victim first if it parked. */
+		kill(holder, SIGKILL);
+		status_of(holder);
+		w = status_of(victim);
+		cr_assert(WIFSIGNALED(w) && WTERMSIG(w) == SIGKILL, "%s: killed there (0x%x)",
+			  points[i].point, w);
+		if (!points[i].parks)
+			next = start_holder(&after, 12, 0);
+		cr_assert_eq(read(after.pipe[0], got, sizeof(got)), sizeof(got),
+			     "%s: the next caller is served", points[i].point);
+		w = status_of(next);
+		cr_assert(WIFEXITED(w) && WEXITSTATUS(w) == 0);
+		wait_for(s, 0, 12, false, 0);
+		cr_assert_eq(call(s, SMEM_SCM_FN_QUERY, 0, 12).a1, 0, "%s: free", points[i].point);
+		cr_assert_eq(call(s, SMEM_SCM_FN_QUERY, 0, 12).a3, 0, "%s: kept for nobody",
+			     points[i].point);
+		close(h.pipe[0]);
+		close(after.pipe[0]);
+	}
+	smem_scm_close(s);
+}
+
 Test(scm, a_holder_killed_mid_call_hands_the_resource_on)
 {
 	struct smem_scm *s = connect_client(0, 0, 0);
