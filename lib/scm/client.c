@@ -92,6 +92,7 @@ void smem_scm_opts_init(struct smem_scm_opts *o)
 
 static void count(_Atomic uint64_t *c)
 {
+	/* A statistic: nothing is ordered by it. */
 	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
 }
 
@@ -118,6 +119,7 @@ static int smc(struct smem_scm *s, unsigned i, const uint64_t a[8], struct smem_
 	struct smem_scm_slot *sl = &s->page->slot[i];
 	uint64_t one = 1;
 
+	/* L2: pairs with L1 in mark_lost(). */
 	if (atomic_load_explicit(&s->lost, memory_order_acquire))
 		return -ECONNRESET;
 	memcpy(sl->a, a, sizeof(sl->a));
@@ -138,10 +140,12 @@ static int smc(struct smem_scm *s, unsigned i, const uint64_t a[8], struct smem_
 			res->a1 = sl->r[1];
 			res->a2 = sl->r[2];
 			res->a3 = sl->r[3];
+			/* The slot back to its caller; no other side reads FREE (smemtzd takes POSTED only). */
 			atomic_store_explicit(&sl->state, SMEM_SCM_SLOT_FREE, memory_order_relaxed);
 			return 0;
 		}
 		if (v == SMEM_SCM_SLOT_LOST) {
+			/* As above: FREE is for this client alone. */
 			atomic_store_explicit(&sl->state, SMEM_SCM_SLOT_FREE, memory_order_relaxed);
 			return -ECONNRESET;
 		}
@@ -169,9 +173,11 @@ static int smc(struct smem_scm *s, unsigned i, const uint64_t a[8], struct smem_
 /* smemtzd went away: no answer comes to what is in flight, no wake-up to who sleeps. */
 static void mark_lost(struct smem_scm *s)
 {
+	/* L1: pairs with L2 in smc() and the loads of lost after a wake-up. */
 	atomic_store_explicit(&s->lost, true, memory_order_release);
 	for (unsigned i = CALL_SLOT; i < SMEM_SCM_SLOTS; i++) {
 		_Atomic uint32_t *st = &s->page->slot[i].state;
+		/* Pairs with the caller's C1; the CAS below with its read of the state in smc(). */
 		uint32_t v = atomic_load_explicit(st, memory_order_acquire);
 
 		while ((v == SMEM_SCM_SLOT_POSTED || v == SMEM_SCM_SLOT_TAKEN) &&
@@ -432,6 +438,7 @@ static int wait_completion(struct smem_scm *s, unsigned wq)
 	while (sem_wait(&s->waitq[wq]) < 0)
 		if (errno != EINTR)
 			return -errno;
+	/* Pairs with L1 in mark_lost(), which posts after it. */
 	if (atomic_load_explicit(&s->lost, memory_order_acquire))
 		return -ECONNRESET;
 	return 0;
@@ -459,6 +466,7 @@ static int sleep_multi(struct smem_scm *s, unsigned slot, uint64_t ctx)
 	pthread_mutex_lock(&s->multi_lock);
 	w->sleeping = false;
 	pthread_mutex_unlock(&s->multi_lock);
+	/* Pairs with L1 in mark_lost(), which posts after it. */
 	return atomic_load_explicit(&s->lost, memory_order_acquire) ? -ECONNRESET : 0;
 }
 
