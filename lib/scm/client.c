@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -56,6 +57,7 @@ struct smem_scm {
 	int doorbell;
 	int irq;
 	int stop;               /* eventfd: smem_scm_close() tells the interrupt thread */
+	int ep;                 /* the interrupt thread's: the connection, irq and stop */
 	struct smem_scm_page *page;
 	unsigned client, wq_cnt;
 	struct smem_scm_opts o;
@@ -245,24 +247,32 @@ static void *irq_main(void *arg)
 	static const uint64_t get[8] = { SMEM_SCM_FN_GET_WQ_CTX };
 
 	for (;;) {
-		struct pollfd p[3] = { { s->fd, POLLIN, 0 }, { s->irq, POLLIN, 0 },
-				       { s->stop, POLLIN, 0 } };
+		struct epoll_event ev[3];
 		struct smem_scm_res res;
+		bool gone = false, irq = false;
 		uint64_t v;
+		/* epoll, not poll: nothing is added to and taken off the three wait queues each time. */
+		int n = epoll_wait(s->ep, ev, 3, -1);
 
-		if (poll(p, 3, -1) < 0) {
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			mark_lost(s);
 			return NULL;
 		}
-		if (p[2].revents)
-			return NULL;
-		if (p[0].revents) {
+		for (int i = 0; i < n; i++) {
+			if (ev[i].data.fd == s->stop)
+				return NULL;
+			if (ev[i].data.fd == s->fd)
+				gone = true;
+			if (ev[i].data.fd == s->irq)
+				irq = true;
+		}
+		if (gone) {
 			mark_lost(s);
 			return NULL;
 		}
-		if (!p[1].revents)
+		if (!irq)
 			continue;
 		if (read(s->irq, &v, sizeof(v)) < 0 && errno != EAGAIN)
 			continue;
@@ -368,7 +378,7 @@ int smem_scm_connect(const char *socket_path_arg, const struct smem_scm_opts *o,
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->fd = s->doorbell = s->irq = s->stop = -1;
+	s->fd = s->doorbell = s->irq = s->stop = s->ep = -1;
 	smem_scm_opts_init(&s->o);
 	if (o)
 		s->o = *o;
@@ -391,7 +401,17 @@ int smem_scm_connect(const char *socket_path_arg, const struct smem_scm_opts *o,
 	}
 	if (r == 0) {
 		s->stop = eventfd(0, EFD_CLOEXEC);
-		r = s->stop < 0 ? -errno : -pthread_create(&s->irq_thread, NULL, irq_main, s);
+		s->ep = epoll_create1(EPOLL_CLOEXEC);
+		r = s->stop < 0 || s->ep < 0 ? -errno : 0;
+		for (unsigned k = 0; r == 0 && k < 3; k++) {
+			int fd = k == 0 ? s->fd : k == 1 ? s->irq : s->stop;
+			struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+			if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+				r = -errno;
+		}
+		if (r == 0)
+			r = -pthread_create(&s->irq_thread, NULL, irq_main, s);
 		s->thread_started = r == 0;
 	}
 	if (r < 0) {
@@ -422,6 +442,8 @@ void smem_scm_close(struct smem_scm *s)
 		close(s->irq);
 	if (s->stop >= 0)
 		close(s->stop);
+	if (s->ep >= 0)
+		close(s->ep);
 	for (unsigned w = 0; w < SMEM_SCM_MAX_WQ; w++)
 		sem_destroy(&s->waitq[w]);
 	for (unsigned i = 0; i < SMEM_SCM_SLOTS; i++)
