@@ -597,17 +597,13 @@ void tzd_execute(struct tzd *t, unsigned c, unsigned slot, const uint64_t a[8])
 	run(t, c, slot, held);
 }
 
-void tzd_doorbell(struct tzd *t, unsigned c)
+/* Take and execute every call @c has posted; how many there were. */
+static unsigned take_posted(struct tzd *t, unsigned c)
 {
-	struct tzd_client *cl;
-	uint64_t n;
+	struct tzd_client *cl = &t->clients[c];
+	unsigned n = 0;
 
-	if (c >= TZD_MAX_CLIENTS || !t->clients[c].used || !t->clients[c].page)
-		return;
-	cl = &t->clients[c];
-	if (read(cl->doorbell, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		return;
-	for (unsigned s = 0; s < SMEM_SCM_SLOTS; s++) {
+	for (unsigned s = 0; s < SMEM_SCM_SLOTS && cl->used && cl->page; s++) {
 		struct smem_scm_slot *sl = &cl->page->slot[s];
 		uint32_t v = SMEM_SCM_SLOT_POSTED;
 		uint64_t a[8];
@@ -619,7 +615,42 @@ void tzd_doorbell(struct tzd *t, unsigned c)
 			continue;
 		memcpy(a, sl->a, sizeof(a));
 		tzd_execute(t, c, s, a);
+		n++;
 	}
+	return n;
+}
+
+void tzd_doorbell(struct tzd *t, unsigned c)
+{
+	uint64_t n;
+
+	if (c >= TZD_MAX_CLIENTS || !t->clients[c].used || !t->clients[c].page)
+		return;
+	if (read(t->clients[c].doorbell, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return;
+	take_posted(t, c);
+}
+
+unsigned tzd_poll(struct tzd *t)
+{
+	unsigned n = 0;
+
+	for (unsigned c = 0; c < TZD_MAX_CLIENTS; c++)
+		if (t->clients[c].used && t->clients[c].page)
+			n += take_posted(t, c);
+	return n;
+}
+
+void tzd_set_polling(struct tzd *t, bool on)
+{
+	t->polling = on;
+	for (unsigned c = 0; c < TZD_MAX_CLIENTS; c++)
+		if (t->clients[c].used && t->clients[c].page)
+			/* P2: before the last look at the slots (see scm/proto.h). */
+			atomic_store_explicit(&t->clients[c].page->polling, on,
+					      memory_order_seq_cst);
+	/* P2: the stores above before every load of a slot after. */
+	atomic_thread_fence(memory_order_seq_cst);
 }
 
 /* --- clients -------------------------------------------------------------- */
@@ -718,6 +749,7 @@ static int do_register(struct tzd *t, unsigned c)
 		cl->page->version = SMEM_SCM_VERSION;
 		cl->page->nslots = SMEM_SCM_SLOTS;
 		cl->page->client = c;
+		atomic_store_explicit(&cl->page->polling, t->polling, memory_order_seq_cst);
 		/* Its size is fixed: a client cannot shrink the page under smemtzd. */
 		if (fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
 			r = -errno;

@@ -191,17 +191,26 @@ int main(int argc, char **argv)
 		int n = epoll_wait(t.epfd, evs, 64, 0);
 
 		/*
-		 * Briefly awake before sleeping: the answer to a wake-up (the
-		 * client's GET_WQ_CTX, then its RESUME) comes within microseconds,
-		 * and a halted CPU would take tens of them to wake for each.
+		 * Briefly awake before sleeping, looking at the slots itself (no
+		 * doorbell needed meanwhile): the answer to a wake-up (the
+		 * client's GET_WQ_CTX, then its RESUME) comes within
+		 * microseconds, and a halted CPU would take tens of them to wake
+		 * for each.
 		 */
-		for (int64_t until = smem__now_ns() + SPIN_NS; n == 0 && smem__now_ns() < until;) {
+		for (int64_t now = smem__now_ns(), until = now + SPIN_NS; n == 0 && now < until;) {
+			if (tzd_poll(&t))
+				until = now + SPIN_NS;
 			smem__cpu_relax();
 			n = epoll_wait(t.epfd, evs, 64, 0);
+			now = smem__now_ns();
 		}
-		if (n == 0)
-			n = epoll_wait(t.epfd, evs, 64, -1);
-
+		if (n == 0) {
+			/* P2: the pages say "ring", then one last look (scm/proto.h). */
+			tzd_set_polling(&t, false);
+			if (tzd_poll(&t) == 0)
+				n = epoll_wait(t.epfd, evs, 64, -1);
+			tzd_set_polling(&t, true);
+		}
 		if (n < 0 && errno != EINTR) {
 			perror("smemtzd: epoll_wait");
 			break;

@@ -103,6 +103,7 @@ struct tzd {
 	uint64_t next_serial;
 	/* How long a resource is kept for a woken call that does not resume. */
 	int64_t resume_timeout_ns;
+	bool polling;           /* awake: the pages say no doorbell is needed */
 };
 
 /* epoll data: what woke the loop. */
@@ -119,6 +120,10 @@ int tzd_client_add(struct tzd *t, int fd);
 void tzd_client_event(struct tzd *t, unsigned c, uint32_t events);
 /* Client @c rang its doorbell: take every call it posted. */
 void tzd_doorbell(struct tzd *t, unsigned c);
+/* Take every call posted on any page, rung or not; how many there were. */
+unsigned tzd_poll(struct tzd *t);
+/* Say in every page whether a call needs the doorbell (see scm/proto.h, P2). */
+void tzd_set_polling(struct tzd *t, bool on);
 /* The timer fired: end the holds that are over. */
 void tzd_timer(struct tzd *t);
 /* Drop client @c: its parked calls, what it holds, its page. */

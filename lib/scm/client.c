@@ -127,11 +127,16 @@ static int smc(struct smem_scm *s, unsigned i, const uint64_t a[8], struct smem_
 	memcpy(sl->a, a, sizeof(sl->a));
 	sl->seq++;
 	count(&s->smcs);
-	/* C1: the frame before the state; pairs with T1 in smemtzd's take. */
-	atomic_store_explicit(&sl->state, SMEM_SCM_SLOT_POSTED, memory_order_release);
+	/*
+	 * C1: the frame before the state; pairs with T1 in smemtzd's take.
+	 * P1: sequentially consistent with the load of polling after it, as
+	 * P2 in smemtzd is (see scm/proto.h): a skipped ring is never lost.
+	 */
+	atomic_store_explicit(&sl->state, SMEM_SCM_SLOT_POSTED, memory_order_seq_cst);
 	/* Posted, not rung: smemtzd finds it at the next ring, or at the client's end. */
 	FAULT_POINT("scm.call.posted");
-	if (write(s->doorbell, &one, sizeof(one)) != sizeof(one) && errno != EAGAIN)
+	if (!atomic_load_explicit(&s->page->polling, memory_order_seq_cst) &&
+	    write(s->doorbell, &one, sizeof(one)) != sizeof(one) && errno != EAGAIN)
 		return -ECONNRESET;
 	for (unsigned spin = 0;; spin++) {
 		/* D1 of smemtzd: the result before DONE. */

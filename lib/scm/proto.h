@@ -21,6 +21,16 @@
  * slot in any state but POSTED, so a client that scribbles on its page spoils
  * only its own calls.
  *
+ * The doorbell is skipped while smemtzd is awake: for a while after its last
+ * work it looks at every slot of every page itself instead of sleeping, and
+ * says so in each page's polling word. A client stores POSTED, then loads
+ * polling (P1, both sequentially consistent), and rings only if it is 0.
+ * smemtzd, before it sleeps, stores 0 in every polling word, then looks at
+ * every slot once more (P2, the same order): a client that read 1 posted
+ * before that last look, which finds its call. models/scm-doorbell.pml
+ * checks the handshake. A client that writes its own polling word loses
+ * only its own doorbells.
+ *
  * When smemtzd goes away, the client's interrupt thread marks every slot in
  * flight LOST (the server can no longer write it) and wakes it.
  */
@@ -60,7 +70,12 @@ struct smem_scm_page {
 	uint32_t version;
 	uint32_t nslots;
 	uint32_t client;          /* the client's number at smemtzd */
-	uint8_t pad[112];
+	/*
+	 * smemtzd's: nonzero while it is awake and looks at the slots by
+	 * itself, so a call needs no doorbell (P1 and P2 below).
+	 */
+	_Atomic uint32_t polling;
+	uint8_t pad[108];
 	struct smem_scm_slot slot[SMEM_SCM_SLOTS];
 };
 static_assert(offsetof(struct smem_scm_page, slot) == 128, "slots start on a line");
