@@ -6,9 +6,12 @@
  * own, as smemtzd's registration makes them:
  *
  *   u8 op
- *     0x00..0x3f  bit 5: which client; bits 4:0: the slot. Then u32 state and
- *                 eight le64 words: written to the slot (the frame, then the
- *                 state, as the client library does), and the doorbell rung
+ *     0x00..0x7f  bit 6: not rung; bit 5: which client; bits 4:0: the slot.
+ *                 Then u32 state and eight le64 words: written to the slot
+ *                 (the frame, then the state, as the client library does),
+ *                 and the doorbell rung unless bit 6 says not (a client that
+ *                 read that smemtzd is polling)
+ *     0xfc        smemtzd looks at every slot of every page (tzd_poll())
  *     0xfd        the hold timer fires (holds of 0 us are over at once)
  *     0xfe        client 1 goes away (its connection closes) and comes back, in
  *                 turn without wait queues, of the merged discipline, multi-call
@@ -68,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		data++;
 		size--;
-		if (op < 0x40) {
+		if (op < 0x80) {
 			unsigned c = op >> 5 & 1, s = op & 0x1f;
 			struct smem_scm_slot *sl;
 			uint64_t one = 1;
@@ -82,12 +85,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				for (unsigned i = 0; i < 8; i++)
 					sl->a[i] = get_le64(data + 4 + 8 * i);
 				atomic_store_explicit(&sl->state, state, memory_order_release);
-				if (write(t.clients[c].doorbell, &one, sizeof(one)) < 0)
-					abort();
-				tzd_doorbell(&t, c);
+				if (!(op & 0x40)) {
+					if (write(t.clients[c].doorbell, &one, sizeof(one)) < 0)
+						abort();
+					tzd_doorbell(&t, c);
+				}
 			}
 			data += 4 + 64;
 			size -= 4 + 64;
+		} else if (op == 0xfc) {
+			tzd_poll(&t);
 		} else if (op == 0xfd) {
 			tzd_timer(&t);
 		} else if (op == 0xfe) {
