@@ -48,7 +48,8 @@
 #include "rm/proto.h"
 #include "tzd.h"
 
-enum { KIND_RESOURCE = 1, KIND_EVENT = 2 };
+/* What a call context holds: a call parked on a resource or an event, or an interrupted one. */
+enum { KIND_RESOURCE = 1, KIND_EVENT = 2, KIND_SESSION = 3 };
 
 void tzd_log(const struct tzd *t, const char *fmt, ...)
 {
@@ -103,8 +104,8 @@ void tzd_fini(struct tzd *t)
 /* --- answers -------------------------------------------------------------- */
 
 /* D1: the result, then DONE; pairs with the client's acquire of the state. */
-static void reply(struct tzd *t, unsigned c, unsigned slot, int64_t a0, uint64_t a1, uint64_t a2,
-		  uint64_t a3)
+static void reply6(struct tzd *t, unsigned c, unsigned slot, int64_t a0, uint64_t a1, uint64_t a2,
+		   uint64_t a3, uint64_t a6)
 {
 	struct smem_scm_slot *sl;
 
@@ -115,9 +116,16 @@ static void reply(struct tzd *t, unsigned c, unsigned slot, int64_t a0, uint64_t
 	sl->r[1] = a1;
 	sl->r[2] = a2;
 	sl->r[3] = a3;
+	sl->r6 = a6;
 	sl->rseq = sl->seq;
 	atomic_store_explicit(&sl->state, SMEM_SCM_SLOT_DONE, memory_order_release);
 	smem__futex_wake_all(&sl->state);
+}
+
+static void reply(struct tzd *t, unsigned c, unsigned slot, int64_t a0, uint64_t a1, uint64_t a2,
+		  uint64_t a3)
+{
+	reply6(t, c, slot, a0, a1, a2, a3, 0);
 }
 
 static void raise_irq(struct tzd_client *cl)
@@ -198,6 +206,25 @@ static void ctx_free(struct tzd *t, int i)
 	x->gen++;
 }
 
+/*
+ * A call context for @a of client @c, or -1 when there is none left for it
+ * or at all (which firmware out of them answers as busy).
+ */
+static int ctx_alloc(struct tzd *t, unsigned c, const uint64_t a[8], uint8_t kind, unsigned key)
+{
+	int i;
+
+	for (i = 0; i < (int)TZD_MAX_CTX && t->ctx[i].used; i++)
+		;
+	if (i == (int)TZD_MAX_CTX || t->clients[c].parked >= TZD_CTX_PER_CLIENT)
+		return -1;
+	t->ctx[i] = (struct tzd_ctx){ .used = true, .gen = t->ctx[i].gen, .kind = kind,
+				      .client = c, .key = key, .wq = key % t->wq_cnt, .next = -1 };
+	memcpy(t->ctx[i].a, a, sizeof(t->ctx[i].a));
+	t->clients[c].parked++;
+	return i;
+}
+
 /* Park @a of client @c on @key; answer SLEEP(wq, ctx) on @slot, or what keeps it from parking. */
 static void park(struct tzd *t, unsigned c, unsigned slot, const uint64_t a[8], uint8_t kind,
 		 unsigned key)
@@ -210,22 +237,12 @@ static void park(struct tzd *t, unsigned c, unsigned slot, const uint64_t a[8], 
 		reply(t, c, slot, SMEM_SCM_V2_EBUSY, 0, 0, 0);
 		return;
 	}
-	for (i = 0; i < (int)TZD_MAX_CTX && t->ctx[i].used; i++)
-		;
-	/* No context left, for the client or at all: as firmware out of them, busy. */
-	if (i == (int)TZD_MAX_CTX || cl->parked >= TZD_CTX_PER_CLIENT) {
+	i = ctx_alloc(t, c, a, kind, key);
+	if (i < 0) {
 		t->stats.ebusy++;
 		reply(t, c, slot, SMEM_SCM_V2_EBUSY, 0, 0, 0);
 		return;
 	}
-	t->ctx[i].used = true;
-	t->ctx[i].woken = false;
-	t->ctx[i].kind = kind;
-	t->ctx[i].client = c;
-	t->ctx[i].key = key;
-	t->ctx[i].wq = key % t->wq_cnt;
-	memcpy(t->ctx[i].a, a, sizeof(t->ctx[i].a));
-	cl->parked++;
 	if (kind == KIND_RESOURCE)
 		fifo_push(t, &t->res[key].head, &t->res[key].tail, i);
 	else
@@ -413,6 +430,57 @@ static void do_get_wq_ctx(struct tzd *t, unsigned c, unsigned slot)
 	reply(t, c, slot, SMEM_SCM_SUCCESS, w.wq, w.flags, cl->wake_len != 0);
 }
 
+/*
+ * WORK, one slice at a time: the call goes on from the session @i (or, when
+ * @i is -1, starts), and is answered INTERRUPTED with the session's token
+ * until its last slice, as firmware answers a long call that an interrupt
+ * cut short. Other clients' calls are served between the slices.
+ */
+static void do_work(struct tzd *t, unsigned c, unsigned slot, const uint64_t a[8], int i)
+{
+	uint64_t x = i < 0 ? a[3] : t->ctx[i].x, done = i < 0 ? 0 : t->ctx[i].done;
+	uint64_t slices = i < 0 ? 0 : t->ctx[i].slices, units = a[2];
+	uint64_t end = units - done < SMEM_SCM_WORK_SLICE ? units : done + SMEM_SCM_WORK_SLICE;
+
+	if (i < 0 && (units == 0 || units > SMEM_SCM_WORK_MAX)) {
+		reply(t, c, slot, SMEM_SCM_EINVAL_ARG, 0, 0, 0);
+		return;
+	}
+	for (; done < end; done++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+	}
+	slices++;
+	if (done == units) {
+		if (i >= 0)
+			ctx_free(t, i);
+		reply(t, c, slot, SMEM_SCM_SUCCESS, x, done, slices);
+		return;
+	}
+	if (i < 0)
+		i = ctx_alloc(t, c, a, KIND_SESSION, 0);
+	if (i < 0) {
+		/* No session to keep the progress in: busy, and retried from the start. */
+		t->stats.ebusy++;
+		reply(t, c, slot, SMEM_SCM_V2_EBUSY, 0, 0, 0);
+		return;
+	}
+	t->ctx[i].x = x;
+	t->ctx[i].done = done;
+	t->ctx[i].slices = slices;
+	t->stats.interrupted++;
+	reply6(t, c, slot, SMEM_SCM_INTERRUPTED, 0, 0, 0, ctx_id(t, i));
+}
+
+/* The interrupted calls @c left behind: a client of the merged discipline has one call at a time. */
+static void drop_sessions(struct tzd *t, unsigned c)
+{
+	for (int i = 0; i < (int)TZD_MAX_CTX; i++)
+		if (t->ctx[i].used && t->ctx[i].client == c && t->ctx[i].kind == KIND_SESSION)
+			ctx_free(t, i);
+}
+
 static unsigned fifo_len(const struct tzd *t, int head)
 {
 	unsigned n = 0;
@@ -431,6 +499,14 @@ static void do_query(struct tzd *t, unsigned c, unsigned slot, const uint64_t a[
 		      fifo_len(t, res->head), res->reserved >= 0);
 	} else if (a[2] == 1 && a[3] < SMEM_SCM_EVENTS) {
 		reply(t, c, slot, SMEM_SCM_SUCCESS, 0, fifo_len(t, t->events[a[3]].head), 0);
+	} else if (a[2] == 2) {
+		uint64_t used = 0, sessions = 0;
+
+		for (unsigned i = 0; i < TZD_MAX_CTX; i++) {
+			used += t->ctx[i].used;
+			sessions += t->ctx[i].used && t->ctx[i].kind == KIND_SESSION;
+		}
+		reply(t, c, slot, SMEM_SCM_SUCCESS, used, sessions, 0);
 	} else {
 		reply(t, c, slot, SMEM_SCM_EINVAL_ARG, 0, 0, 0);
 	}
@@ -458,7 +534,7 @@ static void execute(struct tzd *t, unsigned c, unsigned slot, const uint64_t a[8
 		uint64_t orig[8];
 
 		t->stats.resumes++;
-		if (i < 0 || resumed >= 0) {
+		if (i < 0 || resumed >= 0 || t->ctx[i].kind == KIND_SESSION) {
 			t->stats.bad_frames++;
 			reply(t, c, slot, SMEM_SCM_EINVAL_ARG, 0, 0, 0);
 			return;
@@ -474,6 +550,21 @@ static void execute(struct tzd *t, unsigned c, unsigned slot, const uint64_t a[8
 		execute(t, c, slot, orig, i);
 		return;
 	}
+	case SMEM_SCM_FN_REISSUE: {
+		/* a6 the session token INTERRUPTED gave; the kept frame goes on. */
+		int i = ctx_lookup(t, c, a[6]);
+
+		if (i < 0 || t->ctx[i].kind != KIND_SESSION || resumed >= 0) {
+			t->stats.bad_frames++;
+			reply(t, c, slot, SMEM_SCM_EINVAL_ARG, 0, 0, 0);
+			return;
+		}
+		do_work(t, c, slot, t->ctx[i].a, i);
+		return;
+	}
+	case SMEM_SCM_FN_WORK:
+		do_work(t, c, slot, a, -1);
+		return;
 	case SMEM_SCM_FN_HOLD:
 		do_hold(t, c, slot, a, resumed);
 		return;
@@ -562,8 +653,14 @@ static void run(struct tzd *t, unsigned c, unsigned slot, const uint64_t a[8])
 
 	if (!is_fast(fn) && piggyback(t, c, slot, a))
 		return;
-	/* A client of the merged discipline has one call in progress at a time. */
-	if (!cl->multi && !is_fast(fn) && fn != SMEM_SCM_FN_RESUME && in_flight(t, c)) {
+	/*
+	 * A client of the merged discipline has one call in progress at a time:
+	 * a new call means an interrupted one was given up, and its session goes.
+	 */
+	if (!cl->multi && !is_fast(fn) && fn != SMEM_SCM_FN_RESUME && fn != SMEM_SCM_FN_REISSUE)
+		drop_sessions(t, c);
+	if (!cl->multi && !is_fast(fn) && fn != SMEM_SCM_FN_RESUME && fn != SMEM_SCM_FN_REISSUE &&
+	    in_flight(t, c)) {
 		t->stats.ebusy++;
 		reply(t, c, slot, SMEM_SCM_V2_EBUSY, 0, 0, 0);
 		return;
@@ -811,7 +908,7 @@ void tzd_client_drop(struct tzd *t, unsigned c)
 			} else {
 				fifo_remove(t, &res->head, &res->tail, i);
 			}
-		} else if (!x->woken) {
+		} else if (x->kind == KIND_EVENT && !x->woken) {
 			fifo_remove(t, &t->events[x->key].head, &t->events[x->key].tail, i);
 		}
 		ctx_free(t, i);

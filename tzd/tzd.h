@@ -32,6 +32,7 @@ struct tzd_ctx {
 	unsigned client, key, wq;
 	int next;               /* the FIFO it is parked in */
 	uint64_t a[8];
+	uint64_t x, done, slices; /* an interrupted WORK's progress */
 };
 
 struct tzd_resource {
@@ -83,6 +84,7 @@ struct tzd_mem {
 
 struct tzd_stats {
 	uint64_t calls, sleeps, resumes, wakes, ebusy, bad_frames, dropped_wakes, late_resumes;
+	uint64_t interrupted;
 };
 
 struct tzd {

@@ -67,7 +67,8 @@ struct smem_scm;
 /*
  * QUERY {a2 0 for a resource, 1 for an event, a3 its number} -> r1 the
  * holding client + 1 (0 if free), r2 how many calls are parked on it, r3 1 if
- * it is kept for a woken call: a fast call, for tools and tests.
+ * it is kept for a woken call: a fast call, for tools and tests. QUERY {a2 2}
+ * -> r1 the call contexts in use, r2 how many of them keep an interrupted call.
  */
 #define SMEM_SCM_SVC_SMEMKIT       0x3fu
 #define SMEM_SCM_FN_QUERY          SMEM_SCM_FN(1, SMEM_SCM_SVC_SMEMKIT, 0x10)
@@ -76,6 +77,20 @@ struct smem_scm;
 #define SMEM_SCM_FN_HOLD           SMEM_SCM_FN(0, SMEM_SCM_SVC_SMEMKIT, 0x01)
 #define SMEM_SCM_FN_EVENT_WAIT     SMEM_SCM_FN(0, SMEM_SCM_SVC_SMEMKIT, 0x02)
 #define SMEM_SCM_FN_EVENT_SIGNAL   SMEM_SCM_FN(0, SMEM_SCM_SVC_SMEMKIT, 0x03)
+/*
+ * WORK {a2 units, 1 to SMEM_SCM_WORK_MAX, a3 a seed}: a long call, executed
+ * SMEM_SCM_WORK_SLICE units per SMC. Between slices it is answered
+ * INTERRUPTED (1) with the session token in a6, and goes on where it
+ * stopped when re-issued as SMEM_SCM_FN_REISSUE with that token in a6; at
+ * the end r1 is the seed after @units steps of xorshift64 (x ^= x << 13,
+ * x ^= x >> 7, x ^= x << 17), r2 the units executed in all, r3 the slices.
+ * smem_scm_call() re-issues by itself, as qcom_scm does.
+ */
+#define SMEM_SCM_FN_WORK           SMEM_SCM_FN(0, SMEM_SCM_SVC_SMEMKIT, 0x05)
+#define SMEM_SCM_WORK_MAX          (1u << 24)
+#define SMEM_SCM_WORK_SLICE        4096u
+/* The re-issue of an INTERRUPTED call: fn id 1, a6 the session token. */
+#define SMEM_SCM_FN_REISSUE        1u
 #define SMEM_SCM_RESOURCES         16u
 #define SMEM_SCM_EVENTS            16u
 #define SMEM_SCM_HOLD_MAX_US       10000000u
@@ -141,6 +156,7 @@ struct smem_scm_stats {
 	uint64_t wakes;          /* completions the interrupt thread gave */
 	uint64_t ebusy;          /* V2_EBUSY answers */
 	uint64_t failed_busy;    /* calls that failed for lack of retries */
+	uint64_t interrupted;    /* INTERRUPTED answers, each re-issued */
 };
 
 /**
@@ -189,8 +205,10 @@ void smem_scm_close(struct smem_scm *s);
  * @nargs: how many of @args, at most 7
  * @ret: the result frame (a0 0 or a negative SCM error)
  *
- * Posts the call; on WAITQ_SLEEP sleeps on the wait-queue context until the
- * interrupt thread completes it, then RESUMEs the call, as often as it must;
+ * Posts the call; on INTERRUPTED re-issues it (SMEM_SCM_FN_REISSUE, the
+ * session token in a6) until it is over; on WAITQ_SLEEP sleeps on the
+ * wait-queue context until the interrupt thread completes it, then RESUMEs
+ * the call, as often as it must;
  * on V2_EBUSY pauses and tries the original call again. Threads of one
  * client are served one at a time.
  *

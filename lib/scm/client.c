@@ -82,7 +82,7 @@ struct smem_scm {
 	} waiters[SMEM_SCM_SLOTS];
 	uint64_t early[2 * SMEM_SCM_SLOTS];
 	unsigned n_early;
-	_Atomic uint64_t calls, smcs, sleeps, wakes, ebusy, failed_busy;
+	_Atomic uint64_t calls, smcs, sleeps, wakes, ebusy, failed_busy, interrupted;
 };
 
 void smem_scm_opts_init(struct smem_scm_opts *o)
@@ -112,11 +112,12 @@ static bool server_gone(const struct smem_scm *s)
 }
 
 /*
- * One frame on slot @i, and its answer. Return: 0 with @res filled;
+ * One frame on slot @i, and its answer (and its a6, if @a6). Return: 0 with @res filled;
  * -ECONNRESET when smemtzd is gone; -EPROTO for a slot in a state the client
  * never wrote (something scribbled on the page).
  */
-static int smc(struct smem_scm *s, unsigned i, const uint64_t a[8], struct smem_scm_res *res)
+static int smc(struct smem_scm *s, unsigned i, const uint64_t a[8], struct smem_scm_res *res,
+	       uint64_t *a6)
 {
 	struct smem_scm_slot *sl = &s->page->slot[i];
 	uint64_t one = 1;
@@ -147,6 +148,8 @@ static int smc(struct smem_scm *s, unsigned i, const uint64_t a[8], struct smem_
 			res->a1 = sl->r[1];
 			res->a2 = sl->r[2];
 			res->a3 = sl->r[3];
+			if (a6)
+				*a6 = sl->r6;
 			/* The slot back to its caller; no other side reads FREE (smemtzd takes POSTED only). */
 			atomic_store_explicit(&sl->state, SMEM_SCM_SLOT_FREE, memory_order_relaxed);
 			return 0;
@@ -225,10 +228,11 @@ static void deliver(struct smem_scm *s, uint64_t ctx)
  * WAITQ_WAKE {wq_ctx, the woken call's context, flags} is delivered and
  * acknowledged (WAITQ_ACK), and the frame goes on, until its own answer.
  */
-static int smc_multi(struct smem_scm *s, unsigned slot, const uint64_t a[8], struct smem_scm_res *res)
+static int smc_multi(struct smem_scm *s, unsigned slot, const uint64_t a[8], struct smem_scm_res *res,
+		     uint64_t *a6)
 {
 	uint64_t ack[8] = { SMEM_SCM_FN_WAITQ_ACK, 1 };
-	int r = smc(s, slot, a, res);
+	int r = smc(s, slot, a, res, a6);
 
 	while (r == 0 && res->a0 == SMEM_SCM_WAITQ_WAKE) {
 		/*
@@ -240,9 +244,32 @@ static int smc_multi(struct smem_scm *s, unsigned slot, const uint64_t a[8], str
 		deliver(s, res->a2);
 		/* Delivered, not acknowledged: smemtzd keeps the frame it rode on. */
 		FAULT_POINT("scm.multi.wake");
-		r = smc(s, slot, ack, res);
+		r = smc(s, slot, ack, res, a6);
 	}
 	return r;
+}
+
+/*
+ * One frame of a call, and its re-issues while it is INTERRUPTED: fn id 1,
+ * the other words as they were, a6 the session token the answer gave
+ * (qcom_scm's ARM_SMCCC_QUIRK_QCOM_A6).
+ */
+static int smc_call(struct smem_scm *s, unsigned slot, const uint64_t a[8], struct smem_scm_res *res)
+{
+	uint64_t b[8], token = 0;
+	int r;
+
+	memcpy(b, a, sizeof(b));
+	for (;;) {
+		r = s->multi ? smc_multi(s, slot, b, res, &token) : smc(s, slot, b, res, &token);
+		if (r < 0 || res->a0 != SMEM_SCM_INTERRUPTED)
+			return r;
+		count(&s->interrupted);
+		/* Interrupted, not re-issued: smemtzd keeps the session. */
+		FAULT_POINT("scm.call.interrupted");
+		b[0] = SMEM_SCM_FN_REISSUE;
+		b[6] = token;
+	}
 }
 
 /* The "waitq interrupt": every wake-up smemtzd has for this client, one post each. */
@@ -285,14 +312,14 @@ static void *irq_main(void *arg)
 		if (s->multi) {
 			static const uint64_t nop[8] = { SMEM_SCM_FN_NOP };
 
-			if (smc_multi(s, IRQ_SLOT, nop, &res) < 0) {
+			if (smc_multi(s, IRQ_SLOT, nop, &res, NULL) < 0) {
 				mark_lost(s);
 				return NULL;
 			}
 			continue;
 		}
 		do {
-			if (smc(s, IRQ_SLOT, get, &res) < 0) {
+			if (smc(s, IRQ_SLOT, get, &res, NULL) < 0) {
 				mark_lost(s);
 				return NULL;
 			}
@@ -398,7 +425,7 @@ int smem_scm_connect(const char *socket_path_arg, const struct smem_scm_opts *o,
 	r = do_register(s, socket_path_arg);
 	/* GET_INFO: wq_cnt in bits 7:0 of the first result; without it, one context. */
 	if (r == 0)
-		r = smc(s, CALL_SLOT, info, &res);
+		r = smc(s, CALL_SLOT, info, &res, NULL);
 	if (r == 0) {
 		s->wq_cnt = res.a0 == SMEM_SCM_SUCCESS ? (unsigned)(res.a1 & 0xff) : 1;
 		if (s->wq_cnt == 0 || s->wq_cnt > SMEM_SCM_MAX_WQ)
@@ -518,7 +545,7 @@ static int call_multi(struct smem_scm *s, const uint64_t orig[8], struct smem_sc
 	pthread_mutex_unlock(&s->multi_lock);
 	memcpy(a, orig, sizeof(a));
 	for (;;) {
-		r = smc_multi(s, slot, a, res);
+		r = smc_call(s, slot, a, res);
 		if (r < 0 || res->a0 != SMEM_SCM_WAITQ_SLEEP)
 			break;
 		count(&s->sleeps);
@@ -569,7 +596,7 @@ int smem_scm_call(struct smem_scm *s, uint32_t fn, const uint64_t *args, unsigne
 		pthread_mutex_lock(&s->call_lock);
 		memcpy(a, orig, sizeof(a));
 		for (;;) {
-			r = smc(s, CALL_SLOT, a, &res);
+			r = smc_call(s, CALL_SLOT, a, &res);
 			if (r < 0 || res.a0 != SMEM_SCM_WAITQ_SLEEP)
 				break;
 			count(&s->sleeps);
@@ -656,6 +683,7 @@ int smem_scm_get_stats(const struct smem_scm *s, struct smem_scm_stats *ret)
 		.wakes = atomic_load_explicit(&s->wakes, memory_order_relaxed),
 		.ebusy = atomic_load_explicit(&s->ebusy, memory_order_relaxed),
 		.failed_busy = atomic_load_explicit(&s->failed_busy, memory_order_relaxed),
+		.interrupted = atomic_load_explicit(&s->interrupted, memory_order_relaxed),
 	};
 	return 0;
 }

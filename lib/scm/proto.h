@@ -14,7 +14,8 @@
  * A call: the client writes the register frame a[0..7] (a[0] the function id),
  * then the state POSTED (C1), and rings. smemtzd takes the slot (T1: POSTED to
  * TAKEN, one compare-and-swap, so a slot is taken once), copies the frame, and
- * when the call is over writes r[0..3] (r[0] the return code, as a0) and DONE
+ * when the call is over writes r[0..3] (r[0] the return code, as a0) and r6
+ * (an INTERRUPTED call's session token, a6 of an SMC's result) and DONE
  * (D1) and wakes the slot's futex. A call that holds a resource stays TAKEN
  * while it holds it. The client owns everything else in its page: smemtzd reads
  * a frame once into its own memory and checks every word of it, and ignores a
@@ -43,7 +44,7 @@
 #include <stdint.h>
 
 #define SMEM_SCM_MAGIC    0x314d4353u /* "SCM1" */
-#define SMEM_SCM_VERSION  1u
+#define SMEM_SCM_VERSION  2u
 #define SMEM_SCM_SLOTS    31u
 #define SMEM_SCM_PAGE     4096u
 
@@ -62,6 +63,7 @@ struct smem_scm_slot {
 	uint32_t pad;
 	uint64_t a[8];            /* the request: a[0] the function id, a[1] the arginfo */
 	uint64_t r[4];            /* the result: r[0] the return code */
+	uint64_t r6;              /* INTERRUPTED: the session token, as firmware's a6 */
 } __attribute__((aligned(64)));
 static_assert(sizeof(struct smem_scm_slot) == 128, "a slot is two cache lines");
 

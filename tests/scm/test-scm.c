@@ -836,20 +836,16 @@ static void raw_close(struct raw *c)
 	close(c->irq);
 }
 
-/* Post @fn {a2, a3} on @slot and return its answer, or, if @wait is false, only post it. */
-static struct smem_scm_res raw_call(struct raw *c, unsigned slot, uint64_t fn, uint64_t a2,
-				    uint64_t a3, bool wait)
+/* Post the frame @a on @slot and return its answer (its a6 in *@a6), or, if @wait is false, only post it. */
+static struct smem_scm_res raw_frame(struct raw *c, unsigned slot, const uint64_t a[8], bool wait,
+				     uint64_t *a6)
 {
 	struct smem_scm_slot *sl = &c->page->slot[slot];
 	struct smem_scm_res r = { 0 };
 	uint64_t one = 1;
 	uint32_t v;
 
-	memset(sl->a, 0, sizeof(sl->a));
-	sl->a[0] = fn;
-	sl->a[1] = 2;
-	sl->a[2] = a2;
-	sl->a[3] = a3;
+	memcpy(sl->a, a, sizeof(sl->a));
 	atomic_store_explicit(&sl->state, SMEM_SCM_SLOT_POSTED, memory_order_release);
 	cr_assert_eq(write(c->doorbell, &one, sizeof(one)), sizeof(one));
 	if (!wait)
@@ -860,7 +856,18 @@ static struct smem_scm_res raw_call(struct raw *c, unsigned slot, uint64_t fn, u
 	r.a1 = sl->r[1];
 	r.a2 = sl->r[2];
 	r.a3 = sl->r[3];
+	if (a6)
+		*a6 = sl->r6;
 	return r;
+}
+
+/* Post @fn {a2, a3} on @slot and return its answer, or, if @wait is false, only post it. */
+static struct smem_scm_res raw_call(struct raw *c, unsigned slot, uint64_t fn, uint64_t a2,
+				    uint64_t a3, bool wait)
+{
+	uint64_t a[8] = { fn, 2, a2, a3 };
+
+	return raw_frame(c, slot, a, wait, NULL);
 }
 
 /*
@@ -1014,4 +1021,152 @@ Test(scm, idle_connections_cannot_lock_clients_out_and_a_full_service_says_so)
 		smem_scm_close(cl[i]);
 		close(idle[i]);
 	}
+}
+
+/* --- INTERRUPTED: a long call cut into slices ----------------------------- */
+
+static uint64_t xorshift(uint64_t x, uint64_t n)
+{
+	while (n--) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+	}
+	return x;
+}
+
+/* Call contexts in use at smemtzd, and of them the interrupted calls it keeps. */
+static uint64_t sessions(struct smem_scm *s)
+{
+	return call(s, SMEM_SCM_FN_QUERY, 2, 0).a2;
+}
+
+/*
+ * A call longer than a slice is answered INTERRUPTED after each, and the
+ * library re-issues it (fn 1, the token in a6) until it is over: every unit
+ * executed exactly once, the progress kept from slice to slice, in either
+ * discipline.
+ */
+Test(scm, a_long_call_is_interrupted_and_goes_on_where_it_stopped)
+{
+	static const unsigned flags[] = { 0, SMEM_SCM_MULTI_CALL };
+	const uint64_t units = 3 * SMEM_SCM_WORK_SLICE + 5, seed = 0x9e3779b97f4a7c15ull;
+
+	for (size_t k = 0; k < 2; k++) {
+		struct smem_scm *s = connect_client(flags[k], 0, 0);
+		struct smem_scm_stats before, after;
+		struct smem_scm_res r;
+
+		smem_scm_get_stats(s, &before);
+		r = call(s, SMEM_SCM_FN_WORK, units, seed);
+		smem_scm_get_stats(s, &after);
+		cr_assert_eq(r.a0, SMEM_SCM_SUCCESS);
+		cr_assert_eq(r.a1, xorshift(seed, units), "the result of every unit, in order");
+		cr_assert_eq(r.a2, units, "each unit executed once: nothing started over");
+		cr_assert_eq(r.a3, 4, "in four slices");
+		cr_assert_eq(after.interrupted - before.interrupted, 3, "interrupted after three");
+		cr_assert_eq(after.smcs - before.smcs, 4, "the call and three re-issues");
+		cr_assert_eq(sessions(s), 0, "nothing kept once it is over");
+		r = call(s, SMEM_SCM_FN_WORK, SMEM_SCM_WORK_SLICE, seed);
+		cr_assert_eq(r.a3, 1, "a call of one slice is not interrupted");
+		cr_assert_eq(call(s, SMEM_SCM_FN_WORK, 0, seed).a0, SMEM_SCM_EINVAL_ARG);
+		cr_assert_eq(call(s, SMEM_SCM_FN_WORK, SMEM_SCM_WORK_MAX + 1ull, seed).a0,
+			     SMEM_SCM_EINVAL_ARG);
+		smem_scm_close(s);
+	}
+}
+
+/*
+ * Between an INTERRUPTED answer and its re-issue smemtzd serves others; a
+ * token is good only for the client it was given to, only once, and only for
+ * a re-issue; a single-call client that starts another call gives up the
+ * interrupted one.
+ */
+Test(scm, an_interrupted_call_is_its_clients_alone_and_others_go_meanwhile)
+{
+	const uint64_t units = 2 * SMEM_SCM_WORK_SLICE, seed = 7;
+	uint64_t work[8] = { SMEM_SCM_FN_WORK, 2, units, seed }, again[8];
+	struct smem_scm *s = connect_client(0, 0, 0);
+	uint64_t token, token2, x;
+	struct smem_scm_res r;
+	struct raw a, b;
+
+	raw_connect(&a, 0);
+	raw_connect(&b, 0);
+	r = raw_frame(&a, 1, work, true, &token);
+	cr_assert_eq(r.a0, SMEM_SCM_INTERRUPTED);
+	cr_assert_neq(token, 0);
+	cr_assert_eq(sessions(s), 1);
+	cr_assert_eq(call(s, SMEM_SCM_FN_HOLD, 3, 0).a0, SMEM_SCM_SUCCESS, "others are served meanwhile");
+	memcpy(again, work, sizeof(again));
+	again[0] = SMEM_SCM_FN_REISSUE;
+	again[6] = token;
+	cr_assert_eq(raw_frame(&b, 1, again, true, NULL).a0, SMEM_SCM_EINVAL_ARG,
+		     "another client's token");
+	again[6] = token + (1u << 16);
+	cr_assert_eq(raw_frame(&a, 1, again, true, NULL).a0, SMEM_SCM_EINVAL_ARG, "a stale token");
+	cr_assert_eq(raw_call(&a, 1, SMEM_SCM_FN_RESUME, token, 0, true).a0, SMEM_SCM_EINVAL_ARG,
+		     "a token is not a wait-queue context");
+	again[6] = token;
+	r = raw_frame(&a, 1, again, true, NULL);
+	cr_assert_eq(r.a0, SMEM_SCM_SUCCESS, "its own re-issue goes on");
+	x = xorshift(seed, units);
+	cr_assert_eq(r.a1, x);
+	cr_assert_eq(r.a2, units);
+	cr_assert_eq(raw_frame(&a, 1, again, true, NULL).a0, SMEM_SCM_EINVAL_ARG, "only once");
+	/* Given up: a new call of a single-call client drops what it left interrupted. */
+	cr_assert_eq(raw_frame(&a, 1, work, true, &token).a0, SMEM_SCM_INTERRUPTED);
+	cr_assert_eq(raw_frame(&a, 1, work, true, &token2).a0, SMEM_SCM_INTERRUPTED, "not busy");
+	cr_assert_eq(sessions(s), 1, "the first one went");
+	again[6] = token;
+	cr_assert_eq(raw_frame(&a, 1, again, true, NULL).a0, SMEM_SCM_EINVAL_ARG);
+	again[6] = token2;
+	cr_assert_eq(raw_frame(&a, 1, again, true, NULL).a1, x);
+	raw_close(&a);
+	raw_close(&b);
+	smem_scm_close(s);
+}
+
+/*
+ * A multi-call client keeps as many interrupted calls as its share of call
+ * contexts, and no more; they go with its connection, as they do with a
+ * client killed between an INTERRUPTED answer and its re-issue.
+ */
+Test(scm, interrupted_calls_are_bounded_and_go_with_their_client)
+{
+	uint64_t work[8] = { SMEM_SCM_FN_WORK, 2, 2 * SMEM_SCM_WORK_SLICE, 1 };
+	struct smem_scm *s = connect_client(0, 0, 0);
+	struct raw m;
+	unsigned n = 0;
+	pid_t pid;
+	int w;
+
+	raw_connect(&m, SMEM_SCM_MULTI_CALL);
+	for (unsigned slot = 1; slot < SMEM_SCM_SLOTS; slot++)
+		n += raw_frame(&m, slot, work, true, NULL).a0 == SMEM_SCM_INTERRUPTED;
+	cr_assert_eq(n, 16, "its share of contexts, then busy");
+	cr_assert_eq(sessions(s), 16);
+	raw_close(&m);
+	while (sessions(s) != 0)
+		sched_yield();
+	NEEDS_FAULT_POINTS();
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		uint64_t args[3] = { 2, 2 * SMEM_SCM_WORK_SLICE, 1 };
+		struct smem_scm_res res;
+		struct smem_scm *z;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (smem_scm_connect(NULL, NULL, &z) != 0)
+			_exit(2);
+		smem__fault_arm("scm.call.interrupted", 1);
+		smem_scm_call(z, SMEM_SCM_FN_WORK, args, 3, &res);
+		_exit(3);
+	}
+	w = status_of(pid);
+	cr_assert(WIFSIGNALED(w) && WTERMSIG(w) == SIGKILL, "killed before its re-issue (0x%x)", w);
+	while (sessions(s) != 0)
+		sched_yield();
+	smem_scm_close(s);
 }
