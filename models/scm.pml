@@ -47,7 +47,8 @@
  * never has cause to answer it), the wake-up queue's overflow (a client has
  * at most 1 + MAXLATE wake-ups queued, of TZD_WAKES), the context generation (no stale RESUME is
  * ever sent: the lookup's assertion), smemtzd's own end (mark_lost), and
- * allow-multi-call (SMEM_SCM_MULTI_CALL: WAITQ_WAKE and WAITQ_ACK).
+ * allow-multi-call (SMEM_SCM_MULTI_CALL: WAITQ_WAKE and WAITQ_ACK), which
+ * scm-multi.pml models.
  *
  * Checked (models/check.sh MODEL RUN...; models/meson.build lists them; "!"
  * marks a run that must find an error). NCLI clients (2 or 3, default 3),
