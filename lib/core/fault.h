@@ -14,6 +14,13 @@
 #ifdef SMEMKIT_FAULT_POINTS
 void smem__fault_point(const char *name);
 void smem__fault_arm(const char *name, unsigned long nth);
+/*
+ * The N-th hit of @name calls @fn(@arg) instead of killing the process: a
+ * test makes something happen exactly there (another thread's step, another
+ * process's call) to force an interleaving. Not for memory ordering: the
+ * call is a compiler barrier, and @fn may well fence.
+ */
+void smem__fault_hook(const char *name, unsigned long nth, void (*fn)(void *), void *arg);
 #define FAULT_POINT(name) smem__fault_point(name)
 #else
 #define FAULT_POINT(name) ((void)0)
