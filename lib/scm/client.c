@@ -204,6 +204,13 @@ static void mark_lost(struct smem_scm *s)
 		sem_post(&s->waiters[i].sem);
 }
 
+/* Take entry @i out of the early list, the order of the others kept. */
+static void early_remove(struct smem_scm *s, unsigned i)
+{
+	memmove(&s->early[i], &s->early[i + 1], (s->n_early - i - 1) * sizeof(s->early[0]));
+	s->n_early--;
+}
+
 /* A multi-call wake-up for the call sleeping in @ctx: its slot's completion, or kept. */
 static void deliver(struct smem_scm *s, uint64_t ctx)
 {
@@ -217,7 +224,16 @@ static void deliver(struct smem_scm *s, uint64_t ctx)
 	if (i < SMEM_SCM_SLOTS) {
 		s->waiters[i].sleeping = false;
 		sem_post(&s->waiters[i].sem);
-	} else if (s->n_early < ARRAY_SIZE(s->early)) {
+	} else {
+		/*
+		 * Kept, oldest first. A wake-up of a context whose call is already
+		 * over (a second one, after a late resume) stays for good when it
+		 * comes after that call; when the list is full the oldest goes, so
+		 * such leftovers cannot crowd out the wake-up of a sleeper about
+		 * to sleep, which is taken within microseconds.
+		 */
+		if (s->n_early == ARRAY_SIZE(s->early))
+			early_remove(s, 0);
 		s->early[s->n_early++] = ctx;
 	}
 	pthread_mutex_unlock(&s->multi_lock);
@@ -507,7 +523,7 @@ static int sleep_multi(struct smem_scm *s, unsigned slot, uint64_t ctx)
 	for (unsigned i = 0; i < s->n_early; i++) {
 		if (s->early[i] != ctx)
 			continue;
-		s->early[i] = s->early[--s->n_early];
+		early_remove(s, i);
 		pthread_mutex_unlock(&s->multi_lock);
 		return 0;
 	}
@@ -564,7 +580,7 @@ static int call_multi(struct smem_scm *s, const uint64_t orig[8], struct smem_sc
 	/* A wake-up of this call's context that came too late to matter is not kept. */
 	for (unsigned i = 0; slept && i < s->n_early;)
 		if (s->early[i] == last_ctx)
-			s->early[i] = s->early[--s->n_early];
+			early_remove(s, i);
 		else
 			i++;
 	s->busy_slots &= ~(1u << slot);
