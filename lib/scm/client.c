@@ -567,6 +567,8 @@ static int call_multi(struct smem_scm *s, const uint64_t orig[8], struct smem_sc
 		count(&s->sleeps);
 		slept = true;
 		last_ctx = res->a2;
+		/* Answered SLEEP, not asleep: a wake-up delivered now is kept for it. */
+		FAULT_POINT("scm.multi.slept");
 		r = sleep_multi(s, slot, res->a2);
 		if (r < 0)
 			break;

@@ -1170,3 +1170,51 @@ Test(scm, interrupted_calls_are_bounded_and_go_with_their_client)
 		sched_yield();
 	smem_scm_close(s);
 }
+
+/* --- a wake-up before its sleeper sleeps --------------------------------- */
+
+struct early {
+	struct smem_scm *s, *other;
+	unsigned event;
+};
+
+/* Between the SLEEP answer and the sleep: the event comes and its wake-up is delivered. */
+static void wake_before_sleep(void *arg)
+{
+	struct early *e = arg;
+	struct smem_scm_stats st, now;
+
+	smem_scm_get_stats(e->s, &st);
+	cr_assert_eq(call(e->other, SMEM_SCM_FN_EVENT_SIGNAL, e->event, SMEM_SCM_WAKE_ONE).a1, 1,
+		     "the call is parked");
+	/* The interrupt thread's NOP carries the WAITQ_WAKE; nobody sleeps in that context yet. */
+	do {
+		sched_yield();
+		smem_scm_get_stats(e->s, &now);
+	} while (now.wakes == st.wakes);
+}
+
+/*
+ * allow-multi-call: a wake-up that rides in before its sleeper has gone to
+ * sleep is kept for it (the early list), and the sleeper finds it, resumes
+ * and completes instead of sleeping for ever.
+ */
+Test(scm, a_multi_call_wake_up_that_comes_before_its_sleeper_is_kept)
+{
+	struct early e = { .event = 9 };
+	struct smem_scm_stats st;
+	struct smem_scm_res r;
+
+	NEEDS_FAULT_POINTS();
+	e.s = connect_client(SMEM_SCM_MULTI_CALL, 0, 0);
+	e.other = connect_client(0, 0, 0);
+	smem__fault_hook("scm.multi.slept", 1, wake_before_sleep, &e);
+	r = call(e.s, SMEM_SCM_FN_EVENT_WAIT, e.event, 0);
+	smem__fault_arm(NULL, 0);
+	cr_assert_eq(r.a0, SMEM_SCM_SUCCESS, "resumed and completed");
+	smem_scm_get_stats(e.s, &st);
+	cr_assert_eq(st.sleeps, 1);
+	cr_assert_eq(call(e.other, SMEM_SCM_FN_QUERY, 1, e.event).a2, 0, "nothing parked");
+	smem_scm_close(e.other);
+	smem_scm_close(e.s);
+}
