@@ -53,6 +53,14 @@ static void usage(FILE *f)
  */
 #define REJECTS 16
 static int rejects[REJECTS] = { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1 };
+static uint64_t reject_serial[REJECTS], next_reject_serial;
+
+static void reject_close(struct tzd *t, unsigned i)
+{
+	epoll_ctl(t->epfd, EPOLL_CTL_DEL, rejects[i], NULL);
+	close(rejects[i]);
+	rejects[i] = -1;
+}
 
 static void reject(struct tzd *t, unsigned i)
 {
@@ -63,9 +71,7 @@ static void reject(struct tzd *t, unsigned i)
 	put_le32(out, (uint32_t)-EUSERS);
 	if (send(rejects[i], out, sizeof(out), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		tzd_log(t, "could not tell a client there is no room");
-	epoll_ctl(t->epfd, EPOLL_CTL_DEL, rejects[i], NULL);
-	close(rejects[i]);
-	rejects[i] = -1;
+	reject_close(t, i);
 }
 
 static void accept_all(struct tzd *t, int lfd)
@@ -82,12 +88,24 @@ static void accept_all(struct tzd *t, int lfd)
 		tzd_log(t, "no room for another client");
 		for (i = 0; i < REJECTS && rejects[i] >= 0; i++)
 			;
+		/*
+		 * Full of connections that say nothing: the oldest goes, so that
+		 * silent ones cannot keep newcomers from being told.
+		 */
+		if (i == REJECTS) {
+			i = 0;
+			for (unsigned k = 1; k < REJECTS; k++)
+				if (reject_serial[k] < reject_serial[i])
+					i = k;
+			reject_close(t, i);
+		}
 		ev.data.u32 = EV_REJECT | i;
-		if (i == REJECTS || epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			close(fd);
 			continue;
 		}
 		rejects[i] = fd;
+		reject_serial[i] = ++next_reject_serial;
 	}
 }
 

@@ -1017,6 +1017,17 @@ Test(scm, idle_connections_cannot_lock_clients_out_and_a_full_service_says_so)
 
 		cr_assert_eq(r, -EUSERS, "the 65th is told why: %d", r);
 	}
+	/* Connections beyond the full service that say nothing do not silence it. */
+	for (int i = 0; i < 64; i++) {
+		close(idle[i]);
+		idle[i] = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		cr_assert_eq(connect(idle[i], (struct sockaddr *)&sa, sizeof(sa)), 0);
+	}
+	{
+		int r = smem_scm_connect(NULL, NULL, &extra);
+
+		cr_assert_eq(r, -EUSERS, "after 64 silent ones, still told why: %d", r);
+	}
 	for (int i = 0; i < 64; i++) {
 		smem_scm_close(cl[i]);
 		close(idle[i]);
