@@ -157,6 +157,7 @@ struct smem_scm_stats {
 	uint64_t ebusy;          /* V2_EBUSY answers */
 	uint64_t failed_busy;    /* calls that failed for lack of retries */
 	uint64_t interrupted;    /* INTERRUPTED answers, each re-issued */
+	uint64_t reconnects;     /* connections made again after smemtzd went away */
 };
 
 /**
@@ -213,10 +214,15 @@ void smem_scm_close(struct smem_scm *s);
  * client are served one at a time.
  *
  * Context: process context; may sleep, without limit while parked.
+ * When smemtzd went away since the last call, the client first connects
+ * again by itself (a new page, the parked calls of the old connection gone).
+ *
  * Return: 0 when smemtzd answered (the SCM result is in @ret); -EBUSY when
  * every retry found it busy; -EPROTO for a SLEEP naming a wait-queue context
  * GET_INFO did not count; -ECONNRESET when smemtzd went away under the call
- * (whether it took effect is not known); -EINVAL.
+ * (whether it took effect is not known; the next call connects again);
+ * -ECONNREFUSED or -ENOENT when it is not back yet (nothing was sent); an
+ * error of smem_scm_connect() from connecting again; -EINVAL.
  */
 int smem_scm_call(struct smem_scm *s, uint32_t fn, const uint64_t *args, unsigned nargs,
 		  struct smem_scm_res *ret);

@@ -56,6 +56,13 @@ struct smem_scm {
 	int fd;                 /* the connection: its end is smemtzd's */
 	int doorbell;
 	int irq;
+	char *path;             /* the socket as given, or NULL; again at each reconnect */
+	/*
+	 * Read-locked by every call, write-locked to reconnect: a new
+	 * connection is made with no call in flight on the old one.
+	 */
+	pthread_rwlock_t conn_lock;
+	sem_t started;          /* posted by the interrupt thread once it runs */
 	int stop;               /* eventfd: smem_scm_close() tells the interrupt thread */
 	int ep;                 /* the interrupt thread's: the connection, irq and stop */
 	struct smem_scm_page *page;
@@ -82,7 +89,7 @@ struct smem_scm {
 	} waiters[SMEM_SCM_SLOTS];
 	uint64_t early[2 * SMEM_SCM_SLOTS];
 	unsigned n_early;
-	_Atomic uint64_t calls, smcs, sleeps, wakes, ebusy, failed_busy, interrupted;
+	_Atomic uint64_t calls, smcs, sleeps, wakes, ebusy, failed_busy, interrupted, reconnects;
 };
 
 void smem_scm_opts_init(struct smem_scm_opts *o)
@@ -294,6 +301,8 @@ static void *irq_main(void *arg)
 	struct smem_scm *s = arg;
 	static const uint64_t get[8] = { SMEM_SCM_FN_GET_WQ_CTX };
 
+	/* Running: connect may return (see setup()). */
+	sem_post(&s->started);
 	for (;;) {
 		struct epoll_event ev[3];
 		struct smem_scm_res res;
@@ -412,11 +421,101 @@ static int do_register(struct smem_scm *s, const char *path)
 	return 0;
 }
 
-int smem_scm_connect(const char *socket_path_arg, const struct smem_scm_opts *o,
-		     struct smem_scm **ret)
+/* The connection's own parts: its page, its fds, its interrupt thread. */
+static void disconnect(struct smem_scm *s)
+{
+	if (s->thread_started)
+		pthread_join(s->irq_thread, NULL);
+	s->thread_started = false;
+	if (s->page)
+		munmap(s->page, SMEM_SCM_PAGE);
+	s->page = NULL;
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->doorbell >= 0)
+		close(s->doorbell);
+	if (s->irq >= 0)
+		close(s->irq);
+	if (s->ep >= 0)
+		close(s->ep);
+	s->fd = s->doorbell = s->irq = s->ep = -1;
+}
+
+/* Register, ask GET_INFO, start the interrupt thread: a connection, new or again. */
+static int setup(struct smem_scm *s)
 {
 	static const uint64_t info[8] = { SMEM_SCM_FN_GET_INFO };
 	struct smem_scm_res res;
+	int r = do_register(s, s->path);
+
+	/* GET_INFO: wq_cnt in bits 7:0 of the first result; without it, one context. */
+	if (r == 0)
+		r = smc(s, CALL_SLOT, info, &res, NULL);
+	if (r == 0) {
+		s->wq_cnt = res.a0 == SMEM_SCM_SUCCESS ? (unsigned)(res.a1 & 0xff) : 1;
+		if (s->wq_cnt == 0 || s->wq_cnt > SMEM_SCM_MAX_WQ)
+			r = -EPROTO;
+	}
+	if (r == 0) {
+		s->ep = epoll_create1(EPOLL_CLOEXEC);
+		r = s->ep < 0 ? -errno : 0;
+		for (unsigned k = 0; r == 0 && k < 3; k++) {
+			int fd = k == 0 ? s->fd : k == 1 ? s->irq : s->stop;
+			struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+			if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+				r = -errno;
+		}
+		if (r == 0)
+			r = -pthread_create(&s->irq_thread, NULL, irq_main, s);
+		s->thread_started = r == 0;
+	}
+	/*
+	 * Not before the thread runs: a fork() while it is still being set up
+	 * (a sanitizer's allocator, say, locked by it) would leave the child a
+	 * lock nobody holds any more.
+	 */
+	while (s->thread_started && sem_wait(&s->started) < 0)
+		;
+	return r;
+}
+
+/*
+ * smemtzd went away (the interrupt thread has marked the client lost and
+ * ended): connect again, with nothing of the old connection left. Called
+ * with no call in flight (the connection lock held for writing), so no
+ * sleeper waits on a completion that is made anew here.
+ */
+static int reconnect(struct smem_scm *s)
+{
+	int r;
+
+	disconnect(s);
+	for (unsigned w = 0; w < SMEM_SCM_MAX_WQ; w++) {
+		sem_destroy(&s->waitq[w]);
+		sem_init(&s->waitq[w], 0, 0);
+	}
+	for (unsigned i = 0; i < SMEM_SCM_SLOTS; i++) {
+		sem_destroy(&s->waiters[i].sem);
+		sem_init(&s->waiters[i].sem, 0, 0);
+		s->waiters[i].sleeping = false;
+	}
+	s->n_early = 0;
+	/* smc() refuses while lost: GET_INFO on the new page must get through. */
+	atomic_store_explicit(&s->lost, false, memory_order_relaxed);
+	r = setup(s);
+	if (r < 0) {
+		disconnect(s);
+		atomic_store_explicit(&s->lost, true, memory_order_relaxed);
+		return r;
+	}
+	count(&s->reconnects);
+	return 0;
+}
+
+int smem_scm_connect(const char *socket_path_arg, const struct smem_scm_opts *o,
+		     struct smem_scm **ret)
+{
 	struct smem_scm *s;
 	int r;
 
@@ -432,36 +531,25 @@ int smem_scm_connect(const char *socket_path_arg, const struct smem_scm_opts *o,
 		s->o = *o;
 	pthread_mutex_init(&s->call_lock, NULL);
 	pthread_mutex_init(&s->multi_lock, NULL);
+	pthread_rwlock_init(&s->conn_lock, NULL);
+	sem_init(&s->started, 0, 0);
 	pthread_cond_init(&s->slot_free, NULL);
 	s->multi = s->o.flags & SMEM_SCM_MULTI_CALL;
 	for (unsigned w = 0; w < SMEM_SCM_MAX_WQ; w++)
 		sem_init(&s->waitq[w], 0, 0);
 	for (unsigned i = 0; i < SMEM_SCM_SLOTS; i++)
 		sem_init(&s->waiters[i].sem, 0, 0);
-	r = do_register(s, socket_path_arg);
-	/* GET_INFO: wq_cnt in bits 7:0 of the first result; without it, one context. */
-	if (r == 0)
-		r = smc(s, CALL_SLOT, info, &res, NULL);
-	if (r == 0) {
-		s->wq_cnt = res.a0 == SMEM_SCM_SUCCESS ? (unsigned)(res.a1 & 0xff) : 1;
-		if (s->wq_cnt == 0 || s->wq_cnt > SMEM_SCM_MAX_WQ)
-			r = -EPROTO;
+	r = 0;
+	if (socket_path_arg) {
+		s->path = strdup(socket_path_arg);
+		r = s->path ? 0 : -ENOMEM;
 	}
 	if (r == 0) {
 		s->stop = eventfd(0, EFD_CLOEXEC);
-		s->ep = epoll_create1(EPOLL_CLOEXEC);
-		r = s->stop < 0 || s->ep < 0 ? -errno : 0;
-		for (unsigned k = 0; r == 0 && k < 3; k++) {
-			int fd = k == 0 ? s->fd : k == 1 ? s->irq : s->stop;
-			struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
-
-			if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) < 0)
-				r = -errno;
-		}
-		if (r == 0)
-			r = -pthread_create(&s->irq_thread, NULL, irq_main, s);
-		s->thread_started = r == 0;
+		r = s->stop < 0 ? -errno : 0;
 	}
+	if (r == 0)
+		r = setup(s);
 	if (r < 0) {
 		smem_scm_close(s);
 		return r;
@@ -476,27 +564,23 @@ void smem_scm_close(struct smem_scm *s)
 
 	if (!s)
 		return;
-	if (s->thread_started) {
-		if (write(s->stop, &one, sizeof(one)) == sizeof(one))
-			pthread_join(s->irq_thread, NULL);
+	/* An interrupt thread still running is told to end; one that saw smemtzd go has ended. */
+	if (s->thread_started && write(s->stop, &one, sizeof(one)) != sizeof(one)) {
+		/* Cannot be told (a full counter cannot be, from 0): left to itself, not waited for. */
+		pthread_detach(s->irq_thread);
+		s->thread_started = false;
 	}
-	if (s->page)
-		munmap(s->page, SMEM_SCM_PAGE);
-	if (s->fd >= 0)
-		close(s->fd);
-	if (s->doorbell >= 0)
-		close(s->doorbell);
-	if (s->irq >= 0)
-		close(s->irq);
+	disconnect(s);
 	if (s->stop >= 0)
 		close(s->stop);
-	if (s->ep >= 0)
-		close(s->ep);
+	free(s->path);
 	for (unsigned w = 0; w < SMEM_SCM_MAX_WQ; w++)
 		sem_destroy(&s->waitq[w]);
 	for (unsigned i = 0; i < SMEM_SCM_SLOTS; i++)
 		sem_destroy(&s->waiters[i].sem);
 	pthread_cond_destroy(&s->slot_free);
+	pthread_rwlock_destroy(&s->conn_lock);
+	sem_destroy(&s->started);
 	pthread_mutex_destroy(&s->multi_lock);
 	pthread_mutex_destroy(&s->call_lock);
 	free(s);
@@ -591,19 +675,14 @@ static int call_multi(struct smem_scm *s, const uint64_t orig[8], struct smem_sc
 	return r;
 }
 
-int smem_scm_call(struct smem_scm *s, uint32_t fn, const uint64_t *args, unsigned nargs,
-		  struct smem_scm_res *ret)
+/* One call, its sleeps and resumes, and its EBUSY retries, on the connection there is. */
+static int call_connected(struct smem_scm *s, const uint64_t orig[8], struct smem_scm_res *ret)
 {
-	uint64_t orig[8] = { fn }, a[8];
+	uint64_t a[8];
 	struct smem_scm_res res;
 	unsigned retries = 0;
 	int r;
 
-	if (!s || !ret || nargs > 7 || (nargs && !args))
-		return -EINVAL;
-	if (nargs)
-		memcpy(orig + 1, args, nargs * sizeof(*args));
-	count(&s->calls);
 	for (;;) {
 		if (s->multi) {
 			r = call_multi(s, orig, &res);
@@ -649,6 +728,48 @@ answered:
 	}
 	*ret = res;
 	return 0;
+}
+
+/*
+ * The connection read-locked, made again first if smemtzd went away since
+ * the last call (calls in flight then failed with -ECONNRESET). Return: 0
+ * with the lock held; or the error of the reconnect, without it.
+ */
+static int hold_connection(struct smem_scm *s)
+{
+	int r = 0;
+
+	pthread_rwlock_rdlock(&s->conn_lock);
+	/* L3: pairs with L1 in mark_lost(). */
+	while (r == 0 && atomic_load_explicit(&s->lost, memory_order_acquire)) {
+		pthread_rwlock_unlock(&s->conn_lock);
+		pthread_rwlock_wrlock(&s->conn_lock);
+		if (atomic_load_explicit(&s->lost, memory_order_relaxed))
+			r = reconnect(s);
+		pthread_rwlock_unlock(&s->conn_lock);
+		if (r == 0)
+			pthread_rwlock_rdlock(&s->conn_lock);
+	}
+	return r;
+}
+
+int smem_scm_call(struct smem_scm *s, uint32_t fn, const uint64_t *args, unsigned nargs,
+		  struct smem_scm_res *ret)
+{
+	uint64_t orig[8] = { fn };
+	int r;
+
+	if (!s || !ret || nargs > 7 || (nargs && !args))
+		return -EINVAL;
+	if (nargs)
+		memcpy(orig + 1, args, nargs * sizeof(*args));
+	count(&s->calls);
+	r = hold_connection(s);
+	if (r < 0)
+		return r;
+	r = call_connected(s, orig, ret);
+	pthread_rwlock_unlock(&s->conn_lock);
+	return r;
 }
 
 int smem_scm_assign_mem(struct smem_scm *s, uint64_t addr, uint64_t size, uint64_t *srcvm,
@@ -702,6 +823,7 @@ int smem_scm_get_stats(const struct smem_scm *s, struct smem_scm_stats *ret)
 		.ebusy = atomic_load_explicit(&s->ebusy, memory_order_relaxed),
 		.failed_busy = atomic_load_explicit(&s->failed_busy, memory_order_relaxed),
 		.interrupted = atomic_load_explicit(&s->interrupted, memory_order_relaxed),
+		.reconnects = atomic_load_explicit(&s->reconnects, memory_order_relaxed),
 	};
 	return 0;
 }
