@@ -523,14 +523,19 @@ Test(scm, a_woken_caller_that_does_not_resume_loses_its_turn_not_its_call)
 	smem_scm_close(s);
 }
 
-/* A caller of @flags that calls HOLD(@r, 0) and dies at fault point @point. */
+/*
+ * A caller of @flags that calls HOLD(@r) and dies at fault point @point. The
+ * hold is long: at scm.multi.wake the interrupt thread has delivered the
+ * caller's own wake-up, and the caller could resume and be done before that
+ * thread reaches the point; holding, it is still there when the point kills it.
+ */
 static pid_t start_doomed(unsigned r, unsigned flags, const char *point)
 {
 	pid_t pid = fork();
 
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
-		uint64_t args[3] = { 2, r, 0 };
+		uint64_t args[3] = { 2, r, 10000000 };
 		struct smem_scm_opts o;
 		struct smem_scm_res res;
 		struct smem_scm *z;
