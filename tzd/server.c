@@ -650,6 +650,7 @@ static void run(struct tzd *t, unsigned c, unsigned slot, const uint64_t a[8])
 {
 	struct tzd_client *cl = &t->clients[c];
 	uint32_t fn = (uint32_t)a[0];
+	bool new_call;
 
 	if (!is_fast(fn) && piggyback(t, c, slot, a))
 		return;
@@ -657,10 +658,13 @@ static void run(struct tzd *t, unsigned c, unsigned slot, const uint64_t a[8])
 	 * A client of the merged discipline has one call in progress at a time:
 	 * a new call means an interrupted one was given up, and its session goes.
 	 */
-	if (!cl->multi && !is_fast(fn) && fn != SMEM_SCM_FN_RESUME && fn != SMEM_SCM_FN_REISSUE)
+	new_call = !cl->multi && !is_fast(fn) && fn != SMEM_SCM_FN_RESUME &&
+		   fn != SMEM_SCM_FN_REISSUE;
+
+	/* No context, no session: the scan is skipped for the common call. */
+	if (new_call && cl->parked)
 		drop_sessions(t, c);
-	if (!cl->multi && !is_fast(fn) && fn != SMEM_SCM_FN_RESUME && fn != SMEM_SCM_FN_REISSUE &&
-	    in_flight(t, c)) {
+	if (new_call && in_flight(t, c)) {
 		t->stats.ebusy++;
 		reply(t, c, slot, SMEM_SCM_V2_EBUSY, 0, 0, 0);
 		return;

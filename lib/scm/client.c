@@ -501,7 +501,12 @@ static int reconnect(struct smem_scm *s)
 		s->waiters[i].sleeping = false;
 	}
 	s->n_early = 0;
-	/* smc() refuses while lost: GET_INFO on the new page must get through. */
+	/*
+	 * smc() refuses while lost: GET_INFO on the new page must get through.
+	 * Relaxed here and below: the interrupt thread that set it is joined,
+	 * and every call reads it after taking the connection lock this holds
+	 * for writing.
+	 */
 	atomic_store_explicit(&s->lost, false, memory_order_relaxed);
 	r = setup(s);
 	if (r < 0) {
@@ -744,6 +749,7 @@ static int hold_connection(struct smem_scm *s)
 	while (r == 0 && atomic_load_explicit(&s->lost, memory_order_acquire)) {
 		pthread_rwlock_unlock(&s->conn_lock);
 		pthread_rwlock_wrlock(&s->conn_lock);
+		/* Under the write lock: another call may have reconnected meanwhile (see reconnect()). */
 		if (atomic_load_explicit(&s->lost, memory_order_relaxed))
 			r = reconnect(s);
 		pthread_rwlock_unlock(&s->conn_lock);
